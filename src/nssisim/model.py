@@ -1,0 +1,269 @@
+"""The step function: mechanisms M1-M13 as one pure JAX function over a person's state.
+
+Everything here is pure and traceable: no I/O, no Python branching on values. Parameters
+arrive as a flat dict of arrays (one entry per row of :data:`nssisim.parameters.PARAMS`),
+mechanism switches as a float vector ``on`` of length 13 (1 = on, 0 = off), so ablations
+and (later) intervention arms are data and one compiled simulator serves them all.
+
+Time is in hours. Within a step of length ``dt``:
+
+1. every state relaxes over ``dt`` by an exact exponential update, with the couplings
+   between states frozen at their start-of-step values (first-order operator splitting);
+2. events are drawn from hazards ``h`` as probabilities ``1 - exp(-h dt)``: a stressor
+   (M1), an urge (M5) that is acted on or resisted (M6), a suicide attempt (M13);
+3. an act is an instantaneous jump: relief (M7), opioid release and pain (M8), learning
+   (M9), habit (M10) and tolerance (M8) updates.
+
+States stay in their domain by construction: bounded states relax toward targets inside
+their domain and jump by convex combinations (``x + a (1 - x)`` or ``x (1 - a)`` with
+``a`` in [0, 1]).
+
+The equations are written out in ``docs/model.md``; each block below names its mechanism.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .parameters import MECHANISMS
+
+N_MECHANISMS = len(MECHANISMS)
+MECHANISM_IDS = tuple(MECHANISMS)  # ("M1", ..., "M13"), index i <-> switch on[i]
+
+#: Prefrontal regulatory capacity used when M3 is switched off (trait-independent regulation).
+PFC_NEUTRAL = 0.5
+#: Number of uniforms drawn per person-step: stressor, urge, act decision, attempt.
+N_UNIFORMS = 4
+
+
+class State(NamedTuple):
+    """A person's state. All fields are scalars per person (arrays under ``vmap``)."""
+
+    stress: jax.Array  # S, acute stress, [0, 1]
+    cortisol: jax.Array  # C, acute cortisol, [0, 1]
+    allostatic_load: jax.Array  # L, allostatic load, [0, 1]
+    affect: jax.Array  # A, aversive arousal / negative affect, [0, 1]
+    rumination: jax.Array  # R, [0, 1]
+    mood: jax.Array  # M, slow depressive mood, [0, 1]
+    pfc: jax.Array  # P, prefrontal regulatory capacity, [0, pfc_adult]
+    relief_value: jax.Array  # Q, learned expected relief, [0, 1]
+    harm: jax.Array  # E, learned harm expectancy, [0, 1]
+    habit: jax.Array  # H, stimulus-response habit strength, [0, 1]
+    tolerance: jax.Array  # T, opioid tolerance, [0, 1]
+    opioid: jax.Array  # O, endogenous opioid level, >= 0
+    skill: jax.Array  # K, strength of an alternative (skill) response, [0, 1]
+    ideation: jax.Array  # I, suicidal ideation, [0, 1]
+    n_acts: jax.Array  # cumulative number of acts, >= 0
+
+
+STATE_FIELDS = State._fields
+
+#: Domain of each state field (used by tests and validity checks); ``None`` = unbounded above.
+STATE_BOUNDS: dict[str, tuple[float, float | None]] = {
+    "stress": (0.0, 1.0), "cortisol": (0.0, 1.0), "allostatic_load": (0.0, 1.0), "affect": (0.0, 1.0),
+    "rumination": (0.0, 1.0), "mood": (0.0, 1.0), "pfc": (0.0, None), "relief_value": (0.0, 1.0),
+    "harm": (0.0, 1.0), "habit": (0.0, 1.0), "tolerance": (0.0, 1.0), "opioid": (0.0, None),
+    "skill": (0.0, 1.0), "ideation": (0.0, 1.0), "n_acts": (0.0, None),
+}
+
+
+class StepEvents(NamedTuple):
+    """What happened in one step (per person)."""
+
+    urge: jax.Array  # bool: an urge occurred
+    act: jax.Array  # bool: the urge was acted on
+    habitual: jax.Array  # bool: the urge was habit-triggered (cue), not distress-driven
+    severity: jax.Array  # abstract injury severity in [0, 1] (0 if no act)
+    relief: jax.Array  # absolute drop of affect caused by the act (0 if none)
+    relief_fraction: jax.Array  # fraction of affect removed by the act
+    distress: jax.Array  # affect at the moment of the urge (after the step's relaxation, before any relief)
+    intrapersonal: jax.Array  # bool: the act brought relief above the intrapersonal-function bar
+    interpersonal: jax.Array  # bool: the act had an interpersonal consequence
+    attempt: jax.Array  # bool: a suicide attempt occurred
+    stressor: jax.Array  # bool: a stressful event occurred
+    urge_intensity: jax.Array  # urge intensity in [0, 1] at the start of the step (for EMA-style ratings)
+
+
+def initial_state(p: dict[str, jax.Array]) -> State:
+    """Resting state of a person before the simulation starts."""
+    z = jnp.zeros_like(p["pfc_adult"])
+    return State(
+        stress=z + p["stress_baseline"], cortisol=z, allostatic_load=z, affect=z + 0.05, rumination=z, mood=z + 0.05,
+        pfc=p["pfc_adult"] * p["pfc_initial_fraction"], relief_value=z + p["relief_value_prior"],
+        harm=z + p["harm_prior"], habit=z, tolerance=z, opioid=z + p["opioid_tone"], skill=z, ideation=z, n_acts=z,
+    )
+
+
+def _relax(x, target, rate, dt):
+    """Exact solution of dx/dt = rate (target - x) over dt with target and rate constant."""
+    return target + (x - target) * jnp.exp(-rate * dt)
+
+
+def _linear_bounded(x, rate_up, rate_down, dt):
+    """Exact update of dx/dt = rate_up (1 - x) - rate_down x; stays in [0, 1]."""
+    total = rate_up + rate_down
+    target = rate_up / jnp.maximum(total, 1e-12)
+    return _relax(x, target, total, dt)
+
+
+def event_prob(hazard, dt):
+    """Probability of at least one event in dt for a constant hazard (1/h)."""
+    return -jnp.expm1(-hazard * dt)
+
+
+def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: float) -> tuple[State, StepEvents]:
+    """Advance one person by ``dt`` hours.
+
+    Parameters
+    ----------
+    u : array (4,)
+        Uniforms in [0, 1) for this person-step: stressor, urge, act decision, attempt.
+    s : State
+    p : dict of parameter arrays (see :data:`nssisim.parameters.PARAMS`).
+    on : array (13,)
+        Mechanism switches M1..M13 (1.0 on, 0.0 off).
+    dt : float
+        Step length in hours.
+    """
+    m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13 = (on[i] for i in range(N_MECHANISMS))
+    u_stress, u_urge, u_act, u_attempt = u[0], u[1], u[2], u[3]
+
+    # ---- derived quantities at the start of the step (couplings frozen over dt) ----------
+    load = m2 * s.allostatic_load
+    # M11 buffers
+    alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
+    limbic = (
+        p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
+        * (1.0 + m11 * p["k_self_esteem_limbic"] * (1.0 - p["self_esteem"]))
+    )
+    limbic = m3 * limbic + (1.0 - m3) * 1.0
+    # M3 regulation capacity: prefrontal capacity weakened by alexithymia, load and acute stress
+    reg_capacity = (
+        s.pfc * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
+        * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * s.stress)
+    )
+    reg_capacity = m3 * reg_capacity + (1.0 - m3) * PFC_NEUTRAL
+    recovery = (1.0 + p["k_pfc_regulation"] * reg_capacity) / p["tau_affect"]
+    drive = (
+        limbic * s.stress * (1.0 + p["k_load_affect"] * load)
+        + m4 * (p["k_rumination_affect"] * s.rumination + p["k_mood_affect"] * s.mood)
+    )
+
+    # ---- M5 urge hazards (start-of-step state) ---------------------------------------------
+    distress = s.affect + m4 * p["w_mood_urge"] * s.mood * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
+    threshold = jnp.clip(
+        p["distress_threshold"] * (1.0 - p["k_load_threshold"] * load) + m11 * p["k_resilience_threshold"] * p["resilience"],
+        0.05, 0.95,
+    )
+    excess = jnp.clip((distress - threshold) / (1.0 - threshold), 0.0, 1.0)
+    h_goal = p["lam_urge"] * s.relief_value * excess
+    h_habit = m10 * p["lam_cue"] * s.habit * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * s.affect)
+    h_urge = m5 * (h_goal + h_habit)
+    urge_intensity = 1.0 - (1.0 - s.relief_value * excess) * (1.0 - m10 * s.habit * s.affect)  # for EMA ratings
+
+    # ---- M1 stressor hazard ------------------------------------------------------------------
+    family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
+    h_stress = m1 * p["lam_stress"] * (
+        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
+        + p["w_stress_maltreatment"] * p["maltreatment"]
+    )
+
+    # ---- M13 ideation target and attempt hazard ------------------------------------------------
+    history = 1.0 - jnp.exp(-s.n_acts / p["n_history_scale"])
+    ideation_target = jax.nn.sigmoid(
+        p["ideation_bias"] + p["w_ideation_mood"] * m4 * s.mood + p["w_ideation_burden"] * p["burdensomeness"]
+        - p["w_ideation_pfc"] * s.pfc + p["w_ideation_history"] * history
+    )
+    h_attempt = m13 * p["lam_attempt"] * s.ideation ** p["attempt_ideation_power"]
+
+    # ---- 1. continuous relaxation over dt ----------------------------------------------------
+    stress = _relax(s.stress, p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    # M2: acute cortisol tracks stress with a gain that chronic load blunts (or amplifies)
+    cort_gain = jnp.maximum(p["hpa_reactivity"] * (1.0 - p["hpa_blunting"] * load), 0.0)
+    cortisol = m2 * _relax(s.cortisol, -jnp.expm1(-cort_gain * s.stress), 1.0 / p["tau_cortisol"], dt)
+    new_load = m2 * _linear_bounded(s.allostatic_load, p["allostatic_sensitivity"] * s.cortisol / p["tau_load"], 1.0 / p["tau_load"], dt)
+    affect = _linear_bounded(s.affect, drive, recovery, dt)
+    rumination = m4 * _linear_bounded(s.rumination, p["k_rumination_gain"] * p["rumination_trait"] * s.affect,
+                                      1.0 / p["tau_rumination"], dt)
+    mood = m4 * _relax(s.mood, s.affect, 1.0 / p["tau_mood"], dt)
+    pfc = _relax(s.pfc, p["pfc_adult"], m12 / p["tau_maturation"], dt)
+    relief_value = _relax(s.relief_value, p["relief_value_prior"], 1.0 / p["tau_forget"], dt)
+    harm = _relax(s.harm, p["harm_prior"], 1.0 / p["tau_forget"], dt)
+    habit = s.habit * jnp.exp(-dt / p["tau_habit"])
+    tolerance = s.tolerance * jnp.exp(-dt / p["tau_tolerance"])
+    opioid = _relax(s.opioid, p["opioid_tone"], 1.0 / p["tau_opioid"], dt)
+    ideation = m13 * _relax(s.ideation, ideation_target, 1.0 / p["tau_ideation"], dt)
+
+    # ---- 2a. M1 stressor: jump in acute stress with an exponential severity mark ----------
+    p_stress = event_prob(h_stress, dt)
+    stressor = u_stress < p_stress
+    # u / p is uniform on [0, 1) given the event: reuse it for the mark
+    v = jnp.clip(u_stress / jnp.maximum(p_stress, 1e-30), 1e-7, 1.0)
+    severity_stress = -p["stress_severity_mean"] * jnp.log(v)
+    stress = jnp.where(stressor, 1.0 - (1.0 - stress) * jnp.exp(-severity_stress), stress)
+
+    # ---- 2b. M5 urge, M6 action selection -----------------------------------------------------
+    p_urge = event_prob(h_urge, dt)
+    urge = u_urge < p_urge
+    w = u_urge / jnp.maximum(p_urge, 1e-30)
+    habitual = urge & (w < h_habit / jnp.maximum(h_goal + h_habit, 1e-30))
+    deliberation = (
+        p["w_act_inhibition"] * p["reactive_inhibition"] + p["w_act_harm"] * s.harm + p["w_act_skill"] * s.skill
+    )
+    logit_goal = p["act_bias"] + p["w_act_value"] * s.relief_value * distress - deliberation
+    logit_habit = p["act_bias"] + p["w_act_habit"] * s.habit - (1.0 - p["habit_bypass"]) * deliberation
+    p_act = jax.nn.sigmoid(jnp.where(habitual, logit_habit, logit_goal))
+    p_act = m6 * p_act + (1.0 - m6)  # M6 off: no competition, every urge is acted on
+    act = urge & (u_act < p_act)
+    # conditional uniform given the act, split into interpersonal consequence and severity noise
+    z = jnp.clip(u_act / jnp.maximum(p_act, 1e-30), 0.0, 1.0)
+    p_inter = p["p_interpersonal"]
+    interpersonal = act & (z < p_inter) & (m7 > 0)
+    z_sev = jnp.where(z < p_inter, z / jnp.maximum(p_inter, 1e-30), (z - p_inter) / jnp.maximum(1.0 - p_inter, 1e-30))
+
+    # ---- 3. the act: M8 severity and opioids, M7 relief, M9 learning, M10 habit, M8 tolerance
+    severity = jnp.clip(p["severity_base"] * (1.0 + m8 * p["k_severity_tolerance"] * s.tolerance)
+                        * (0.75 + 0.5 * z_sev), 0.01, 1.0)
+    release = m8 * p["opioid_release"] * severity * (1.0 - s.tolerance)
+    relief_fraction = m7 * -jnp.expm1(-(p["relief_base"] + p["k_relief_opioid"] * release))
+    relief_abs = affect * relief_fraction
+    opioid_after = opioid + release
+    pain = p["pain_sensitivity"] * severity * jnp.exp(-p["k_analgesia"] * opioid_after)
+    outcome = jnp.clip(relief_fraction + m7 * p["relief_positive"], 0.0, 1.0)
+    harm_outcome = jnp.clip(p["w_harm_pain"] * pain + p["w_harm_injury"] * severity, 0.0, 1.0)
+    a_relief = m9 * jnp.clip(p["alpha_relief"] * p["reward_sensitivity"], 0.0, 1.0)
+    a_harm = m9 * jnp.clip(p["alpha_harm"] * p["punishment_learning"], 0.0, 1.0)
+
+    affect_before = affect
+    affect = jnp.where(act, affect * (1.0 - relief_fraction), affect)
+    stress = jnp.where(interpersonal, stress * (1.0 - p["interpersonal_stress_relief"]), stress)
+    opioid = jnp.where(act, opioid_after, opioid)
+    relief_value = jnp.where(act, relief_value + a_relief * (outcome - relief_value), relief_value)
+    harm = jnp.where(act, harm + a_harm * (harm_outcome - harm), harm)
+    habit = jnp.where(act, habit + m10 * p["eta_habit"] * (1.0 - habit), habit)
+    tolerance = jnp.where(act, tolerance + m8 * p["eta_tolerance"] * severity * (1.0 - tolerance), tolerance)
+    n_acts = s.n_acts + act
+
+    # a resisted urge: a skill, if there is one, removes part of the distress
+    resisted = urge & ~act
+    affect = jnp.where(resisted, affect * (1.0 - p["skill_relief"] * s.skill), affect)
+
+    # ---- M13 attempt (rare) --------------------------------------------------------------------
+    attempt = u_attempt < event_prob(h_attempt, dt)
+
+    new = State(
+        stress=stress, cortisol=cortisol, allostatic_load=new_load, affect=affect, rumination=rumination, mood=mood, pfc=pfc,
+        relief_value=relief_value, harm=harm, habit=habit, tolerance=tolerance, opioid=opioid, skill=s.skill,
+        ideation=ideation, n_acts=n_acts,
+    )
+    zero = jnp.zeros_like(severity)
+    ev = StepEvents(
+        urge=urge, act=act, habitual=habitual, severity=jnp.where(act, severity, zero),
+        relief=jnp.where(act, relief_abs, zero), relief_fraction=jnp.where(act, relief_fraction, zero),
+        distress=affect_before, intrapersonal=act & (relief_fraction >= p["intrapersonal_relief_min"]),
+        interpersonal=interpersonal, attempt=attempt, stressor=stressor, urge_intensity=urge_intensity,
+    )
+    return new, ev
