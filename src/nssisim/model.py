@@ -93,7 +93,7 @@ def initial_state(p: dict[str, jax.Array]) -> State:
     return State(
         stress=z + p["stress_baseline"], cortisol=z, allostatic_load=z, affect=z + 0.05, rumination=z, mood=z + 0.05,
         pfc=p["pfc_adult"] * p["pfc_initial_fraction"], relief_value=z + p["relief_value_prior"],
-        harm=z + p["harm_prior"], habit=z, tolerance=z, opioid=z + p["opioid_tone"], skill=z, ideation=z, n_acts=z,
+        harm=z + p["harm_prior"], habit=z + p["habit_initial"], tolerance=z + p["tolerance_initial"], opioid=z + p["opioid_tone"], skill=z, ideation=z, n_acts=z,
     )
 
 
@@ -210,11 +210,17 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     urge = u_urge < p_urge
     w = u_urge / jnp.maximum(p_urge, 1e-30)
     habitual = urge & (w < h_habit / jnp.maximum(h_goal + h_habit, 1e-30))
-    deliberation = (
-        p["w_act_inhibition"] * p["reactive_inhibition"] + p["w_act_harm"] * s.harm + p["w_act_skill"] * s.skill
-    )
-    logit_goal = p["act_bias"] + p["w_act_value"] * s.relief_value * distress - deliberation
-    logit_habit = p["act_bias"] + p["w_act_habit"] * s.habit - (1.0 - p["habit_bypass"]) * deliberation
+    # Reactive inhibition races the go drive: the stronger the drive (learned relief times
+    # distress, or habit), the less of the inhibition penalty is left. So inhibition guards
+    # against first, weakly valued acts but cannot override strong learned relief.
+    go_goal = s.relief_value * distress
+    go_habit = s.habit
+    inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
+    others = p["w_act_harm"] * s.harm + p["w_act_skill"] * s.skill
+    logit_goal = (p["act_bias"] + p["w_act_value"] * go_goal
+                  - inhibition * jnp.exp(-p["k_inhibition_override"] * go_goal) - others)
+    logit_habit = (p["act_bias"] + p["w_act_habit"] * go_habit
+                   - (1.0 - p["habit_bypass"]) * (inhibition * jnp.exp(-p["k_inhibition_override"] * go_habit) + others))
     p_act = jax.nn.sigmoid(jnp.where(habitual, logit_habit, logit_goal))
     p_act = m6 * p_act + (1.0 - m6)  # M6 off: no competition, every urge is acted on
     act = urge & (u_act < p_act)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .model import MECHANISM_IDS
+from .parameters import PARAMS
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,353 @@ TARGETS: dict[str, Target] = {}
 def _register(target: Target) -> Target:
     TARGETS[target.id] = target
     return target
+
+
+
+# ----------------------------------------------------------------------------- designed experiments
+#: Person used as the base of most experiments: an at-risk adolescent (same as the
+#: "vulnerable" preset), so that acts occur often enough for stable statistics.
+AT_RISK: dict[str, float] = dict(
+    limbic_reactivity=1.25, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
+    rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45,
+)
+#: A high-risk (clinical) adolescent: same as the "clinical" preset.
+CLINICAL: dict[str, float] = dict(
+    limbic_reactivity=1.4, pfc_adult=0.8, maltreatment=0.4, parental_control=0.5, peer_victimisation=0.4,
+    rumination_trait=0.7, alexithymia=0.5, resilience=0.3, self_esteem=0.3, hope=0.4,
+)
+#: A moderate-risk adolescent (between the default typical adolescent and AT_RISK) for
+#: incidence contrasts, so that incidence is far from both 0 and 1.
+MODERATE: dict[str, float] = dict(
+    limbic_reactivity=1.1, pfc_adult=0.95, maltreatment=0.15, parental_control=0.3, peer_victimisation=0.2,
+    rumination_trait=0.55, alexithymia=0.35, resilience=0.45, self_esteem=0.45, hope=0.5,
+)
+
+YEAR_DAYS = 365
+N_GROUP = 512  # subjects per arm of a contrast: standard error of a share <= 0.022
+
+
+def _cohort(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int = N_GROUP, days: int = YEAR_DAYS,
+            dt: float = 1.0, record_every: int = 24, cap: int = 1024):
+    """Simulate ``n`` subjects per group (groups stacked into one compiled call).
+
+    Subject ids are ``0..n-1`` in every group (common random numbers across groups), so a
+    contrast between groups is paired: the same person under two parameter settings.
+    """
+    from .simulate import simulate_cohort
+
+    names = sorted(set().union(*groups))
+    params = {k: np.concatenate([np.full(n, g.get(k, PARAMS[k].default), np.float32) for g in groups]) for k in names}
+    ids = np.tile(np.arange(n), len(groups))
+    # ids repeat across groups: run each group with the same ids by offsetting nothing; the
+    # simulator keys subjects by id, so equal ids give equal random streams (paired design).
+    ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=days * 24.0, dt=dt, record_every=record_every,
+                         mechanisms_off=off, event_capacity=cap)
+    group = np.repeat(np.arange(len(groups)), n)
+    return ds, group
+
+
+def _acts(ds, group, g, start_day: int = 0, end_day: int | None = None) -> np.ndarray:
+    """Acts per subject of group ``g`` between two days (records are daily)."""
+    a = ds["acts"].values[group == g][:, start_day:end_day]
+    return a.sum(axis=1)
+
+
+def _events(ds, group) -> pd.DataFrame:
+    """Event rows with their subject's group (rows are ordered by subject position)."""
+    pos = np.repeat(np.arange(ds.sizes["subject"]), _rows_per_subject(ds))
+    return pd.DataFrame({
+        "pos": pos, "group": group[pos], "time": ds["event_time"].values, "kind": ds["event_kind"].values,
+        "habitual": ds["event_habitual"].values, "severity": ds["event_severity"].values,
+        "relief": ds["event_relief"].values, "distress": ds["event_distress"].values,
+    })
+
+
+def _rows_per_subject(ds) -> np.ndarray:
+    """Event rows kept per subject (urges + attempts, capped at the event capacity)."""
+    total = ds["urges"].values.sum(axis=1) + ds["attempts"].values.sum(axis=1)
+    return (total - ds["events_dropped"].values).astype(np.int64)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else (np.inf if a > 0 else np.nan)
+
+
+# ----------------------------------------------------------------------------- P1
+def _p1(off):
+    """Event-locked affect after acts vs after resisted urges, at fine time resolution."""
+    dt, days = 0.25, 30
+    ds, group = _cohort([CLINICAL], off, seed=101, n=256, days=days, dt=dt, record_every=1, cap=2048)
+    ev = _events(ds, group)
+    ev = ev[ev.kind <= 1]
+    affect = ds["affect"].values
+    n_t = affect.shape[1]
+    idx = np.rint(ev.time.values / dt).astype(np.int64) - 1  # record index of the event's step (state after it)
+    out = {}
+    for lag_h in (0.25, 2.0):
+        j = idx + int(round(lag_h / dt))
+        ok = j < n_t
+        drop = ev.distress.values[ok] - affect[ev.pos.values[ok], j[ok]]
+        is_act = ev.kind.values[ok] == 1
+        out[lag_h] = (drop[is_act].mean() if is_act.any() else np.nan, drop[~is_act].mean() if (~is_act).any() else np.nan,
+                      int(is_act.sum()), int((~is_act).sum()))
+    a15, r15, n_act, n_res = out[0.25]
+    a2, r2, _, _ = out[2.0]
+    ratio = _ratio(a15, r15) if r15 > 0 else (np.inf if a15 > 0 else np.nan)
+    enough = n_act >= 30 and n_res >= 30
+    passed = bool(enough and np.isfinite(a15) and a15 > 0 and ratio >= 2.0 and a2 > r2)
+    detail = (f"affect drop after 15 min: act {a15:.3f} vs resisted {r15:.3f}; after 2 h: act {a2:.3f} vs resisted {r2:.3f};"
+              f" {n_act} acts, {n_res} resisted urges")
+    return TargetResult("P1", passed, float(ratio), "ratio >= 2 and act drop at 2 h > resisted drop at 2 h", detail, off)
+
+
+_register(Target(
+    "P1", "Negative reinforcement: after an act, aversive arousal falls faster and further than after a resisted urge",
+    ("NockPrinstein2004", "Hepp2020"),
+    "ratio of mean affect drop 15 min after acts to that after resisted urges (clinical persons, dt 0.25 h)",
+    "ratio >= 2 and act drop at 2 h > resisted drop at 2 h", _p1))
+
+
+# ----------------------------------------------------------------------------- P2
+def _p2(off):
+    """Relief per act, severity and frequency early vs late in the year among persistent self-injurers."""
+    ds, group = _cohort([CLINICAL], off, seed=202, n=512, days=YEAR_DAYS)
+    early, late = (0, 91), (YEAR_DAYS - 91, YEAR_DAYS)
+    a_early = _acts(ds, group, 0, *early)
+    a_late = _acts(ds, group, 0, *late)
+    persistent = (a_early >= 3) & (a_late >= 3)
+    ev = _events(ds, group)
+    ev = ev[(ev.kind == 1) & persistent[ev.pos.values] & (ev.distress > 0)]
+    day = ev.time / 24.0
+    e = ev[(day >= early[0]) & (day < early[1])]
+    lt = ev[(day >= late[0]) & (day < late[1])]
+    relief_ratio = _ratio((lt.relief / lt.distress).mean(), (e.relief / e.distress).mean())
+    sev_ratio = _ratio(lt.severity.mean(), e.severity.mean())
+    freq_ratio = _ratio(a_late[persistent].mean(), a_early[persistent].mean())
+    n_p = int(persistent.sum())
+    passed = bool(n_p >= 20 and relief_ratio <= 0.9 and (sev_ratio >= 1.1 or freq_ratio >= 1.1))
+    detail = (f"{n_p} persistent subjects; relief fraction late/early {relief_ratio:.3f}, severity late/early "
+              f"{sev_ratio:.3f}, frequency late/early {freq_ratio:.3f}")
+    return TargetResult("P2", passed, relief_ratio, "<= 0.9, with severity or frequency ratio >= 1.1", detail, off)
+
+
+_register(Target(
+    "P2", "Escalation: in persistent self-injurers relief per act falls while severity or frequency rises",
+    ("CarenysAdan2025", "BresinGordon2013"),
+    "relief fraction per act, last quarter / first quarter of a year, persistent self-injurers (>= 3 acts in both quarters)",
+    "<= 0.9, with severity or frequency ratio >= 1.1", _p2))
+
+
+# ----------------------------------------------------------------------------- P3
+RELIEF_BLOCKED = dict(relief_base=0.0, k_relief_opioid=0.0, relief_positive=0.0)
+
+
+def _p3(off):
+    """(a) habit-triggered share and distress at act across two years; (b) persistence under blocked relief."""
+    ds, group = _cohort([CLINICAL], off, seed=303, n=512, days=2 * YEAR_DAYS)
+    ev = _events(ds, group)
+    acts = ev[ev.kind == 1]
+    y1 = acts[acts.time < YEAR_DAYS * 24.0]
+    y2 = acts[acts.time >= YEAR_DAYS * 24.0]
+    share1, share2 = y1.habitual.mean(), y2.habitual.mean()
+    dist1, dist2 = y1.distress.mean(), y2.distress.mean()
+    # (b): same persons with a learned history, relief blocked from time 0, high vs low habit
+    hist = dict(CLINICAL, relief_value_prior=0.7, **RELIEF_BLOCKED)
+    ds_b, g_b = _cohort([dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)], off, seed=304, n=256,
+                        days=182)
+    persist = _ratio(_acts(ds_b, g_b, 0).mean(), _acts(ds_b, g_b, 1).mean())
+    passed = bool(len(y1) >= 50 and share2 >= share1 + 0.05 and dist2 < dist1 and persist >= 2.0)
+    detail = (f"habit-triggered share of acts year 1 {share1:.3f} -> year 2 {share2:.3f}; distress at act {dist1:.3f} -> "
+              f"{dist2:.3f}; acts in 6 months with relief blocked, high/low habit {persist:.2f}")
+    return TargetResult("P3", passed, float(share2 - share1),
+                        ">= 0.05, distress at act falls, persistence ratio under blocked relief >= 2", detail, off)
+
+
+_register(Target(
+    "P3", "Goal-directed to habit: habit-triggered, low-distress acts rise with history; habitual persons persist when relief is blocked",
+    ("Zhu2024", "CarenysAdan2025"),
+    "rise of the habit-triggered share of acts from year 1 to year 2 (clinical persons)",
+    ">= 0.05, distress at act falls, persistence ratio under blocked relief >= 2", _p3))
+
+
+# ----------------------------------------------------------------------------- P4
+def _p4(off):
+    """Repetitive NSSI with enhanced vs typical reactive inhibition, with strong and with weak relief learning."""
+    strong = dict(AT_RISK, reward_sensitivity=2.0, relief_value_prior=0.5)
+    weak = dict(AT_RISK, reward_sensitivity=0.5, relief_value_prior=0.2)
+    groups = [dict(strong, reactive_inhibition=1.0), dict(strong, reactive_inhibition=2.5),
+              dict(weak, reactive_inhibition=1.0), dict(weak, reactive_inhibition=2.5)]
+    ds, group = _cohort(groups, off, seed=404)
+    rep = [(_acts(ds, group, g) >= 5).mean() for g in range(4)]
+    ratio = _ratio(rep[1], rep[0])
+    ratio_weak = _ratio(rep[3], rep[2])
+    passed = bool(rep[1] >= 0.2 and ratio >= 0.5 and ratio_weak <= 0.75)
+    detail = (f"share with >= 5 acts in a year, enhanced vs typical inhibition: strong relief learning {rep[1]:.3f} vs "
+              f"{rep[0]:.3f}; weak relief learning {rep[3]:.3f} vs {rep[2]:.3f} (ratio {ratio_weak:.2f})")
+    return TargetResult("P4", passed, ratio, P4_BAR, detail, off)
+
+
+P4_BAR = ">= 0.5 and enhanced-inhibition share >= 0.2; with weak relief learning the ratio is <= 0.75 (inhibition is not inert)"
+_register(Target(
+    "P4", "Inhibition paradox: enhanced reactive inhibition does not prevent repetitive NSSI when relief learning is strong",
+    ("Mirabella2024", "Fikke2011"),
+    "share with >= 5 acts/year, enhanced (2.5) / typical (1.0) reactive inhibition, strong relief learning",
+    P4_BAR, _p4))
+
+
+# ----------------------------------------------------------------------------- P5
+def _p5(off):
+    """Incidence at high vs low allostatic sensitivity, with and without the threshold path."""
+    lo, hi = dict(MODERATE, allostatic_sensitivity=0.5), dict(MODERATE, allostatic_sensitivity=3.0)
+    cut = dict(k_load_threshold=0.0)
+    ds, group = _cohort([lo, hi, dict(lo, **cut), dict(hi, **cut)], off, seed=505)
+    inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
+    rr = _ratio(inc[1], inc[0])
+    rr_cut = _ratio(inc[3], inc[2])
+    mediated = (rr - rr_cut) / (rr - 1.0) if rr > 1.0 else np.nan
+    passed = bool(rr >= 1.2 and np.isfinite(mediated) and mediated >= 0.25)
+    detail = (f"1-year incidence low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); with the threshold path "
+              f"cut {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_cut:.2f}); share of the excess risk through the threshold {mediated:.2f}")
+    return TargetResult("P5", passed, rr, "RR >= 1.2 and >= 25% of the excess risk through the lowered threshold", detail, off)
+
+
+_register(Target(
+    "P5", "HPA diathesis: higher allostatic sensitivity raises NSSI incidence through a lower distress tolerance",
+    ("Kaess2012", "Nock2009"),
+    "1-year incidence ratio, allostatic sensitivity 3.0 vs 0.5 (moderate-risk persons)",
+    "RR >= 1.2 and >= 25% of the excess risk through the lowered threshold", _p5))
+
+
+# ----------------------------------------------------------------------------- P6
+def _p6(off):
+    """Incidence with high vs low limbic reactivity, and low vs high prefrontal capacity."""
+    groups = [dict(MODERATE, limbic_reactivity=0.8), dict(MODERATE, limbic_reactivity=1.5),
+              dict(MODERATE, pfc_adult=1.3), dict(MODERATE, pfc_adult=0.6)]
+    ds, group = _cohort(groups, off, seed=606)
+    inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
+    rr_limbic, rr_pfc = _ratio(inc[1], inc[0]), _ratio(inc[3], inc[2])
+    passed = bool(rr_limbic >= 1.2 and rr_pfc >= 1.2)
+    detail = (f"1-year incidence: limbic 0.8/1.5 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); prefrontal 1.3/0.6 "
+              f"{inc[2]:.3f}/{inc[3]:.3f} (RR {rr_pfc:.2f})")
+    return TargetResult("P6", passed, float(min(rr_limbic, rr_pfc)), "both RR >= 1.2", detail, off)
+
+
+_register(Target(
+    "P6", "Fronto-limbic: higher limbic reactivity and lower prefrontal capacity each raise risk",
+    ("Auerbach2021", "Schmaal2020"),
+    "smaller of two 1-year incidence ratios: limbic reactivity 1.5 vs 0.8, prefrontal capacity 0.6 vs 1.3",
+    "both RR >= 1.2", _p6))
+
+
+# ----------------------------------------------------------------------------- P7
+def _p7(off):
+    """Acts under the reward/punishment asymmetry vs symmetric learning."""
+    asym = dict(AT_RISK, reward_sensitivity=1.5, punishment_learning=0.3)
+    sym = dict(AT_RISK, reward_sensitivity=1.0, punishment_learning=1.0)
+    ds, group = _cohort([asym, sym], off, seed=707)
+    a_asym, a_sym = _acts(ds, group, 0, 182).mean(), _acts(ds, group, 1, 182).mean()
+    ratio = _ratio(a_asym, a_sym)
+    harm = ds["harm"].values[:, -1]
+    h_asym = harm[group == 0][_acts(ds, group, 0) > 0].mean()
+    passed = bool(ratio >= 1.5)
+    detail = (f"mean acts in the second half-year: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
+              f"harm expectancy at the end among asymmetric actors {h_asym:.3f}")
+    return TargetResult("P7", passed, ratio, ">= 1.5", detail, off)
+
+
+_register(Target(
+    "P7", "Reward/punishment asymmetry sustains the behaviour despite harm",
+    ("Poon2019", "Nicolaou2025"),
+    "mean acts in months 7-12, heightened reward (1.5) and blunted punishment learning (0.3) / symmetric (1.0, 1.0)",
+    ">= 1.5", _p7))
+
+
+# ----------------------------------------------------------------------------- P10
+def _cross_lagged(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Within-person cross-lagged OLS: y[t+1] ~ y[t] + x[t]; returns (coefficient of x, its t value)."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    Y = yc[:, 1:].ravel()
+    X = np.stack([yc[:, :-1].ravel(), xc[:, :-1].ravel()], axis=1)
+    beta, *_ = np.linalg.lstsq(X, Y, rcond=None)
+    resid = Y - X @ beta
+    sigma2 = resid @ resid / max(len(Y) - 2, 1)
+    cov = sigma2 * np.linalg.pinv(X.T @ X)
+    se = np.sqrt(max(cov[1, 1], 0.0))
+    return float(beta[1]), float(beta[1] / se) if se > 0 else 0.0
+
+
+def _p10(off):
+    """Rumination trait raises NSSI; rumination and distress predict each other (6-hourly cross-lagged)."""
+    ds, group = _cohort([dict(MODERATE, rumination_trait=0.1), dict(MODERATE, rumination_trait=0.9)], off, seed=1010,
+                        record_every=6)
+    inc = [(_acts(ds, group, g) > 0).mean() for g in range(2)]
+    # acts are counted per 6-hour record here
+    inc = [(ds["acts"].values[group == g].sum(axis=1) > 0).mean() for g in range(2)]
+    rr = _ratio(inc[1], inc[0])
+    a = ds["affect"].values[group == 1]
+    r = ds["rumination"].values[group == 1]
+    b_ra, t_ra = _cross_lagged(r, a)  # rumination -> later affect
+    b_ar, t_ar = _cross_lagged(a, r)  # affect -> later rumination
+    passed = bool(rr >= 1.2 and t_ra > 3 and t_ar > 3 and b_ra > 0 and b_ar > 0)
+    detail = (f"1-year incidence rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f}; cross-lagged (6 h): rumination->affect "
+              f"b={b_ra:.3f} (t={t_ra:.1f}), affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
+    return TargetResult("P10", passed, rr, "RR >= 1.2 and both cross-lagged paths positive with t > 3", detail, off)
+
+
+_register(Target(
+    "P10", "Rumination and distress reinforce each other and NSSI",
+    ("Buelens2019", "Cheung2024"),
+    "1-year incidence ratio, rumination trait 0.9 vs 0.1 (moderate-risk persons), with within-person cross-lagged paths",
+    "RR >= 1.2 and both cross-lagged paths positive with t > 3", _p10))
+
+
+# ----------------------------------------------------------------------------- P14
+IDEATION_CUTOFF = 0.5
+
+
+def _p14(off):
+    """Co-occurrence of NSSI and suicidal ideation in a heterogeneous community design and a clinical one."""
+    n = 1024
+    rng = np.random.default_rng(1414)
+    spread = {
+        "limbic_reactivity": rng.uniform(0.8, 1.6, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
+        "rumination_trait": rng.uniform(0.2, 0.8, n), "maltreatment": rng.uniform(0.0, 0.5, n),
+        "peer_victimisation": rng.uniform(0.0, 0.5, n), "parental_control": rng.uniform(0.0, 0.6, n),
+        "burdensomeness": rng.uniform(0.0, 0.6, n),
+    }
+    from .simulate import simulate_cohort
+
+    common = dict(horizon_hours=YEAR_DAYS * 24.0, dt=1.0, record_every=24, mechanisms_off=off, event_capacity=1024)
+    comm = simulate_cohort(1414, spread, n_subjects=n, **common)
+    clin = simulate_cohort(1415, dict(CLINICAL), n_subjects=n, **common)
+
+    def split(ds):
+        nssi = ds["acts"].values.sum(axis=1) > 0
+        si = ds["ideation"].values.max(axis=1) > IDEATION_CUTOFF
+        return nssi, si
+
+    nssi, si = split(comm)
+    tab = np.array([[np.sum(nssi & si), np.sum(nssi & ~si)], [np.sum(~nssi & si), np.sum(~nssi & ~si)]], float) + 0.5
+    odds_ratio = float(tab[0, 0] * tab[1, 1] / (tab[0, 1] * tab[1, 0]))
+    low_pfc = spread["pfc_adult"] < np.median(spread["pfc_adult"])
+    p_low = si[nssi & low_pfc].mean() if (nssi & low_pfc).any() else np.nan
+    p_high = si[nssi & ~low_pfc].mean() if (nssi & ~low_pfc).any() else np.nan
+    c_nssi, c_si = split(clin)
+    p_clin = c_si[c_nssi].mean() if c_nssi.any() else np.nan
+    p_comm = si[nssi].mean() if nssi.any() else np.nan
+    passed = bool(odds_ratio >= 2.0 and p_low > p_high and p_clin > p_comm)
+    detail = (f"P(ideation | NSSI): low vs high prefrontal {p_low:.3f} vs {p_high:.3f}; clinical vs community "
+              f"{p_clin:.3f} vs {p_comm:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
+    return TargetResult("P14", passed, odds_ratio,
+                        "OR >= 2; higher with low prefrontal capacity and in the clinical sample", detail, off)
+
+
+_register(Target(
+    "P14", "NSSI and suicidal ideation co-occur, more so with low prefrontal activity and in clinical samples",
+    ("Ye2022", "Li2025"),
+    f"odds ratio of ideation (peak > {IDEATION_CUTOFF}) given any act in a year, heterogeneous community design",
+    "OR >= 2; higher with low prefrontal capacity and in the clinical sample", _p14))
 
 
 def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] = (), progress: bool = False) -> list[TargetResult]:
