@@ -43,10 +43,12 @@ class Target:
     evidence: tuple[str, ...]
     statistic: str
     bar: str
-    experiment: Callable[[tuple[str, ...]], TargetResult] = field(repr=False)
+    experiment: Callable[[tuple[str, ...]], tuple[bool, float, str]] = field(repr=False)
 
     def run(self, mechanisms_off: Iterable[str] = ()) -> TargetResult:
-        return self.experiment(tuple(mechanisms_off))
+        off = tuple(mechanisms_off)
+        passed, statistic, detail = self.experiment(off)
+        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off)
 
 
 TARGETS: dict[str, Target] = {}
@@ -149,17 +151,20 @@ def _p1(off):
     a2, r2, _, _ = out[2.0]
     ratio = _ratio(a15, r15) if r15 > 0 else (np.inf if a15 > 0 else np.nan)
     enough = n_act >= 30 and n_res >= 30
-    passed = bool(enough and np.isfinite(a15) and a15 > 0 and ratio >= 2.0 and a2 > r2)
+    passed = enough and np.isfinite(a15) and a15 > 0 and ratio >= P1_MIN_RATIO and a2 > r2
     detail = (f"affect drop after 15 min: act {a15:.3f} vs resisted {r15:.3f}; after 2 h: act {a2:.3f} vs resisted {r2:.3f};"
               f" {n_act} acts, {n_res} resisted urges")
-    return TargetResult("P1", passed, float(ratio), "ratio >= 2 and act drop at 2 h > resisted drop at 2 h", detail, off)
+    return passed, ratio, detail
+
+
+P1_MIN_RATIO = 2.0
 
 
 _register(Target(
     "P1", "Negative reinforcement: after an act, aversive arousal falls faster and further than after a resisted urge",
     ("NockPrinstein2004", "Hepp2020"),
     "ratio of mean affect drop 15 min after acts to that after resisted urges (clinical persons, dt 0.25 h)",
-    "ratio >= 2 and act drop at 2 h > resisted drop at 2 h", _p1))
+    f"ratio >= {P1_MIN_RATIO:g} and act drop at 2 h > resisted drop at 2 h", _p1))
 
 
 # ----------------------------------------------------------------------------- P2
@@ -179,17 +184,20 @@ def _p2(off):
     sev_ratio = _ratio(lt.severity.mean(), e.severity.mean())
     freq_ratio = _ratio(a_late[persistent].mean(), a_early[persistent].mean())
     n_p = int(persistent.sum())
-    passed = bool(n_p >= 20 and relief_ratio <= 0.9 and (sev_ratio >= 1.1 or freq_ratio >= 1.1))
+    passed = n_p >= 20 and relief_ratio <= P2_MAX_RELIEF_RATIO and max(sev_ratio, freq_ratio) >= P2_MIN_ESCALATION
     detail = (f"{n_p} persistent subjects; relief fraction late/early {relief_ratio:.3f}, severity late/early "
               f"{sev_ratio:.3f}, frequency late/early {freq_ratio:.3f}")
-    return TargetResult("P2", passed, relief_ratio, "<= 0.9, with severity or frequency ratio >= 1.1", detail, off)
+    return passed, relief_ratio, detail
+
+
+P2_MAX_RELIEF_RATIO, P2_MIN_ESCALATION = 0.9, 1.1
 
 
 _register(Target(
     "P2", "Escalation: in persistent self-injurers relief per act falls while severity or frequency rises",
     ("CarenysAdan2025", "BresinGordon2013"),
     "relief fraction per act, last quarter / first quarter of a year, persistent self-injurers (>= 3 acts in both quarters)",
-    "<= 0.9, with severity or frequency ratio >= 1.1", _p2))
+    f"<= {P2_MAX_RELIEF_RATIO:g}, with severity or frequency ratio >= {P2_MIN_ESCALATION:g}", _p2))
 
 
 # ----------------------------------------------------------------------------- P3
@@ -210,18 +218,20 @@ def _p3(off):
     ds_b, g_b = _cohort([dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)], off, seed=304, n=256,
                         days=182)
     persist = _ratio(_acts(ds_b, g_b, 0).mean(), _acts(ds_b, g_b, 1).mean())
-    passed = bool(len(y1) >= 50 and share2 >= share1 + 0.05 and dist2 < dist1 and persist >= 2.0)
+    passed = len(y1) >= 50 and share2 - share1 >= P3_MIN_RISE and dist2 < dist1 and persist >= P3_MIN_PERSISTENCE
     detail = (f"habit-triggered share of acts year 1 {share1:.3f} -> year 2 {share2:.3f}; distress at act {dist1:.3f} -> "
               f"{dist2:.3f}; acts in 6 months with relief blocked, high/low habit {persist:.2f}")
-    return TargetResult("P3", passed, float(share2 - share1),
-                        ">= 0.05, distress at act falls, persistence ratio under blocked relief >= 2", detail, off)
+    return passed, share2 - share1, detail
+
+
+P3_MIN_RISE, P3_MIN_PERSISTENCE = 0.05, 2.0
 
 
 _register(Target(
     "P3", "Goal-directed to habit: habit-triggered, low-distress acts rise with history; habitual persons persist when relief is blocked",
     ("Zhu2024", "CarenysAdan2025"),
     "rise of the habit-triggered share of acts from year 1 to year 2 (clinical persons)",
-    ">= 0.05, distress at act falls, persistence ratio under blocked relief >= 2", _p3))
+    f">= {P3_MIN_RISE:g}, distress at act falls, persistence ratio under blocked relief >= {P3_MIN_PERSISTENCE:g}", _p3))
 
 
 # ----------------------------------------------------------------------------- P4
@@ -235,18 +245,19 @@ def _p4(off):
     rep = [(_acts(ds, group, g) >= 5).mean() for g in range(4)]
     ratio = _ratio(rep[1], rep[0])
     ratio_weak = _ratio(rep[3], rep[2])
-    passed = bool(rep[1] >= 0.2 and ratio >= 0.5 and ratio_weak <= 0.75)
+    passed = rep[1] >= P4_MIN_SHARE and ratio >= P4_MIN_RATIO and ratio_weak <= P4_MAX_RATIO_WEAK
     detail = (f"share with >= 5 acts in a year, enhanced vs typical inhibition: strong relief learning {rep[1]:.3f} vs "
               f"{rep[0]:.3f}; weak relief learning {rep[3]:.3f} vs {rep[2]:.3f} (ratio {ratio_weak:.2f})")
-    return TargetResult("P4", passed, ratio, P4_BAR, detail, off)
+    return passed, ratio, detail
 
 
-P4_BAR = ">= 0.5 and enhanced-inhibition share >= 0.2; with weak relief learning the ratio is <= 0.75 (inhibition is not inert)"
+P4_MIN_RATIO, P4_MIN_SHARE, P4_MAX_RATIO_WEAK = 0.5, 0.2, 0.75
 _register(Target(
     "P4", "Inhibition paradox: enhanced reactive inhibition does not prevent repetitive NSSI when relief learning is strong",
     ("Mirabella2024", "Fikke2011"),
     "share with >= 5 acts/year, enhanced (2.5) / typical (1.0) reactive inhibition, strong relief learning",
-    P4_BAR, _p4))
+    f">= {P4_MIN_RATIO:g} and enhanced-inhibition share >= {P4_MIN_SHARE:g}; with weak relief learning the ratio is "
+    f"<= {P4_MAX_RATIO_WEAK:g} (inhibition is not inert)", _p4))
 
 
 # ----------------------------------------------------------------------------- P5
@@ -259,17 +270,20 @@ def _p5(off):
     rr = _ratio(inc[1], inc[0])
     rr_cut = _ratio(inc[3], inc[2])
     mediated = (rr - rr_cut) / (rr - 1.0) if rr > 1.0 else np.nan
-    passed = bool(rr >= 1.2 and np.isfinite(mediated) and mediated >= 0.25)
+    passed = rr >= P5_MIN_RR and np.isfinite(mediated) and mediated >= P5_MIN_MEDIATED
     detail = (f"1-year incidence low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); with the threshold path "
               f"cut {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_cut:.2f}); share of the excess risk through the threshold {mediated:.2f}")
-    return TargetResult("P5", passed, rr, "RR >= 1.2 and >= 25% of the excess risk through the lowered threshold", detail, off)
+    return passed, rr, detail
+
+
+P5_MIN_RR, P5_MIN_MEDIATED = 1.2, 0.25
 
 
 _register(Target(
     "P5", "HPA diathesis: higher allostatic sensitivity raises NSSI incidence through a lower distress tolerance",
     ("Kaess2012", "Nock2009"),
     "1-year incidence ratio, allostatic sensitivity 3.0 vs 0.5 (moderate-risk persons)",
-    "RR >= 1.2 and >= 25% of the excess risk through the lowered threshold", _p5))
+    f"RR >= {P5_MIN_RR:g} and >= {P5_MIN_MEDIATED:.0%} of the excess risk through the lowered threshold", _p5))
 
 
 # ----------------------------------------------------------------------------- P6
@@ -280,17 +294,20 @@ def _p6(off):
     ds, group = _cohort(groups, off, seed=606)
     inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
     rr_limbic, rr_pfc = _ratio(inc[1], inc[0]), _ratio(inc[3], inc[2])
-    passed = bool(rr_limbic >= 1.2 and rr_pfc >= 1.2)
+    passed = min(rr_limbic, rr_pfc) >= P6_MIN_RR
     detail = (f"1-year incidence: limbic 0.8/1.5 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); prefrontal 1.3/0.6 "
               f"{inc[2]:.3f}/{inc[3]:.3f} (RR {rr_pfc:.2f})")
-    return TargetResult("P6", passed, float(min(rr_limbic, rr_pfc)), "both RR >= 1.2", detail, off)
+    return passed, min(rr_limbic, rr_pfc), detail
+
+
+P6_MIN_RR = 1.2
 
 
 _register(Target(
     "P6", "Fronto-limbic: higher limbic reactivity and lower prefrontal capacity each raise risk",
     ("Auerbach2021", "Schmaal2020"),
     "smaller of two 1-year incidence ratios: limbic reactivity 1.5 vs 0.8, prefrontal capacity 0.6 vs 1.3",
-    "both RR >= 1.2", _p6))
+    f"both RR >= {P6_MIN_RR:g}", _p6))
 
 
 # ----------------------------------------------------------------------------- P7
@@ -303,17 +320,20 @@ def _p7(off):
     ratio = _ratio(a_asym, a_sym)
     harm = ds["harm"].values[:, -1]
     h_asym = harm[group == 0][_acts(ds, group, 0) > 0].mean()
-    passed = bool(ratio >= 1.5)
+    passed = ratio >= P7_MIN_RATIO
     detail = (f"mean acts in the second half-year: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
               f"harm expectancy at the end among asymmetric actors {h_asym:.3f}")
-    return TargetResult("P7", passed, ratio, ">= 1.5", detail, off)
+    return passed, ratio, detail
+
+
+P7_MIN_RATIO = 1.5
 
 
 _register(Target(
     "P7", "Reward/punishment asymmetry sustains the behaviour despite harm",
     ("Poon2019", "Nicolaou2025"),
     "mean acts in months 7-12, heightened reward (1.5) and blunted punishment learning (0.3) / symmetric (1.0, 1.0)",
-    ">= 1.5", _p7))
+    f">= {P7_MIN_RATIO:g}", _p7))
 
 
 # ----------------------------------------------------------------------------- P10
@@ -335,25 +355,27 @@ def _p10(off):
     """Rumination trait raises NSSI; rumination and distress predict each other (6-hourly cross-lagged)."""
     ds, group = _cohort([dict(MODERATE, rumination_trait=0.1), dict(MODERATE, rumination_trait=0.9)], off, seed=1010,
                         record_every=6)
-    inc = [(_acts(ds, group, g) > 0).mean() for g in range(2)]
-    # acts are counted per 6-hour record here
+    # records are 6-hourly here, so count acts over all records
     inc = [(ds["acts"].values[group == g].sum(axis=1) > 0).mean() for g in range(2)]
     rr = _ratio(inc[1], inc[0])
     a = ds["affect"].values[group == 1]
     r = ds["rumination"].values[group == 1]
     b_ra, t_ra = _cross_lagged(r, a)  # rumination -> later affect
     b_ar, t_ar = _cross_lagged(a, r)  # affect -> later rumination
-    passed = bool(rr >= 1.2 and t_ra > 3 and t_ar > 3 and b_ra > 0 and b_ar > 0)
+    passed = rr >= P10_MIN_RR and min(t_ra, t_ar) > P10_MIN_T and b_ra > 0 and b_ar > 0
     detail = (f"1-year incidence rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f}; cross-lagged (6 h): rumination->affect "
               f"b={b_ra:.3f} (t={t_ra:.1f}), affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
-    return TargetResult("P10", passed, rr, "RR >= 1.2 and both cross-lagged paths positive with t > 3", detail, off)
+    return passed, rr, detail
+
+
+P10_MIN_RR, P10_MIN_T = 1.2, 3.0
 
 
 _register(Target(
     "P10", "Rumination and distress reinforce each other and NSSI",
     ("Buelens2019", "Cheung2024"),
     "1-year incidence ratio, rumination trait 0.9 vs 0.1 (moderate-risk persons), with within-person cross-lagged paths",
-    "RR >= 1.2 and both cross-lagged paths positive with t > 3", _p10))
+    f"RR >= {P10_MIN_RR:g} and both cross-lagged paths positive with t > {P10_MIN_T:g}", _p10))
 
 
 # ----------------------------------------------------------------------------- P14
@@ -390,18 +412,20 @@ def _p14(off):
     c_nssi, c_si = split(clin)
     p_clin = c_si[c_nssi].mean() if c_nssi.any() else np.nan
     p_comm = si[nssi].mean() if nssi.any() else np.nan
-    passed = bool(odds_ratio >= 2.0 and p_low > p_high and p_clin > p_comm)
+    passed = odds_ratio >= P14_MIN_OR and p_low > p_high and p_clin > p_comm
     detail = (f"P(ideation | NSSI): low vs high prefrontal {p_low:.3f} vs {p_high:.3f}; clinical vs community "
               f"{p_clin:.3f} vs {p_comm:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
-    return TargetResult("P14", passed, odds_ratio,
-                        "OR >= 2; higher with low prefrontal capacity and in the clinical sample", detail, off)
+    return passed, odds_ratio, detail
+
+
+P14_MIN_OR = 2.0
 
 
 _register(Target(
     "P14", "NSSI and suicidal ideation co-occur, more so with low prefrontal activity and in clinical samples",
     ("Ye2022", "Li2025"),
     f"odds ratio of ideation (peak > {IDEATION_CUTOFF}) given any act in a year, heterogeneous community design",
-    "OR >= 2; higher with low prefrontal capacity and in the clinical sample", _p14))
+    f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in the clinical sample", _p14))
 
 
 def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] = (), progress: bool = False) -> list[TargetResult]:
