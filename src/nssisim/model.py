@@ -35,6 +35,8 @@ MECHANISM_IDS = tuple(MECHANISMS)  # ("M1", ..., "M13"), index i <-> switch on[i
 
 #: Prefrontal regulatory capacity used when M3 is switched off (trait-independent regulation).
 PFC_NEUTRAL = 0.5
+#: Self-esteem at which it neither amplifies nor dampens limbic gain (so M11 off is neutral for a typical person).
+SELF_ESTEEM_NEUTRAL = 0.5
 #: Number of uniforms drawn per person-step: stressor, urge, act decision, attempt.
 N_UNIFORMS = 4
 
@@ -137,7 +139,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
     limbic = (
         p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
-        * (1.0 + m11 * p["k_self_esteem_limbic"] * (1.0 - p["self_esteem"]))
+        * jnp.maximum(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
     )
     limbic = m3 * limbic + (1.0 - m3) * 1.0
     # M3 regulation capacity: prefrontal capacity weakened by alexithymia, load and acute stress

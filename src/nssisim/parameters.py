@@ -72,7 +72,7 @@ def _p(*args, **kw) -> Param:
 
 _TABLE: list[Param] = [
     # ---------------------------------------------------------------- traits (persons differ)
-    _p("limbic_reactivity", 1.0, 0.3, 3.0, "gain", "limbic (amygdala/insula) reactivity: stress-to-affect gain",
+    _p("limbic_reactivity", 1.3, 0.3, 3.0, "1/h", "limbic (amygdala/insula) reactivity: rate at which unit stress drives aversive arousal",
        "M3", ("Auerbach2021", "Schreiner2017"), "trait"),
     _p("pfc_adult", 1.0, 0.2, 2.0, "capacity", "adult prefrontal regulatory capacity (dlPFC, vlPFC, ACC)",
        "M3", ("Auerbach2021", "Schmaal2020"), "trait"),
@@ -122,7 +122,7 @@ _TABLE: list[Param] = [
     _p("w_stress_maltreatment", 1.0, 0.0, 6.0, "weight", "stressor rate increase per unit maltreatment",
        "M1", ("Liu2018",)),
     _p("w_limbic_maltreatment", 0.5, 0.0, 2.0, "weight", "limbic gain increase per unit maltreatment (sensitisation)",
-       "M1", ("GongZhang2024", "Hu2023")),
+       "M3", ("GongZhang2024", "Hu2023")),
     _p("stress_severity_mean", 0.5, 0.05, 2.0, "severity", "mean severity of a stressful event (exponential marks)",
        "M1", ("ChenZhuo2026",)),
     _p("stress_baseline", 0.08, 0.0, 0.5, "level", "daily-hassle stress level that stress relaxes to",
@@ -251,10 +251,10 @@ _TABLE: list[Param] = [
        "M11", ("Guo2022",)),
     _p("k_hope_mood", 0.6, 0.0, 1.0, "weight", "fraction of the mood-to-urge path attenuated per unit hope",
        "M11", ("Jiang2018",)),
-    _p("k_self_esteem_limbic", 0.6, 0.0, 2.0, "weight", "limbic gain increase per unit low self-esteem",
+    _p("k_self_esteem_limbic", 0.6, 0.0, 2.0, "weight", "limbic gain change per unit self-esteem below 0.5 (low self-esteem amplifies, high dampens)",
        "M11", ("Zou2024", "Guo2024")),
     _p("w_mood_urge", 0.3, 0.0, 1.0, "affect", "depressive mood added to distress when it is compared with the threshold",
-       "M11", ("Jiang2018", "Guo2022")),
+       "M4", ("Jiang2018", "Guo2022")),
     # ---------------------------------------------------------------- M12 development
     _p("tau_maturation", 3.0 * HOURS_PER_YEAR, 0.5 * HOURS_PER_YEAR, 10.0 * HOURS_PER_YEAR, "h",
        "time constant of prefrontal maturation (years)", "M12", ("ChenZhuo2026", "Auerbach2021")),

@@ -64,18 +64,18 @@ def _register(target: Target) -> Target:
 #: Person used as the base of most experiments: an at-risk adolescent (same as the
 #: "vulnerable" preset), so that acts occur often enough for stable statistics.
 AT_RISK: dict[str, float] = dict(
-    limbic_reactivity=1.25, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
+    limbic_reactivity=1.6, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
     rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45,
 )
 #: A high-risk (clinical) adolescent: same as the "clinical" preset.
 CLINICAL: dict[str, float] = dict(
-    limbic_reactivity=1.4, pfc_adult=0.8, maltreatment=0.4, parental_control=0.5, peer_victimisation=0.4,
+    limbic_reactivity=1.8, pfc_adult=0.8, maltreatment=0.4, parental_control=0.5, peer_victimisation=0.4,
     rumination_trait=0.7, alexithymia=0.5, resilience=0.3, self_esteem=0.3, hope=0.4,
 )
 #: A moderate-risk adolescent (between the default typical adolescent and AT_RISK) for
 #: incidence contrasts, so that incidence is far from both 0 and 1.
 MODERATE: dict[str, float] = dict(
-    limbic_reactivity=1.1, pfc_adult=0.95, maltreatment=0.15, parental_control=0.3, peer_victimisation=0.2,
+    limbic_reactivity=1.4, pfc_adult=0.95, maltreatment=0.15, parental_control=0.3, peer_victimisation=0.2,
     rumination_trait=0.55, alexithymia=0.35, resilience=0.45, self_esteem=0.45, hope=0.5,
 )
 
@@ -125,6 +125,12 @@ def _rows_per_subject(ds) -> np.ndarray:
     return (total - ds["events_dropped"].values).astype(np.int64)
 
 
+def _mean(x) -> float:
+    """Mean that is NaN (silently) for an empty selection; a target with no data fails, it does not warn."""
+    x = np.asarray(x, dtype=float)
+    return float(x.mean()) if x.size else float("nan")
+
+
 def _ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else (np.inf if a > 0 else np.nan)
 
@@ -145,7 +151,7 @@ def _p1(off):
         ok = j < n_t
         drop = ev.distress.values[ok] - affect[ev.pos.values[ok], j[ok]]
         is_act = ev.kind.values[ok] == 1
-        out[lag_h] = (drop[is_act].mean() if is_act.any() else np.nan, drop[~is_act].mean() if (~is_act).any() else np.nan,
+        out[lag_h] = (_mean(drop[is_act]), _mean(drop[~is_act]),
                       int(is_act.sum()), int((~is_act).sum()))
     a15, r15, n_act, n_res = out[0.25]
     a2, r2, _, _ = out[2.0]
@@ -180,9 +186,9 @@ def _p2(off):
     day = ev.time / 24.0
     e = ev[(day >= early[0]) & (day < early[1])]
     lt = ev[(day >= late[0]) & (day < late[1])]
-    relief_ratio = _ratio((lt.relief / lt.distress).mean(), (e.relief / e.distress).mean())
-    sev_ratio = _ratio(lt.severity.mean(), e.severity.mean())
-    freq_ratio = _ratio(a_late[persistent].mean(), a_early[persistent].mean())
+    relief_ratio = _ratio(_mean(lt.relief / lt.distress), _mean(e.relief / e.distress))
+    sev_ratio = _ratio(_mean(lt.severity), _mean(e.severity))
+    freq_ratio = _ratio(_mean(a_late[persistent]), _mean(a_early[persistent]))
     n_p = int(persistent.sum())
     passed = n_p >= 20 and relief_ratio <= P2_MAX_RELIEF_RATIO and max(sev_ratio, freq_ratio) >= P2_MIN_ESCALATION
     detail = (f"{n_p} persistent subjects; relief fraction late/early {relief_ratio:.3f}, severity late/early "
@@ -211,8 +217,8 @@ def _p3(off):
     acts = ev[ev.kind == 1]
     y1 = acts[acts.time < YEAR_DAYS * 24.0]
     y2 = acts[acts.time >= YEAR_DAYS * 24.0]
-    share1, share2 = y1.habitual.mean(), y2.habitual.mean()
-    dist1, dist2 = y1.distress.mean(), y2.distress.mean()
+    share1, share2 = _mean(y1.habitual), _mean(y2.habitual)
+    dist1, dist2 = _mean(y1.distress), _mean(y2.distress)
     # (b): same persons with a learned history, relief blocked from time 0, high vs low habit
     hist = dict(CLINICAL, relief_value_prior=0.7, **RELIEF_BLOCKED)
     ds_b, g_b = _cohort([dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)], off, seed=304, n=256,
@@ -289,13 +295,13 @@ _register(Target(
 # ----------------------------------------------------------------------------- P6
 def _p6(off):
     """Incidence with high vs low limbic reactivity, and low vs high prefrontal capacity."""
-    groups = [dict(MODERATE, limbic_reactivity=0.8), dict(MODERATE, limbic_reactivity=1.5),
+    groups = [dict(MODERATE, limbic_reactivity=1.0), dict(MODERATE, limbic_reactivity=1.9),
               dict(MODERATE, pfc_adult=1.3), dict(MODERATE, pfc_adult=0.6)]
     ds, group = _cohort(groups, off, seed=606)
     inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
     rr_limbic, rr_pfc = _ratio(inc[1], inc[0]), _ratio(inc[3], inc[2])
     passed = min(rr_limbic, rr_pfc) >= P6_MIN_RR
-    detail = (f"1-year incidence: limbic 0.8/1.5 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); prefrontal 1.3/0.6 "
+    detail = (f"1-year incidence: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); prefrontal 1.3/0.6 "
               f"{inc[2]:.3f}/{inc[3]:.3f} (RR {rr_pfc:.2f})")
     return passed, min(rr_limbic, rr_pfc), detail
 
@@ -306,7 +312,7 @@ P6_MIN_RR = 1.2
 _register(Target(
     "P6", "Fronto-limbic: higher limbic reactivity and lower prefrontal capacity each raise risk",
     ("Auerbach2021", "Schmaal2020"),
-    "smaller of two 1-year incidence ratios: limbic reactivity 1.5 vs 0.8, prefrontal capacity 0.6 vs 1.3",
+    "smaller of two 1-year incidence ratios: limbic reactivity 1.9 vs 1.0, prefrontal capacity 0.6 vs 1.3",
     f"both RR >= {P6_MIN_RR:g}", _p6))
 
 
@@ -319,7 +325,7 @@ def _p7(off):
     a_asym, a_sym = _acts(ds, group, 0, 182).mean(), _acts(ds, group, 1, 182).mean()
     ratio = _ratio(a_asym, a_sym)
     harm = ds["harm"].values[:, -1]
-    h_asym = harm[group == 0][_acts(ds, group, 0) > 0].mean()
+    h_asym = _mean(harm[group == 0][_acts(ds, group, 0) > 0])
     passed = ratio >= P7_MIN_RATIO
     detail = (f"mean acts in the second half-year: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
               f"harm expectancy at the end among asymmetric actors {h_asym:.3f}")
@@ -387,7 +393,7 @@ def _p14(off):
     n = 1024
     rng = np.random.default_rng(1414)
     spread = {
-        "limbic_reactivity": rng.uniform(0.8, 1.6, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
+        "limbic_reactivity": rng.uniform(1.0, 2.0, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
         "rumination_trait": rng.uniform(0.2, 0.8, n), "maltreatment": rng.uniform(0.0, 0.5, n),
         "peer_victimisation": rng.uniform(0.0, 0.5, n), "parental_control": rng.uniform(0.0, 0.6, n),
         "burdensomeness": rng.uniform(0.0, 0.6, n),
@@ -407,11 +413,11 @@ def _p14(off):
     tab = np.array([[np.sum(nssi & si), np.sum(nssi & ~si)], [np.sum(~nssi & si), np.sum(~nssi & ~si)]], float) + 0.5
     odds_ratio = float(tab[0, 0] * tab[1, 1] / (tab[0, 1] * tab[1, 0]))
     low_pfc = spread["pfc_adult"] < np.median(spread["pfc_adult"])
-    p_low = si[nssi & low_pfc].mean() if (nssi & low_pfc).any() else np.nan
-    p_high = si[nssi & ~low_pfc].mean() if (nssi & ~low_pfc).any() else np.nan
+    p_low = _mean(si[nssi & low_pfc])
+    p_high = _mean(si[nssi & ~low_pfc])
     c_nssi, c_si = split(clin)
-    p_clin = c_si[c_nssi].mean() if c_nssi.any() else np.nan
-    p_comm = si[nssi].mean() if nssi.any() else np.nan
+    p_clin = _mean(c_si[c_nssi])
+    p_comm = _mean(si[nssi])
     passed = odds_ratio >= P14_MIN_OR and p_low > p_high and p_clin > p_comm
     detail = (f"P(ideation | NSSI): low vs high prefrontal {p_low:.3f} vs {p_high:.3f}; clinical vs community "
               f"{p_clin:.3f} vs {p_comm:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
