@@ -1,0 +1,204 @@
+"""Benchmark: the compiled cohort simulator against a plain-Python loop.
+
+:func:`run_benchmark` times
+
+(a) :func:`nssisim.simulate.simulate_cohort` for a cohort (default 10,000 persons over one
+    year in steps of one hour: 87.6 million person-steps), once cold (the first call
+    traces and compiles) and once warm, end to end: from parameters to the labelled
+    ``xarray`` Dataset, event table included;
+(b) :func:`nssisim.reference.reference_run`, the same equations written as peer models in
+    this field usually are: a ``for`` loop over the steps of one person, calling a
+    plain-Python step function, with ``random.Random`` for the draws.
+
+Both use the same at-risk person (the ``vulnerable`` preset), so that urges and acts occur
+and the work per step is representative. The result reports person-steps per second for
+each, the speedup of (a) over (b), and whether the project's goals are met: at least
+:data:`GOAL_PERSON_STEPS_PER_S` person-steps per second and a speedup of at least
+:data:`GOAL_SPEEDUP`. Numbers depend on the machine; the result says which one.
+
+Run it with ``python -m nssisim.bench`` (or :func:`run_benchmark` / :func:`format_benchmark`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Mapping
+
+import jax
+import numpy as np
+
+from .model import N_MECHANISMS
+from .parameters import HOURS_PER_YEAR
+from .reference import reference_run
+from .simulate import simulate_cohort
+
+#: Goal for the compiled simulator (person-steps per second, warm).
+GOAL_PERSON_STEPS_PER_S = 1e7
+#: Goal for its speedup over the plain-Python reference loop.
+GOAL_SPEEDUP = 300.0
+
+#: At-risk person used when the presets module is unavailable (the ``vulnerable`` preset is preferred).
+VULNERABLE_FALLBACK: dict[str, float] = dict(
+    limbic_reactivity=1.25, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
+    rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45,
+)
+
+
+def benchmark_params() -> tuple[dict[str, float], str]:
+    """The at-risk parameter set of the benchmark and where it came from."""
+    try:
+        from .presets import load_preset
+    except ModuleNotFoundError:
+        return dict(VULNERABLE_FALLBACK), "nssisim.bench.VULNERABLE_FALLBACK"
+    return dict(load_preset("vulnerable")), "preset 'vulnerable'"
+
+
+def machine_info() -> dict[str, object]:
+    """What the numbers were measured on."""
+    dev = jax.devices()[0]
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": sys.version.split()[0],
+        "jax_version": jax.__version__,
+        "numpy_version": np.__version__,
+        "jax_backend": jax.default_backend(),
+        "jax_device": f"{dev.platform}:{getattr(dev, 'device_kind', str(dev))}",
+        "jax_device_count": jax.device_count(),
+    }
+
+
+def run_benchmark(
+    n_subjects: int = 10_000,
+    horizon_hours: float = 8760.0,
+    dt: float = 1.0,
+    python_steps: int = 20_000,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Time the cohort simulator and the plain-Python reference; return the numbers.
+
+    Parameters
+    ----------
+    n_subjects, horizon_hours, dt : the cohort run (``horizon_hours`` must be a whole number
+        of steps, and that number a multiple of the recording interval of 24 steps).
+    python_steps : steps of one person in the reference loop.
+    seed : seed of both runs.
+    progress : print what is being timed (to stderr).
+
+    Returns
+    -------
+    dict with the sizes, ``jax_first_call_s`` (compile + run), ``jax_s`` (warm run),
+    ``jax_person_steps_per_s``, ``python_s``, ``python_steps_per_s``, ``speedup``, the goals
+    and whether each is met, the observed acts (a sanity check that the person-steps did
+    real work), the parameter source and :func:`machine_info`.
+    """
+    params, params_source = benchmark_params()
+    n_steps = round(horizon_hours / dt)
+    person_steps = n_subjects * n_steps
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    def cohort():
+        return simulate_cohort(seed, params, n_subjects=n_subjects, horizon_hours=horizon_hours, dt=dt,
+                               record_every=24, progress=progress)
+
+    say(f"JAX: {n_subjects} subjects x {n_steps} steps, first call (compiles) ...")
+    t0 = time.perf_counter()
+    cohort()
+    jax_first_call_s = time.perf_counter() - t0
+    say(f"  {jax_first_call_s:.2f} s; warm call ...")
+    t0 = time.perf_counter()
+    ds = cohort()
+    jax_s = time.perf_counter() - t0
+    say(f"  {jax_s:.2f} s")
+    jax_acts = float(ds["acts"].sum())
+
+    say(f"Python reference: {python_steps} steps of one person ...")
+    t0 = time.perf_counter()
+    _, events = reference_run(seed, params, [1.0] * N_MECHANISMS, dt, python_steps, record_every=24)
+    python_s = time.perf_counter() - t0
+    say(f"  {python_s:.2f} s")
+    python_acts = sum(1 for ev in events if ev["act"])
+
+    jax_rate = person_steps / jax_s
+    python_rate = python_steps / python_s
+    speedup = jax_rate / python_rate
+    return {
+        "n_subjects": int(n_subjects),
+        "horizon_hours": float(horizon_hours),
+        "dt": float(dt),
+        "n_steps": int(n_steps),
+        "person_steps": int(person_steps),
+        "params_source": params_source,
+        "jax_first_call_s": jax_first_call_s,
+        "jax_s": jax_s,
+        "jax_person_steps_per_s": jax_rate,
+        "jax_acts_per_person_year": jax_acts / n_subjects / (n_steps * dt / HOURS_PER_YEAR),
+        "python_steps": int(python_steps),
+        "python_s": python_s,
+        "python_steps_per_s": python_rate,
+        "python_acts_per_person_year": python_acts / (python_steps * dt / HOURS_PER_YEAR),
+        "speedup": speedup,
+        "goal_person_steps_per_s": GOAL_PERSON_STEPS_PER_S,
+        "goal_speedup": GOAL_SPEEDUP,
+        "goal_person_steps_met": bool(jax_rate >= GOAL_PERSON_STEPS_PER_S),
+        "goal_speedup_met": bool(speedup >= GOAL_SPEEDUP),
+        "machine": machine_info(),
+    }
+
+
+def _si(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f} {unit}"
+    return f"{x:.2f} "
+
+
+def format_benchmark(result: Mapping) -> str:
+    """A short human-readable report of :func:`run_benchmark`'s result."""
+    m = result["machine"]
+    ok = {True: "met", False: "NOT met"}
+    lines = [
+        "nssisim benchmark",
+        f"  machine        {m['cpu_count']} CPUs, {m['processor']}; jax {m['jax_version']} on {m['jax_backend']} "
+        f"({m['jax_device']})",
+        f"  person         {result['params_source']}",
+        f"  JAX cohort     {result['n_subjects']} subjects x {result['n_steps']} steps (dt = {result['dt']:g} h) "
+        f"= {_si(result['person_steps'])}person-steps",
+        f"                 first call (with compilation) {result['jax_first_call_s']:.2f} s, warm {result['jax_s']:.2f} s",
+        f"                 {_si(result['jax_person_steps_per_s'])}person-steps/s "
+        f"({result['jax_acts_per_person_year']:.1f} acts per person-year)",
+        f"  Python loop    {result['python_steps']} steps of one person in {result['python_s']:.2f} s: "
+        f"{_si(result['python_steps_per_s'])}steps/s ({result['python_acts_per_person_year']:.1f} acts per person-year)",
+        f"  speedup        {result['speedup']:.0f}x",
+        f"  goals          >= {_si(result['goal_person_steps_per_s'])}person-steps/s: "
+        f"{ok[result['goal_person_steps_met']]}; speedup >= {result['goal_speedup']:.0f}x: {ok[result['goal_speedup_met']]}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m nssisim.bench [n_subjects [horizon_hours [python_steps]]]``."""
+    import json
+
+    args = sys.argv[1:] if argv is None else argv
+    kw = {}
+    for name, conv, value in zip(("n_subjects", "horizon_hours", "python_steps"), (int, float, int), args):
+        kw[name] = conv(value)
+    result = run_benchmark(progress=True, **kw)
+    print(format_benchmark(result))
+    print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

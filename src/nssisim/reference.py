@@ -1,0 +1,386 @@
+"""A plain-Python reference implementation of the step function, for one person.
+
+What it is for
+--------------
+1. **An executable cross-check of** :mod:`nssisim.model`. :func:`reference_step` writes out
+   exactly the equations of :func:`nssisim.model.step`, line by line, with the ``math``
+   module and plain (double-precision) floats. ``tests/test_reference.py`` feeds both the
+   same parameters, state, switches and uniforms and checks that they agree, so a slip in
+   the vectorised JAX code (a wrong sign, a swapped argument, a mask applied to the wrong
+   branch) shows up as a disagreement with a version that is easy to read.
+2. **The baseline of the benchmark** (:mod:`nssisim.bench`). Simulation models in this
+   field are usually written like this: a ``for`` loop over time steps that calls a step
+   function for one person and draws its random numbers from the standard library.
+   :func:`reference_run` is that loop, written idiomatically (neither deliberately slow
+   nor hand-optimised), and the benchmark reports how many times faster the compiled
+   cohort simulator is.
+
+It is not used by the simulator itself. When ``model.py`` changes, change this file in the
+same way (the tests will insist).
+
+Conventions are those of :mod:`nssisim.model`: time in hours; a state is a ``dict`` with the
+fields of :class:`nssisim.model.State`; the events of a step are a ``dict`` with the fields
+of :class:`nssisim.model.StepEvents`; parameters are a ``dict`` of floats (one entry per
+row of :data:`nssisim.parameters.PARAMS`); ``on`` holds the 13 mechanism switches M1..M13
+(1.0 on, 0.0 off). Severity is an abstract number in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+from collections.abc import Iterable, Mapping, Sequence
+
+from .parameters import MECHANISMS, defaults
+
+N_MECHANISMS = len(MECHANISMS)
+#: Uniforms per person-step: stressor, urge, act decision, attempt (as in ``model.py``).
+N_UNIFORMS = 4
+#: Prefrontal capacity used when M3 is off (same constant as ``model.PFC_NEUTRAL``).
+PFC_NEUTRAL = 0.5
+#: Self-esteem at which it neither amplifies nor dampens limbic gain (``model.SELF_ESTEEM_NEUTRAL``).
+SELF_ESTEEM_NEUTRAL = 0.5
+
+STATE_FIELDS = (
+    "stress", "cortisol", "allostatic_load", "affect", "rumination", "mood", "pfc", "relief_value", "harm", "habit",
+    "tolerance", "opioid", "skill", "ideation", "n_acts",
+)
+EVENT_FIELDS = (
+    "urge", "act", "habitual", "severity", "relief", "relief_fraction", "distress", "intrapersonal", "interpersonal",
+    "attempt", "stressor", "urge_intensity",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers (the same as in model.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return min(max(x, lo), hi)
+
+
+def _sigmoid(x: float) -> float:
+    # numerically stable logistic function (as jax.nn.sigmoid)
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _relax(x: float, target: float, rate: float, dt: float) -> float:
+    """Exact solution of dx/dt = rate (target - x) over dt."""
+    return target + (x - target) * math.exp(-rate * dt)
+
+
+def _linear_bounded(x: float, rate_up: float, rate_down: float, dt: float) -> float:
+    """Exact update of dx/dt = rate_up (1 - x) - rate_down x."""
+    total = rate_up + rate_down
+    target = rate_up / max(total, 1e-12)
+    return _relax(x, target, total, dt)
+
+
+def event_prob(hazard: float, dt: float) -> float:
+    """Probability of at least one event in dt for a constant hazard (1/h)."""
+    return -math.expm1(-hazard * dt)
+
+
+# ---------------------------------------------------------------------------------------------
+# the model
+# ---------------------------------------------------------------------------------------------
+
+
+def reference_params(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """All parameters as plain floats: the defaults, updated with ``overrides``."""
+    p = defaults()
+    for name, value in (overrides or {}).items():
+        if name not in p:
+            raise KeyError(f"unknown parameter '{name}'")
+        p[name] = float(value)
+    return p
+
+
+def reference_initial_state(p: Mapping[str, float]) -> dict[str, float]:
+    """Resting state of a person before the simulation starts (as ``model.initial_state``)."""
+    return {
+        "stress": p["stress_baseline"],
+        "cortisol": 0.0,
+        "allostatic_load": 0.0,
+        "affect": 0.05,
+        "rumination": 0.0,
+        "mood": 0.05,
+        "pfc": p["pfc_adult"] * p["pfc_initial_fraction"],
+        "relief_value": p["relief_value_prior"],
+        "harm": p["harm_prior"],
+        # a person with a history can start with habit and tolerance (0 when the table has no such rows)
+        "habit": p.get("habit_initial", 0.0),
+        "tolerance": p.get("tolerance_initial", 0.0),
+        "opioid": p["opioid_tone"],
+        "skill": 0.0,
+        "ideation": 0.0,
+        "n_acts": 0.0,
+    }
+
+
+def reference_step(
+    u: Sequence[float],
+    state: Mapping[str, float],
+    p: Mapping[str, float],
+    on: Sequence[float],
+    dt: float,
+    comparisons: dict[str, tuple[float, float]] | None = None,
+) -> tuple[dict[str, float], dict[str, float | bool]]:
+    """Advance one person by ``dt`` hours: the equations of :func:`nssisim.model.step`.
+
+    Parameters
+    ----------
+    u : 4 floats in [0, 1)
+        Uniforms for this step: stressor, urge, act decision, attempt.
+    state : dict
+        Fields of :class:`nssisim.model.State` as floats.
+    p : dict
+        Every parameter of :data:`nssisim.parameters.PARAMS` as a float.
+    on : 13 floats
+        Mechanism switches M1..M13 (1.0 on, 0.0 off).
+    dt : float
+        Step length in hours.
+    comparisons : dict, optional
+        If given, filled with the two sides ``(lhs, rhs)`` of every ``lhs < rhs`` (or
+        ``>=``) test that decides a discrete event. Tests use it to skip draws that lie so
+        close to a boundary that single-precision rounding could decide them differently.
+
+    Returns
+    -------
+    (new_state, events) : two dicts with the fields of ``State`` and ``StepEvents``.
+    """
+    m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13 = (float(x) for x in on)
+    u_stress, u_urge, u_act, u_attempt = u
+    s = state
+
+    # ---- derived quantities at the start of the step (couplings frozen over dt) ----------
+    load = m2 * s["allostatic_load"]
+    # M11 buffers
+    alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
+    limbic = (
+        p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
+        * max(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
+    )
+    limbic = m3 * limbic + (1.0 - m3) * 1.0
+    # M3 regulation capacity
+    reg_capacity = (
+        s["pfc"] * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
+        * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * s["stress"])
+    )
+    reg_capacity = m3 * reg_capacity + (1.0 - m3) * PFC_NEUTRAL
+    recovery = (1.0 + p["k_pfc_regulation"] * reg_capacity) / p["tau_affect"]
+    drive = (
+        limbic * s["stress"] * (1.0 + p["k_load_affect"] * load)
+        + m4 * (p["k_rumination_affect"] * s["rumination"] + p["k_mood_affect"] * s["mood"])
+    )
+
+    # ---- M5 urge hazards ---------------------------------------------------------------------
+    distress = s["affect"] + m4 * p["w_mood_urge"] * s["mood"] * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
+    threshold = _clip(
+        p["distress_threshold"] * (1.0 - p["k_load_threshold"] * load) + m11 * p["k_resilience_threshold"] * p["resilience"],
+        0.05, 0.95,
+    )
+    excess = _clip((distress - threshold) / (1.0 - threshold), 0.0, 1.0)
+    h_goal = p["lam_urge"] * s["relief_value"] * excess
+    h_habit = m10 * p["lam_cue"] * s["habit"] * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * s["affect"])
+    h_urge = m5 * (h_goal + h_habit)
+    urge_intensity = 1.0 - (1.0 - s["relief_value"] * excess) * (1.0 - m10 * s["habit"] * s["affect"])
+
+    # ---- M1 stressor hazard ------------------------------------------------------------------
+    family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
+    h_stress = m1 * p["lam_stress"] * (
+        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
+        + p["w_stress_maltreatment"] * p["maltreatment"]
+    )
+
+    # ---- M13 ideation target and attempt hazard ------------------------------------------------
+    history = 1.0 - math.exp(-s["n_acts"] / p["n_history_scale"])
+    ideation_target = _sigmoid(
+        p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] + p["w_ideation_burden"] * p["burdensomeness"]
+        - p["w_ideation_pfc"] * s["pfc"] + p["w_ideation_history"] * history
+    )
+    h_attempt = m13 * p["lam_attempt"] * s["ideation"] ** p["attempt_ideation_power"]
+
+    # ---- 1. continuous relaxation over dt ----------------------------------------------------
+    stress = _relax(s["stress"], p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    cort_gain = max(p["hpa_reactivity"] * (1.0 - p["hpa_blunting"] * load), 0.0)
+    cortisol = m2 * _relax(s["cortisol"], -math.expm1(-cort_gain * s["stress"]), 1.0 / p["tau_cortisol"], dt)
+    new_load = m2 * _linear_bounded(
+        s["allostatic_load"], p["allostatic_sensitivity"] * s["cortisol"] / p["tau_load"], 1.0 / p["tau_load"], dt
+    )
+    affect = _linear_bounded(s["affect"], drive, recovery, dt)
+    rumination = m4 * _linear_bounded(
+        s["rumination"], p["k_rumination_gain"] * p["rumination_trait"] * s["affect"], 1.0 / p["tau_rumination"], dt
+    )
+    mood = m4 * _relax(s["mood"], s["affect"], 1.0 / p["tau_mood"], dt)
+    pfc = _relax(s["pfc"], p["pfc_adult"], m12 / p["tau_maturation"], dt)
+    relief_value = _relax(s["relief_value"], p["relief_value_prior"], 1.0 / p["tau_forget"], dt)
+    harm = _relax(s["harm"], p["harm_prior"], 1.0 / p["tau_forget"], dt)
+    habit = s["habit"] * math.exp(-dt / p["tau_habit"])
+    tolerance = s["tolerance"] * math.exp(-dt / p["tau_tolerance"])
+    opioid = _relax(s["opioid"], p["opioid_tone"], 1.0 / p["tau_opioid"], dt)
+    ideation = m13 * _relax(s["ideation"], ideation_target, 1.0 / p["tau_ideation"], dt)
+
+    # ---- 2a. M1 stressor: jump in acute stress with an exponential severity mark ----------
+    p_stress = event_prob(h_stress, dt)
+    stressor = u_stress < p_stress
+    if stressor:
+        # u / p is uniform on [0, 1) given the event: reuse it for the mark
+        v = _clip(u_stress / max(p_stress, 1e-30), 1e-7, 1.0)
+        severity_stress = -p["stress_severity_mean"] * math.log(v)
+        stress = 1.0 - (1.0 - stress) * math.exp(-severity_stress)
+
+    # ---- 2b. M5 urge, M6 action selection -----------------------------------------------------
+    p_urge = event_prob(h_urge, dt)
+    urge = u_urge < p_urge
+    w = u_urge / max(p_urge, 1e-30)
+    habit_share = h_habit / max(h_goal + h_habit, 1e-30)
+    habitual = urge and w < habit_share
+    # reactive inhibition races the go drive: the stronger the drive, the less inhibition is left
+    go_goal = s["relief_value"] * distress
+    go_habit = s["habit"]
+    inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
+    others = p["w_act_harm"] * s["harm"] + p["w_act_skill"] * s["skill"]
+    if habitual:
+        logit = (p["act_bias"] + p["w_act_habit"] * go_habit
+                 - (1.0 - p["habit_bypass"]) * (inhibition * math.exp(-p["k_inhibition_override"] * go_habit) + others))
+    else:
+        logit = (p["act_bias"] + p["w_act_value"] * go_goal
+                 - inhibition * math.exp(-p["k_inhibition_override"] * go_goal) - others)
+    p_act = _sigmoid(logit)
+    p_act = m6 * p_act + (1.0 - m6)  # M6 off: every urge is acted on
+    act = urge and u_act < p_act
+    # conditional uniform given the act: interpersonal consequence and severity noise
+    z = _clip(u_act / max(p_act, 1e-30), 0.0, 1.0)
+    p_inter = p["p_interpersonal"]
+    interpersonal = act and z < p_inter and m7 > 0
+    if z < p_inter:
+        z_sev = z / max(p_inter, 1e-30)
+    else:
+        z_sev = (z - p_inter) / max(1.0 - p_inter, 1e-30)
+
+    # ---- 3. the act: M8 severity and opioids, M7 relief, M9 learning, M10 habit, M8 tolerance
+    severity = _clip(
+        p["severity_base"] * (1.0 + m8 * p["k_severity_tolerance"] * s["tolerance"]) * (0.75 + 0.5 * z_sev), 0.01, 1.0
+    )
+    release = m8 * p["opioid_release"] * severity * (1.0 - s["tolerance"])
+    relief_fraction = m7 * -math.expm1(-(p["relief_base"] + p["k_relief_opioid"] * release))
+    relief_abs = affect * relief_fraction
+    opioid_after = opioid + release
+    pain = p["pain_sensitivity"] * severity * math.exp(-p["k_analgesia"] * opioid_after)
+    outcome = _clip(relief_fraction + m7 * p["relief_positive"], 0.0, 1.0)
+    harm_outcome = _clip(p["w_harm_pain"] * pain + p["w_harm_injury"] * severity, 0.0, 1.0)
+    a_relief = m9 * _clip(p["alpha_relief"] * p["reward_sensitivity"], 0.0, 1.0)
+    a_harm = m9 * _clip(p["alpha_harm"] * p["punishment_learning"], 0.0, 1.0)
+
+    affect_before = affect
+    if act:
+        affect = affect * (1.0 - relief_fraction)
+        opioid = opioid_after
+        relief_value = relief_value + a_relief * (outcome - relief_value)
+        harm = harm + a_harm * (harm_outcome - harm)
+        habit = habit + m10 * p["eta_habit"] * (1.0 - habit)
+        tolerance = tolerance + m8 * p["eta_tolerance"] * severity * (1.0 - tolerance)
+    if interpersonal:
+        stress = stress * (1.0 - p["interpersonal_stress_relief"])
+    n_acts = s["n_acts"] + (1.0 if act else 0.0)
+
+    # a resisted urge: a skill, if there is one, removes part of the distress
+    if urge and not act:
+        affect = affect * (1.0 - p["skill_relief"] * s["skill"])
+
+    # ---- M13 attempt (rare) --------------------------------------------------------------------
+    p_attempt = event_prob(h_attempt, dt)
+    attempt = u_attempt < p_attempt
+
+    if comparisons is not None:
+        comparisons.update({
+            "stressor": (u_stress, p_stress),
+            "urge": (u_urge, p_urge),
+            "attempt": (u_attempt, p_attempt),
+        })
+        if urge:  # the later tests only matter given the earlier ones
+            comparisons["habitual"] = (w, habit_share)
+            comparisons["act"] = (u_act, p_act)
+        if act:
+            comparisons["interpersonal"] = (z, p_inter)
+            comparisons["intrapersonal"] = (relief_fraction, p["intrapersonal_relief_min"])
+
+    new_state = {
+        "stress": stress, "cortisol": cortisol, "allostatic_load": new_load, "affect": affect, "rumination": rumination,
+        "mood": mood, "pfc": pfc, "relief_value": relief_value, "harm": harm, "habit": habit, "tolerance": tolerance,
+        "opioid": opioid, "skill": s["skill"], "ideation": ideation, "n_acts": n_acts,
+    }
+    events = {
+        "urge": urge,
+        "act": act,
+        "habitual": habitual,
+        "severity": severity if act else 0.0,
+        "relief": relief_abs if act else 0.0,
+        "relief_fraction": relief_fraction if act else 0.0,
+        "distress": affect_before,
+        "intrapersonal": act and relief_fraction >= p["intrapersonal_relief_min"],
+        "interpersonal": interpersonal,
+        "attempt": attempt,
+        "stressor": stressor,
+        "urge_intensity": urge_intensity,
+    }
+    return new_state, events
+
+
+def reference_run(
+    uniforms: int | Iterable[Sequence[float]],
+    p: Mapping[str, float] | None = None,
+    on: Sequence[float] | None = None,
+    dt: float = 1.0,
+    n_steps: int = 8760,
+    state: Mapping[str, float] | None = None,
+    record_every: int = 1,
+) -> tuple[list[dict[str, float]], list[dict[str, float | bool]]]:
+    """Simulate one person for ``n_steps`` steps of ``dt`` hours with a plain loop.
+
+    Parameters
+    ----------
+    uniforms : int or iterable
+        A seed for ``random.Random`` (four draws per step), or an iterable yielding the four
+        uniforms of each step (to replay the exact numbers another simulator used).
+    p : dict, optional
+        Parameter overrides; missing parameters take their defaults.
+    on : 13 floats, optional
+        Mechanism switches (default: all on).
+    dt, n_steps : step length (h) and number of steps.
+    state : dict, optional
+        Start state (default :func:`reference_initial_state`).
+    record_every : int
+        Keep the state every this many steps.
+
+    Returns
+    -------
+    (states, events) : the recorded states (after steps ``record_every``, ``2 record_every``,
+    ...) and the events of every step.
+    """
+    p = reference_params(p)
+    on = [1.0] * N_MECHANISMS if on is None else [float(x) for x in on]
+    if len(on) != N_MECHANISMS:
+        raise ValueError(f"need {N_MECHANISMS} mechanism switches, got {len(on)}")
+    if isinstance(uniforms, numbers.Integral):
+        rng = random.Random(int(uniforms))
+        draws = ([rng.random() for _ in range(N_UNIFORMS)] for _ in range(n_steps))
+    else:
+        draws = iter(uniforms)
+    s = dict(reference_initial_state(p) if state is None else state)
+
+    states: list[dict[str, float]] = []
+    events: list[dict[str, float | bool]] = []
+    for t in range(n_steps):
+        u = next(draws)
+        s, ev = reference_step(u, s, p, on, dt)
+        events.append(ev)
+        if (t + 1) % record_every == 0:
+            states.append(s)
+    return states, events
