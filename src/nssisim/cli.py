@@ -152,6 +152,17 @@ def _demo_configs(preset: str, seed: int, fast: bool, subjects: int | None,
     return person, cohort
 
 
+def _demo_command(fast: bool, targets: bool, preset: str, seed: int, subjects: int | None, days: int) -> str:
+    parts = ["nssisim demo"]
+    parts += ["--fast"] if fast else []
+    parts += [] if targets else ["--no-targets"]
+    parts += [f"--preset {preset}"] if preset != "vulnerable" else []
+    parts += [f"--seed {seed}"] if seed != 1 else []
+    parts += [f"--subjects {subjects}"] if subjects is not None else []
+    parts += [f"--days {days}"] if days != DEMO_DAYS else []
+    return " ".join(parts)
+
+
 def _report_dir(out: Path, overwrite: bool) -> tuple[Path, str]:
     if out.exists() and not out.is_dir():
         raise _fail(f"--out {out} exists and is not a folder", 1)
@@ -220,7 +231,7 @@ def demo(
         (folder / name).write_text(to_toml(cfg, header.format(folder / name)), encoding="utf-8")
     timing_line = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     extra = [
-        f"Made by `nssisim demo{' --fast' if fast else ''}{'' if targets else ' --no-targets'}` "
+        f"Made by `{_demo_command(fast, targets, preset, seed, subjects, days)}` "
         f"(nssisim {__version__}). The two scenarios are saved beside this file "
         "(`person_scenario.toml`, `cohort_scenario.toml`); `nssisim simulate --config <file> --out <file>.nc` "
         "reproduces either run exactly.",
@@ -294,7 +305,7 @@ def bench(
         from .bench import format_benchmark, run_benchmark
     except ImportError as err:
         raise _fail(f"the benchmark module is not available: {err}", 1) from None
-    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, python_steps=python_steps)))
+    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, python_steps=python_steps, progress=True)))
 
 
 @app.command()

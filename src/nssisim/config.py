@@ -402,11 +402,6 @@ def to_simulation_kwargs(cfg: ScenarioConfig) -> dict[str, Any]:
     }
 
 
-__all__ = [
-    "ConfigError", "RunConfig", "ScenarioConfig", "PersonOverrides", "PersonRanges", "load_config", "validate_config",
-    "resolve_params", "config_dict", "to_simulation_kwargs", "to_toml",
-]
-
 
 # ------------------------------------------------------------------------------- writing
 def _toml_value(v: Any) -> str:
@@ -432,3 +427,9 @@ def to_toml(cfg: ScenarioConfig, header: str = "") -> str:
     lines += ["", "[person]"] + [f"{k} = {_toml_value(v)}" for k, v in cfg.person_values().items()]
     lines += ["", "[person_ranges]"] + [f"{k} = {_toml_value(list(v))}" for k, v in cfg.range_values().items()]
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+__all__ = [
+    "ConfigError", "RunConfig", "ScenarioConfig", "PersonOverrides", "PersonRanges", "load_config", "validate_config",
+    "resolve_params", "config_dict", "to_simulation_kwargs", "to_toml",
+]
