@@ -102,6 +102,14 @@ def test_horizon_not_whole_number_of_steps(tmp_path):
     assert "not a whole number of steps" in msg and "dt_hours=1" in msg
 
 
+def test_half_a_step_is_caught_in_long_runs(tmp_path):
+    # ten years at 6-minute steps plus half a step: 876,600.5 steps
+    msg = problem(tmp_path, f"[run]\nhorizon_days = {87660.05 / 24!r}\ndt_hours = 0.1\nrecord_every = 1\n")
+    assert "run.horizon_days" in msg and "not a whole number of steps" in msg
+    cfg = validate_config({"run": {"horizon_days": 3652.5, "dt_hours": 0.1, "record_every": 1}})
+    assert cfg.run.n_steps == 876600
+
+
 def test_horizon_not_multiple_of_record_every(tmp_path):
     msg = problem(tmp_path, "[run]\nhorizon_days = 10\ndt_hours = 1.0\nrecord_every = 7\n")
     assert "run.record_every" in msg

@@ -111,7 +111,10 @@ def simulate(
     from .simulate import events_table, simulate_cohort
 
     t0 = time.perf_counter()
-    ds = simulate_cohort(**to_simulation_kwargs(cfg), progress=progress)
+    try:
+        ds = simulate_cohort(**to_simulation_kwargs(cfg), progress=progress)
+    except (ValueError, KeyError) as err:  # a check the simulator makes beyond the config's own
+        raise _fail(f"{config}: the simulator rejected the scenario: {err}", 2) from None
     _write_netcdf(ds, out)
     msg = (f"wrote {out}: {ds.sizes['subject']:,} subject(s), {cfg.run.horizon_days:g} days at dt={cfg.run.dt_hours:g} h, "
            f"{int(ds['acts'].sum()):,} acts, config hash {ds.attrs['config_hash'][:12]} "

@@ -117,7 +117,8 @@ class RunConfig(BaseModel):
             raise _FieldProblem("run.horizon_days", "horizon_days and dt_hours must be finite")
         h, dt = self.horizon_hours, self.dt_hours
         n_steps = round(h / dt)
-        if n_steps < 1 or abs(n_steps * dt - h) > 1e-6 * max(1.0, h):
+        # tolerance in units of steps (not of hours), so half a step is caught however long the run
+        if n_steps < 1 or abs(h / dt - n_steps) > 1e-6:
             lo, hi = math.floor(h / dt) * dt / HOURS_PER_DAY, math.ceil(h / dt) * dt / HOURS_PER_DAY
             raise _FieldProblem(
                 "run.horizon_days",
