@@ -408,7 +408,7 @@ regulation (capacity $c$) speeds recovery. With the alexithymia buffered by resi
 
 $$\tilde z_{\mathrm{alex}} = z_{\mathrm{alex}}\,\big(1 - m_{11}\,k_{\mathrm{res,alex}}\,z_{\mathrm{res}}\big),$$
 
-$$g = m_3\,z_{\mathrm{lim}}\,(1 + w_{\mathrm{lim,mal}}\,z_{\mathrm{mal}})\,\big(1 + m_{11}\,k_{\mathrm{se}}\,(1 - z_{\mathrm{se}})\big) + (1 - m_3),$$
+$$g = m_3\,z_{\mathrm{lim}}\,(1 + w_{\mathrm{lim,mal}}\,z_{\mathrm{mal}})\,\max\!\big(0,\ 1 + m_{11}\,k_{\mathrm{se}}\,(\tfrac12 - z_{\mathrm{se}})\big) + (1 - m_3),$$
 
 $$c = m_3\,P\,(1 - w_{\mathrm{alex}}\,\tilde z_{\mathrm{alex}})\,(1 - w_L\,\ell)\,(1 - w_S\,S) + (1 - m_3)\,P_{\mathrm{neutral}}, \qquad P_{\mathrm{neutral}} = PFC_NEUTRAL,$$
 
@@ -416,11 +416,12 @@ $$r_A = \frac{1 + k_P\,c}{\tau_A}, \qquad
 D = g\,S\,(1 + k_{L,A}\,\ell) + m_4\,\big(k_{R,A}\,R + k_{M,A}\,M\big), \qquad
 \dot A = D\,(1 - A) - r_A\,A.$$
 
-All of $g$, $c$, $D$, $r_A$ use the start-of-step state. Note the stress term $g\,S\,(1 + k_{L,A}\ell)$
-enters $D$ as a rate in 1/h with an implicit unit rate constant (it has no time constant of its own).
+All of $g$, $c$, $D$, $r_A$ use the start-of-step state. The limbic gain $z_{\mathrm{lim}}$ carries the
+unit 1/h: it is the rate at which unit stress drives arousal, so $D$ is a rate like the rumination
+and mood terms beside it.
 """,
         off=r"""$g = 1$ and $c = P_{\mathrm{neutral}}$ for everyone: trait limbic reactivity, the maltreatment
-sensitisation, the self-esteem amplification (M11), alexithymia, load and acute stress no longer
+sensitisation, the self-esteem modulation (M11), alexithymia, load and acute stress no longer
 shape the affect dynamics, and prefrontal capacity $P$ (hence maturation, M12) no longer affects
 affect ($P$ still enters ideation, M13).""",
         params=["limbic_reactivity", "w_limbic_maltreatment", "maltreatment", "k_self_esteem_limbic", "self_esteem",
@@ -604,17 +605,14 @@ Protective factors enter as five $m_{11}$-gated terms, written out in the mechan
 - resilience raises the distress-tolerance threshold by $m_{11}\,k_{\mathrm{res},\theta}\,z_{\mathrm{res}}$ (M5);
 - regulatory emotional self-efficacy buffers parental control: $F = z_{\mathrm{pc}}\,(1 - m_{11}\,k_{\mathrm{rese}}\,z_{\mathrm{rese}})$ (M1);
 - trait hope attenuates the mood-to-distress path: $m_4\,w_{M,U}\,M\,(1 - m_{11}\,k_{\mathrm{hope}}\,z_{\mathrm{hope}})$ (M5);
-- low self-esteem amplifies the limbic gain: $g \propto 1 + m_{11}\,k_{\mathrm{se}}\,(1 - z_{\mathrm{se}})$ (M3).
-
-The weight $w_{M,U}$ is filed under M11 in the parameter table but is gated by $m_4$, not $m_{11}$.
+- self-esteem modulates the limbic gain around a neutral 0.5: $g \propto \max(0, 1 + m_{11}\,k_{\mathrm{se}}\,(\tfrac12 - z_{\mathrm{se}}))$ (M3): low self-esteem amplifies, high self-esteem dampens.
 """,
         off=r"""All five terms vanish: resilience neither buffers alexithymia nor raises the threshold,
-self-efficacy does not buffer parental control, hope does not attenuate the mood path, and low
-self-esteem no longer amplifies the limbic gain. The last is a risk term, so for anyone with
-$z_{\mathrm{se}} < 1$ switching M11 off *lowers* the limbic gain. The mood-to-distress path itself
-($w_{M,U}$) stays.""",
+self-efficacy does not buffer parental control, hope does not attenuate the mood path, and
+self-esteem no longer modulates the limbic gain (neutral at the default self-esteem of 0.5). The
+mood-to-distress path itself ($w_{M,U}$, M4) stays.""",
         params=["k_resilience_alexithymia", "k_resilience_threshold", "resilience", "k_self_efficacy_control",
-                "regulatory_self_efficacy", "k_hope_mood", "hope", "w_mood_urge", "k_self_esteem_limbic",
+                "regulatory_self_efficacy", "k_hope_mood", "hope", "k_self_esteem_limbic",
                 "self_esteem"],
         brief=["ChenZhuo2026"],
     ),

@@ -111,6 +111,21 @@ def _linear_bounded(x, rate_up, rate_down, dt):
     return _relax(x, target, total, dt)
 
 
+def urge_distress(affect, mood, p, m4=1.0, m11=1.0):
+    """Distress compared with the urge threshold (M5): affect plus the depressive-mood term,
+    which trait hope attenuates (M11)."""
+    return affect + m4 * p["w_mood_urge"] * mood * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
+
+
+def urge_threshold(load, p, m11=1.0):
+    """Effective distress-tolerance threshold (M5): lowered by allostatic load (M2, pass the
+    switched load ``m2 * L``), raised by resilience (M11)."""
+    return jnp.clip(
+        p["distress_threshold"] * (1.0 - p["k_load_threshold"] * load) + m11 * p["k_resilience_threshold"] * p["resilience"],
+        0.05, 0.95,
+    )
+
+
 def event_prob(hazard, dt):
     """Probability of at least one event in dt for a constant hazard (1/h)."""
     return -jnp.expm1(-hazard * dt)
@@ -155,11 +170,8 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     )
 
     # ---- M5 urge hazards (start-of-step state) ---------------------------------------------
-    distress = s.affect + m4 * p["w_mood_urge"] * s.mood * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
-    threshold = jnp.clip(
-        p["distress_threshold"] * (1.0 - p["k_load_threshold"] * load) + m11 * p["k_resilience_threshold"] * p["resilience"],
-        0.05, 0.95,
-    )
+    distress = urge_distress(s.affect, s.mood, p, m4, m11)
+    threshold = urge_threshold(load, p, m11)
     excess = jnp.clip((distress - threshold) / (1.0 - threshold), 0.0, 1.0)
     h_goal = p["lam_urge"] * s.relief_value * excess
     h_habit = m10 * p["lam_cue"] * s.habit * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * s.affect)

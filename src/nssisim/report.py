@@ -32,6 +32,7 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .model import urge_distress, urge_threshold
 from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 
 DPI = 180
@@ -171,9 +172,8 @@ def effective_threshold(ds: xr.Dataset, subject: int) -> tuple[np.ndarray, np.nd
     m2, m4, m11 = ("M2" not in off), ("M4" not in off), ("M11" not in off)
     load = ds["allostatic_load"].sel(subject=subject).values * m2
     mood = ds["mood"].sel(subject=subject).values * m4
-    thr = np.clip(p["distress_threshold"] * (1.0 - p["k_load_threshold"] * load)
-                  + m11 * p["k_resilience_threshold"] * p["resilience"], 0.05, 0.95)
-    mood_term = p["w_mood_urge"] * mood * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
+    thr = np.asarray(urge_threshold(load, p, float(m11)))
+    mood_term = np.asarray(urge_distress(0.0, mood, p, float(m4), float(m11)))
     return ds["time"].values, np.clip(thr - mood_term, 0.0, 1.0)
 
 

@@ -12,6 +12,7 @@ it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -136,7 +137,7 @@ def _grid(horizon_hours: float, dt: float, record_every: int) -> tuple[int, int]
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
     n_steps = round(horizon_hours / dt)
-    if abs(n_steps * dt - horizon_hours) > 1e-6 * max(1.0, horizon_hours):
+    if n_steps < 1 or abs(horizon_hours / dt - n_steps) > 1e-6:
         raise ValueError(f"horizon_hours={horizon_hours} is not a whole number of steps of dt={dt} h")
     if n_steps % record_every:
         raise ValueError(
@@ -202,6 +203,8 @@ def simulate_cohort(
         raise ValueError(f"n_subjects={n_subjects} but {n} subject_ids were given")
     if n < 1:
         raise ValueError("need at least one subject")
+    if not (0 <= int(seed) < 2**32):
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed} (larger seeds would collide)")
     if event_capacity < 1:
         raise ValueError("event_capacity must be >= 1")
     mechanisms_off = tuple(mechanisms_off)
@@ -265,7 +268,7 @@ def simulate_cohort(
     )
     ds["event_time"].attrs["units"] = "hours"
     ds["event_kind"].attrs["flag_meanings"] = "0=resisted urge, 1=act, 2=suicide attempt"
-    cfg = dict(config or {})
+    cfg = copy.deepcopy(dict(config or {}))
     cfg.setdefault("run", {}).update({
         "seed": seed, "horizon_hours": horizon_hours, "dt": dt, "record_every": record_every,
         "mechanisms_off": list(mechanisms_off), "event_capacity": event_capacity, "start_age_years": start_age_years,
