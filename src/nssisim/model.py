@@ -131,7 +131,40 @@ def event_prob(hazard, dt):
     return -jnp.expm1(-hazard * dt)
 
 
-def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: float) -> tuple[State, StepEvents]:
+def stressor_hazard(p, on):
+    """Hazard of a stressful event (M1), 1/h: base rate raised by peer victimisation, family
+    stress (parental control, buffered by regulatory self-efficacy, M11) and maltreatment."""
+    m1, m11 = on[0], on[10]
+    family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
+    return m1 * p["lam_stress"] * (
+        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
+        + p["w_stress_maltreatment"] * p["maltreatment"]
+    )
+
+
+def step_constants(p: dict[str, jax.Array], on: jax.Array, dt: float) -> dict[str, jax.Array]:
+    """Quantities that are constant over a run for one person: decay factors ``exp(-dt/tau)``
+    of the relaxations whose rate is a parameter, and the stressor probability per step.
+
+    :func:`step` computes them itself when not given; the simulator computes them once per
+    person outside the time loop (they are about a third of the transcendental work per step).
+    """
+    decay = lambda tau: jnp.exp(-dt / tau)  # noqa: E731
+    return {
+        "stress": decay(p["tau_stress"]), "cortisol": decay(p["tau_cortisol"]), "mood": decay(p["tau_mood"]),
+        "pfc": jnp.exp(-dt * on[11] / p["tau_maturation"]), "forget": decay(p["tau_forget"]),
+        "habit": decay(p["tau_habit"]), "tolerance": decay(p["tau_tolerance"]), "opioid": decay(p["tau_opioid"]),
+        "ideation": decay(p["tau_ideation"]), "p_stress": event_prob(stressor_hazard(p, on), dt),
+    }
+
+
+def _toward(x, target, factor):
+    """Relaxation toward ``target`` with a precomputed decay factor ``exp(-rate dt)``."""
+    return target + (x - target) * factor
+
+
+def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: float,
+         const: dict[str, jax.Array] | None = None) -> tuple[State, StepEvents]:
     """Advance one person by ``dt`` hours.
 
     Parameters
@@ -144,7 +177,10 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
         Mechanism switches M1..M13 (1.0 on, 0.0 off).
     dt : float
         Step length in hours.
+    const : dict, optional
+        :func:`step_constants` for this person, ``on`` and ``dt`` (computed here if omitted).
     """
+    c = step_constants(p, on, dt) if const is None else const
     m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13 = (on[i] for i in range(N_MECHANISMS))
     u_stress, u_urge, u_act, u_attempt = u[0], u[1], u[2], u[3]
 
@@ -178,13 +214,6 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     h_urge = m5 * (h_goal + h_habit)
     urge_intensity = 1.0 - (1.0 - s.relief_value * excess) * (1.0 - m10 * s.habit * s.affect)  # for EMA ratings
 
-    # ---- M1 stressor hazard ------------------------------------------------------------------
-    family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
-    h_stress = m1 * p["lam_stress"] * (
-        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
-        + p["w_stress_maltreatment"] * p["maltreatment"]
-    )
-
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
     history = 1.0 - jnp.exp(-s.n_acts / p["n_history_scale"])
     ideation_target = jax.nn.sigmoid(
@@ -194,25 +223,25 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     h_attempt = m13 * p["lam_attempt"] * s.ideation ** p["attempt_ideation_power"]
 
     # ---- 1. continuous relaxation over dt ----------------------------------------------------
-    stress = _relax(s.stress, p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    stress = _toward(s.stress, p["stress_baseline"], c["stress"])
     # M2: acute cortisol tracks stress with a gain that chronic load blunts (or amplifies)
     cort_gain = jnp.maximum(p["hpa_reactivity"] * (1.0 - p["hpa_blunting"] * load), 0.0)
-    cortisol = m2 * _relax(s.cortisol, -jnp.expm1(-cort_gain * s.stress), 1.0 / p["tau_cortisol"], dt)
+    cortisol = m2 * _toward(s.cortisol, -jnp.expm1(-cort_gain * s.stress), c["cortisol"])
     new_load = m2 * _linear_bounded(s.allostatic_load, p["allostatic_sensitivity"] * s.cortisol / p["tau_load"], 1.0 / p["tau_load"], dt)
     affect = _linear_bounded(s.affect, drive, recovery, dt)
     rumination = m4 * _linear_bounded(s.rumination, p["k_rumination_gain"] * p["rumination_trait"] * s.affect,
                                       1.0 / p["tau_rumination"], dt)
-    mood = m4 * _relax(s.mood, s.affect, 1.0 / p["tau_mood"], dt)
-    pfc = _relax(s.pfc, p["pfc_adult"], m12 / p["tau_maturation"], dt)
-    relief_value = _relax(s.relief_value, p["relief_value_prior"], 1.0 / p["tau_forget"], dt)
-    harm = _relax(s.harm, p["harm_prior"], 1.0 / p["tau_forget"], dt)
-    habit = s.habit * jnp.exp(-dt / p["tau_habit"])
-    tolerance = s.tolerance * jnp.exp(-dt / p["tau_tolerance"])
-    opioid = _relax(s.opioid, p["opioid_tone"], 1.0 / p["tau_opioid"], dt)
-    ideation = m13 * _relax(s.ideation, ideation_target, 1.0 / p["tau_ideation"], dt)
+    mood = m4 * _toward(s.mood, s.affect, c["mood"])
+    pfc = _toward(s.pfc, p["pfc_adult"], c["pfc"])
+    relief_value = _toward(s.relief_value, p["relief_value_prior"], c["forget"])
+    harm = _toward(s.harm, p["harm_prior"], c["forget"])
+    habit = s.habit * c["habit"]
+    tolerance = s.tolerance * c["tolerance"]
+    opioid = _toward(s.opioid, p["opioid_tone"], c["opioid"])
+    ideation = m13 * _toward(s.ideation, ideation_target, c["ideation"])
 
     # ---- 2a. M1 stressor: jump in acute stress with an exponential severity mark ----------
-    p_stress = event_prob(h_stress, dt)
+    p_stress = c["p_stress"]
     stressor = u_stress < p_stress
     # u / p is uniform on [0, 1) given the event: reuse it for the mark
     v = jnp.clip(u_stress / jnp.maximum(p_stress, 1e-30), 1e-7, 1.0)
