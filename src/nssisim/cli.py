@@ -284,8 +284,12 @@ def targets_cmd(
 def ablate(
     ids: Annotated[list[str] | None, typer.Option("--id", help="Target id (repeatable); default all.")] = None,
     mechanisms: Annotated[list[str] | None, typer.Option("--mechanism", help="Mechanism column (repeatable); default M1..M13.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the table and statistics as Markdown (e.g. docs/ablation.md).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --markdown file.")] = False,
 ) -> None:
     """Phenomena-by-mechanism table: does each target hold with each mechanism switched off?"""
+    if markdown is not None and markdown.exists() and not overwrite:
+        raise _fail(f"{markdown} exists; pass --overwrite to replace it", 1)
     from .targets import TARGETS, ablation, format_ablation
 
     unknown = [i for i in (ids or []) if i not in TARGETS]
@@ -295,7 +299,14 @@ def ablate(
         typer.echo("no explanatory targets are registered")
         return
     kw = {"mechanisms": _check_mechanisms(mechanisms)} if mechanisms else {}
-    typer.echo(format_ablation(ablation(ids or None, progress=True, **kw)))
+    df = ablation(ids or None, progress=True, **kw)
+    typer.echo(format_ablation(df))
+    if markdown is not None:
+        from .targets import ablation_markdown
+
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(ablation_markdown(df), encoding="utf-8")
+        typer.echo(f"wrote {markdown}")
 
 
 @app.command()
