@@ -1,0 +1,213 @@
+"""Analytic checks of the model's building blocks.
+
+Each test compares a pure function of :mod:`nssisim.model` (or the random stream of
+:mod:`nssisim.simulate`) with a result derived by hand: the solution of a linear ODE, the
+probability of a Poisson event, the uniform distribution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import AT_RISK, N_SUBJECTS
+from nssisim import simulate_cohort
+from nssisim.model import MECHANISM_IDS, _linear_bounded, _relax, event_prob, initial_state, step
+from nssisim.simulate import mechanism_switches, stack_params, step_uniforms
+
+RNG = np.random.default_rng(20260126)
+
+
+# ---------------------------------------------------------------------------------- _relax
+
+def test_relax_matches_closed_form():
+    x = RNG.uniform(-1, 2, 200)
+    target = RNG.uniform(-1, 2, 200)
+    rate = RNG.uniform(0, 3, 200)
+    dt = RNG.uniform(0, 5, 200)
+    got = np.asarray(_relax(jnp.float32(x), jnp.float32(target), jnp.float32(rate), jnp.float32(dt)))
+    want = target + (x - target) * np.exp(-rate * dt)  # float64 reference
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+    # hand values: half-life ln2/rate halves the distance to the target; dt = 0 is the identity
+    assert float(_relax(1.0, 0.0, math.log(2.0), 1.0)) == pytest.approx(0.5, rel=1e-6)
+    assert float(_relax(0.2, 0.7, 3.0, 0.0)) == pytest.approx(0.2, rel=1e-7, abs=0)  # float32 rounding only
+    assert float(_relax(0.2, 0.7, 3.0, 1e4)) == pytest.approx(0.7, rel=1e-7)
+
+
+def test_relax_solves_the_ode():
+    """d/d(dt) of the update equals rate * (target - x(dt)): it is the exact solution."""
+    for x, target, rate, dt in [(0.9, 0.1, 0.5, 0.3), (0.0, 1.0, 2.0, 1.7), (0.4, 0.4, 1.0, 2.0), (1.5, -0.5, 0.01, 30.0)]:
+        d = float(jax.grad(_relax, argnums=3)(x, target, rate, dt))
+        xt = float(_relax(x, target, rate, dt))
+        assert d == pytest.approx(rate * (target - xt), rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("n", [2, 10, 240])
+def test_relax_semigroup(n):
+    """n substeps of dt equal one step of n*dt (why results do not depend on dt for linear parts)."""
+    x = jnp.asarray(RNG.uniform(0, 1, 50), jnp.float32)
+    target = jnp.asarray(RNG.uniform(0, 1, 50), jnp.float32)
+    rate = jnp.asarray(RNG.uniform(0.01, 2, 50), jnp.float32)
+    dt = 0.1
+    y = x
+    for _ in range(n):
+        y = _relax(y, target, rate, dt)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(_relax(x, target, rate, n * dt)), rtol=0, atol=4e-6 * math.sqrt(n))
+
+
+# ------------------------------------------------------------------------- _linear_bounded
+
+def test_linear_bounded_stays_in_unit_interval_and_converges():
+    grid = np.array([0.0, 1e-9, 1e-3, 0.1, 1.0, 10.0, 1e3], np.float32)
+    x = np.array([0.0, 0.3, 1.0], np.float32)
+    X, U, D, T = np.meshgrid(x, grid, grid, np.array([0.0, 0.01, 1.0, 24.0, 1e4], np.float32), indexing="ij")
+    y = np.asarray(_linear_bounded(jnp.asarray(X), jnp.asarray(U), jnp.asarray(D), jnp.asarray(T)))
+    assert np.isfinite(y).all()
+    assert (y >= 0).all() and (y <= 1).all(), f"out of [0, 1]: {y[(y < 0) | (y > 1)][:5]}"
+    # both rates zero: nothing moves
+    zero = (U == 0) & (D == 0)
+    np.testing.assert_array_equal(y[zero], X[zero])
+    # long time: the fixed point rate_up / (rate_up + rate_down)
+    total = U.astype(np.float64) + D
+    far = (T == 1e4) & (total >= 0.01)
+    np.testing.assert_allclose(y[far], (U / np.where(total > 0, total, 1))[far], rtol=1e-6, atol=1e-7)
+
+
+def test_linear_bounded_solves_the_ode():
+    for x, up, down, dt in [(0.2, 0.5, 0.1, 0.7), (0.9, 0.0, 2.0, 0.3), (0.0, 3.0, 0.0, 0.05), (0.5, 0.25, 0.25, 4.0)]:
+        d = float(jax.grad(_linear_bounded, argnums=3)(x, up, down, dt))
+        xt = float(_linear_bounded(x, up, down, dt))
+        assert d == pytest.approx(up * (1 - xt) - down * xt, rel=1e-5, abs=1e-7)
+
+
+# ---------------------------------------------------------------------------- event_prob
+
+def test_event_prob_is_poisson_probability():
+    h = RNG.uniform(0, 3, 300)
+    dt = RNG.uniform(0, 10, 300)
+    got = np.asarray(event_prob(jnp.float32(h), jnp.float32(dt)))
+    np.testing.assert_allclose(got, 1.0 - np.exp(-h * dt), rtol=2e-6, atol=1e-7)
+    assert float(event_prob(0.0, 1.0)) == 0.0
+    # tiny hazards keep their relative precision (1 - exp(-x) in float32 would round to 0)
+    assert float(event_prob(jnp.float32(1e-9), jnp.float32(0.1))) == pytest.approx(1e-10, rel=1e-6)
+    assert 0.0 <= float(event_prob(50.0, 24.0)) <= 1.0
+
+
+@pytest.mark.parametrize("n", [2, 10, 1000])
+def test_event_prob_composes(n):
+    """No event in n steps of dt has the probability of no event in one step of n*dt."""
+    h, dt = jnp.float32(0.37), jnp.float32(0.01)
+    p = float(event_prob(h, dt))
+    assert 1.0 - (1.0 - p) ** n == pytest.approx(float(event_prob(h, n * dt)), rel=1e-5)
+
+
+# ------------------------------------------------------------------- stressors (M1 alone)
+
+@pytest.mark.parametrize("dt", [0.25, 1.0, 2.0])
+def test_stressor_frequency_matches_hazard(dt):
+    """With only M1 on, every step has a stressor with probability 1 - exp(-h dt), h constant.
+
+    (M11 off, so parental control enters the rate unbuffered.) 10 subjects x 720 steps; the
+    count must lie within 4 binomial standard deviations. At dt = 1 the first-order
+    probability h*dt would be 13% too high, about 4.5 sigma: the test tells them apart.
+    """
+    lam = 0.1
+    params = dict(AT_RISK, lam_stress=lam)
+    p = stack_params(params, 1)
+    h = lam * (1 + p["w_stress_peer"][0] * p["peer_victimisation"][0] + p["w_stress_family"][0] * p["parental_control"][0]
+               + p["w_stress_maltreatment"][0] * p["maltreatment"][0])
+    n_steps = 720
+    ds = simulate_cohort(3, params, n_subjects=N_SUBJECTS, horizon_hours=n_steps * dt, dt=dt, record_every=24,
+                         mechanisms_off=[m for m in MECHANISM_IDS if m != "M1"])
+    count = float(ds["stressors"].sum())
+    n = N_SUBJECTS * n_steps
+    prob = 1.0 - math.exp(-h * dt)
+    sd = math.sqrt(n * prob * (1 - prob))
+    assert abs(count - n * prob) <= 4 * sd, f"{count} stressors in {n} steps, expected {n * prob:.1f} +- {sd:.1f}"
+
+
+# ------------------------------------------------------------- relaxation inside step
+
+@pytest.fixture(scope="module")
+def run_steps():
+    """Run ``step`` for one person from a given state with fixed uniforms (a lax.scan); returns
+    the stress trajectory and the stressor flags."""
+
+    @jax.jit
+    def run(u, s, p, on, dt):
+        def body(c, ut):
+            new, ev = step(ut, c, p, on, dt)
+            return new, (new.stress, ev.stressor)
+
+        return jax.lax.scan(body, s, u)[1]
+
+    return run
+
+
+@pytest.mark.parametrize("dt", [0.1, 1.0, 3.0])
+def test_stress_relaxes_along_analytic_curve(run_steps, dt):
+    """Without stressors (M1 off), acute stress decays exactly as b + (S0 - b) exp(-t / tau_stress)."""
+    n = 24
+    p = {k: jnp.asarray(v[0]) for k, v in stack_params(AT_RISK, 1).items()}
+    s0 = initial_state(p)._replace(stress=jnp.float32(0.9))
+    on = jnp.asarray(mechanism_switches(["M1"]))
+    u = jnp.full((n, 4), 0.5, jnp.float32)
+    stress, stressor = run_steps(u, s0, p, on, jnp.float32(dt))
+    assert not np.asarray(stressor).any()
+    b, tau = float(p["stress_baseline"]), float(p["tau_stress"])
+    t = dt * np.arange(1, n + 1)
+    np.testing.assert_allclose(np.asarray(stress), b + (0.9 - b) * np.exp(-t / tau), rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- uniforms
+
+N_UNIF_STEPS = 50_000
+
+
+@pytest.fixture(scope="module")
+def uniforms():
+    key = jax.random.fold_in(jax.random.PRNGKey(11), 5)
+    f = jax.jit(jax.vmap(step_uniforms, in_axes=(None, 0)))
+    return key, f, np.asarray(f(key, jnp.arange(N_UNIF_STEPS, dtype=jnp.int32)))
+
+
+def test_step_uniforms_in_unit_interval_and_reproducible(uniforms):
+    key, f, u = uniforms
+    assert u.shape == (N_UNIF_STEPS, 4) and u.dtype == np.float32
+    assert (u >= 0).all() and (u < 1).all()
+    # same (key, t): identical, whether computed alone, in another batch or unjitted
+    again = np.asarray(step_uniforms(key, jnp.int32(12345)))
+    np.testing.assert_array_equal(again, u[12345])
+    np.testing.assert_array_equal(np.asarray(f(key, jnp.arange(40000, 40010, dtype=jnp.int32))), u[40000:40010])
+    # different t, different numbers (no repeated rows; almost all values distinct)
+    assert len(np.unique(u, axis=0)) == N_UNIF_STEPS
+    assert len(np.unique(u)) > 0.97 * u.size
+    # a different subject key gives a different stream
+    other = np.asarray(f(jax.random.fold_in(jax.random.PRNGKey(11), 6), jnp.arange(100, dtype=jnp.int32)))
+    assert not np.any(np.all(other == u[:100], axis=1))
+
+
+def test_step_uniforms_are_uniform_and_uncorrelated(uniforms):
+    _, _, u = uniforms
+    n = u.shape[0]
+    try:
+        from scipy import stats
+    except ImportError:  # pragma: no cover - scipy is optional
+        stats = None
+    for lane in range(4):
+        x = u[:, lane].astype(np.float64)
+        if stats is not None:
+            pval = stats.kstest(x, "uniform").pvalue
+            assert pval > 1e-3, f"lane {lane}: KS p = {pval:.2g}"
+        else:  # chi-square on 10 equal bins; 27.88 is the 0.999 quantile of chi2 with 9 dof
+            counts = np.bincount(np.minimum((x * 10).astype(int), 9), minlength=10)
+            chi2 = float(((counts - n / 10) ** 2 / (n / 10)).sum())
+            assert chi2 < 27.88, f"lane {lane}: chi2 = {chi2:.1f}"
+    # lanes and consecutive steps uncorrelated: |r| below 4 standard errors (1/sqrt(n))
+    r = np.corrcoef(np.concatenate([u[:-1], u[1:]], axis=1).T)
+    off = r[~np.eye(8, dtype=bool)]
+    assert np.abs(off).max() < 4 / math.sqrt(n), np.round(r, 4)
