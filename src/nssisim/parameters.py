@@ -163,7 +163,7 @@ _TABLE: list[Param] = [
     _p("k_mood_affect", 0.3, 0.0, 2.0, "1/h", "drive of aversive arousal per unit depressive mood",
        "M4", ("Guo2022", "Hu2023")),
     # ---------------------------------------------------------------- M5 urge
-    _p("distress_threshold", 0.45, 0.05, 0.95, "affect", "distress-tolerance threshold above which distress feeds a goal-directed urge",
+    _p("distress_threshold", 0.4, 0.05, 0.95, "affect", "distress-tolerance threshold above which distress feeds a goal-directed urge",
        "M5", ("Nock2009", "NockPrinstein2004")),
     _p("lam_urge", 0.5, 0.0, 20.0, "1/h", "hazard of a goal-directed urge at full expected relief and maximal excess distress",
        "M5", ("NockPrinsteinSterba2009",)),

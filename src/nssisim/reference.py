@@ -158,8 +158,12 @@ def reference_step(
     u_stress, u_urge, u_act, u_attempt = u
     s = state
 
-    # ---- derived quantities at the start of the step (couplings frozen over dt) ----------
+    # ---- fast block: stress and affect along their exact paths over the step ----------------
     load = m2 * s["allostatic_load"]
+    x_stress = dt / p["tau_stress"]
+    stress = _relax(s["stress"], p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    stress_mean_factor = -math.expm1(-x_stress) / x_stress if x_stress > 1e-6 else 1.0 - 0.5 * x_stress
+    stress_mean = p["stress_baseline"] + (s["stress"] - p["stress_baseline"]) * stress_mean_factor
     # M11 buffers
     alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
     limbic = (
@@ -170,26 +174,43 @@ def reference_step(
     # M3 regulation capacity
     reg_capacity = (
         s["pfc"] * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
-        * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * s["stress"])
+        * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * stress_mean)
     )
     reg_capacity = m3 * reg_capacity + (1.0 - m3) * PFC_NEUTRAL
     recovery = (1.0 + p["k_pfc_regulation"] * reg_capacity) / p["tau_affect"]
     drive = (
-        limbic * s["stress"] * (1.0 + p["k_load_affect"] * load)
+        limbic * stress_mean * (1.0 + p["k_load_affect"] * load)
         + m4 * (p["k_rumination_affect"] * s["rumination"] + p["k_mood_affect"] * s["mood"])
     )
+    total = max(drive + recovery, 1e-12)
+    target = drive / total
+    half = math.exp(-0.5 * total * dt)
+    gap = s["affect"] - target
+    affect = target + gap * half * half
+    affect_mid = target + gap * half
+    affect_mean = target + gap * (1.0 - half * half) / (total * dt)
 
-    # ---- M5 urge hazards ---------------------------------------------------------------------
-    distress = s["affect"] + m4 * p["w_mood_urge"] * s["mood"] * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
+    # ---- M5 urge hazards (Simpson's rule over the affect path) -------------------------------
     threshold = _clip(
         p["distress_threshold"] * (1.0 - p["k_load_threshold"] * load) + m11 * p["k_resilience_threshold"] * p["resilience"],
         0.05, 0.95,
     )
-    excess = _clip((distress - threshold) / (1.0 - threshold), 0.0, 1.0)
+    mood_term = m4 * p["w_mood_urge"] * s["mood"] * (1.0 - m11 * p["k_hope_mood"] * p["hope"])
+
+    def excess_at(a):
+        return _clip((a + mood_term - threshold) / (1.0 - threshold), 0.0, 1.0)
+
+    w0, w_mid, w1 = excess_at(s["affect"]), 4.0 * excess_at(affect_mid), excess_at(affect)
+    excess = (w0 + w_mid + w1) / 6.0
+    w_sum = w0 + w_mid + w1
+    if w_sum > 0:
+        distress_goal = (w0 * s["affect"] + w_mid * affect_mid + w1 * affect) / max(w_sum, 1e-12) + mood_term
+    else:
+        distress_goal = affect_mean + mood_term
     h_goal = p["lam_urge"] * s["relief_value"] * excess
-    h_habit = m10 * p["lam_cue"] * s["habit"] * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * s["affect"])
+    h_habit = m10 * p["lam_cue"] * s["habit"] * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
     h_urge = m5 * (h_goal + h_habit)
-    urge_intensity = 1.0 - (1.0 - s["relief_value"] * excess) * (1.0 - m10 * s["habit"] * s["affect"])
+    urge_intensity = 1.0 - (1.0 - s["relief_value"] * excess) * (1.0 - m10 * s["habit"] * affect_mean)
 
     # ---- M1 stressor hazard ------------------------------------------------------------------
     family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
@@ -206,18 +227,16 @@ def reference_step(
     )
     h_attempt = m13 * p["lam_attempt"] * s["ideation"] ** p["attempt_ideation_power"]
 
-    # ---- 1. continuous relaxation over dt ----------------------------------------------------
-    stress = _relax(s["stress"], p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    # ---- 1. the slower relaxations over dt -----------------------------------------------------
     cort_gain = max(p["hpa_reactivity"] * (1.0 - p["hpa_blunting"] * load), 0.0)
-    cortisol = m2 * _relax(s["cortisol"], -math.expm1(-cort_gain * s["stress"]), 1.0 / p["tau_cortisol"], dt)
+    cortisol = m2 * _relax(s["cortisol"], -math.expm1(-cort_gain * stress_mean), 1.0 / p["tau_cortisol"], dt)
     new_load = m2 * _linear_bounded(
         s["allostatic_load"], p["allostatic_sensitivity"] * s["cortisol"] / p["tau_load"], 1.0 / p["tau_load"], dt
     )
-    affect = _linear_bounded(s["affect"], drive, recovery, dt)
     rumination = m4 * _linear_bounded(
-        s["rumination"], p["k_rumination_gain"] * p["rumination_trait"] * s["affect"], 1.0 / p["tau_rumination"], dt
+        s["rumination"], p["k_rumination_gain"] * p["rumination_trait"] * affect_mean, 1.0 / p["tau_rumination"], dt
     )
-    mood = m4 * _relax(s["mood"], s["affect"], 1.0 / p["tau_mood"], dt)
+    mood = m4 * _relax(s["mood"], affect_mean, 1.0 / p["tau_mood"], dt)
     pfc = _relax(s["pfc"], p["pfc_adult"], m12 / p["tau_maturation"], dt)
     relief_value = _relax(s["relief_value"], p["relief_value_prior"], 1.0 / p["tau_forget"], dt)
     harm = _relax(s["harm"], p["harm_prior"], 1.0 / p["tau_forget"], dt)
@@ -242,7 +261,7 @@ def reference_step(
     habit_share = h_habit / max(h_goal + h_habit, 1e-30)
     habitual = urge and w < habit_share
     # reactive inhibition races the go drive: the stronger the drive, the less inhibition is left
-    go_goal = s["relief_value"] * distress
+    go_goal = s["relief_value"] * distress_goal
     go_habit = s["habit"]
     inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
     others = p["w_act_harm"] * s["harm"] + p["w_act_skill"] * s["skill"]

@@ -251,7 +251,9 @@ def simulate_cohort(
     else:
         states, acc, urge_int, buf, n_ev = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
-    time = (np.arange(1, n_records + 1) * record_every * dt).astype(np.float64)
+    # Times are products of step counts and dt, rounded to 1e-9 h so that decimal steps give the
+    # decimal times a user asks for (7 x 0.1 h is 0.7 h, not 0.7000000000000001 h).
+    time = np.round(np.arange(1, n_records + 1) * record_every * dt, 9)
     data_vars = {f: (("subject", "time"), getattr(states, f)) for f in STATE_FIELDS}
     data_vars["urge_intensity"] = (("subject", "time"), urge_int)
     for i, f in enumerate(COUNT_FIELDS):
@@ -267,7 +269,7 @@ def simulate_cohort(
     ev_step = rows[:, 0].astype(np.int64)
     data_vars.update({
         "event_subject": (("event",), subj_rows),
-        "event_time": (("event",), (ev_step + 1) * float(dt)),
+        "event_time": (("event",), np.round((ev_step + 1) * float(dt), 9)),
         "event_kind": (("event",), rows[:, 1].astype(np.int8)),
         "event_habitual": (("event",), rows[:, 2].astype(bool)),
         "event_severity": (("event",), rows[:, 3]),
@@ -297,7 +299,7 @@ def simulate_cohort(
         "nssisim_version": __version__,
         "seed": int(seed),
         "dt_hours": float(dt),
-        "horizon_hours": float(n_steps * dt),
+        "horizon_hours": float(np.round(n_steps * dt, 9)),
         "record_every": int(record_every),
         "mechanisms_off": ",".join(mechanisms_off),
         "start_age_years": float(start_age_years),
