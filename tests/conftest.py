@@ -12,12 +12,10 @@ import numpy as np
 import pytest
 
 from nssisim.model import STATE_BOUNDS, STATE_FIELDS
+from nssisim.presets import load_preset
 
 #: An at-risk adolescent: acts happen within weeks (use it where activity is needed).
-AT_RISK = dict(
-    limbic_reactivity=1.25, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
-    rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45,
-)
+AT_RISK = load_preset("vulnerable")
 
 #: Busier than AT_RISK: urges, acts (some habit-triggered) and attempts all occur within 30 days
 #: for a cohort of 10 (used where every event kind must be exercised).

@@ -22,9 +22,9 @@ from nssisim.parameters import PARAMS, check_value
 from nssisim.presets import PRESETS, load_preset
 from nssisim.simulate import simulate_cohort
 
-VULNERABLE = dict(limbic_reactivity=1.25, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
+VULNERABLE = dict(limbic_reactivity=1.6, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
                   rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45)
-CLINICAL = dict(limbic_reactivity=1.4, pfc_adult=0.8, maltreatment=0.4, parental_control=0.5, peer_victimisation=0.4,
+CLINICAL = dict(limbic_reactivity=1.8, pfc_adult=0.8, maltreatment=0.4, parental_control=0.5, peer_victimisation=0.4,
                 rumination_trait=0.7, alexithymia=0.5, resilience=0.3, self_esteem=0.3, hope=0.4)
 #: A tiny run shape (3 subjects, 2 days, daily records): one compilation for this module.
 TINY_RUN = {"seed": 7, "horizon_days": 2, "dt_hours": 1.0, "record_every": 24, "n_subjects": 3}

@@ -41,19 +41,10 @@ GOAL_PERSON_STEPS_PER_S = 1e7
 #: Goal for its speedup over the plain-Python reference loop.
 GOAL_SPEEDUP = 300.0
 
-#: At-risk person used when the presets module is unavailable (the ``vulnerable`` preset is preferred).
-VULNERABLE_FALLBACK: dict[str, float] = dict(
-    limbic_reactivity=1.25, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
-    rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45,
-)
-
-
 def benchmark_params() -> tuple[dict[str, float], str]:
     """The at-risk parameter set of the benchmark and where it came from."""
-    try:
-        from .presets import load_preset
-    except ModuleNotFoundError:
-        return dict(VULNERABLE_FALLBACK), "nssisim.bench.VULNERABLE_FALLBACK"
+    from .presets import load_preset
+
     return dict(load_preset("vulnerable")), "preset 'vulnerable'"
 
 

@@ -39,8 +39,9 @@ EVENT_KINDS = {0: "resisted", 1: "act", 2: "attempt"}
 #: Subjects per device are padded to a multiple of this (a multiple of any CPU SIMD width),
 #: so a subject's arithmetic never depends on its batch; see :func:`simulate_cohort`.
 SUBJECT_QUANTUM = 64
-#: Inner-scan unroll factor (2 measured fastest on a 2-core CPU; 4 and 8 slower).
-UNROLL = 2
+#: Inner-scan unroll factor. 1: with 2, XLA compiled a one-step block (record_every=1) with
+#: different float rounding from longer blocks, so the recording interval changed trajectories.
+UNROLL = 1
 
 
 def mechanism_switches(off: Iterable[str] = ()) -> np.ndarray:

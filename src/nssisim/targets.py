@@ -20,6 +20,7 @@ import pandas as pd
 
 from .model import MECHANISM_IDS
 from .parameters import PARAMS
+from .presets import load_preset
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,11 @@ def _register(target: Target) -> Target:
 
 
 # ----------------------------------------------------------------------------- designed experiments
-#: Person used as the base of most experiments: an at-risk adolescent (same as the
-#: "vulnerable" preset), so that acts occur often enough for stable statistics.
-AT_RISK: dict[str, float] = dict(
-    limbic_reactivity=1.6, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
-    rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45,
-)
-#: A high-risk (clinical) adolescent: same as the "clinical" preset.
-CLINICAL: dict[str, float] = dict(
-    limbic_reactivity=1.8, pfc_adult=0.8, maltreatment=0.4, parental_control=0.5, peer_victimisation=0.4,
-    rumination_trait=0.7, alexithymia=0.5, resilience=0.3, self_esteem=0.3, hope=0.4,
-)
+#: Person used as the base of most experiments: an at-risk adolescent (the "vulnerable"
+#: preset), so that acts occur often enough for stable statistics.
+AT_RISK: dict[str, float] = load_preset("vulnerable")
+#: A high-risk (clinical) adolescent: the "clinical" preset.
+CLINICAL: dict[str, float] = load_preset("clinical")
 #: A moderate-risk adolescent (between the default typical adolescent and AT_RISK) for
 #: incidence contrasts, so that incidence is far from both 0 and 1.
 MODERATE: dict[str, float] = dict(
