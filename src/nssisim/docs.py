@@ -718,7 +718,16 @@ def _targets_section() -> str:
 Each target runs its own designed simulation experiment (`nssisim.targets`) and reports whether
 the phenomenon holds, a statistic and the bar it must pass. Bars are fixed in the code and shown
 here; they are never tuned per run. Running the suite with one mechanism off at a time gives the
-phenomena-by-mechanism ablation table (`nssisim ablate`).
+phenomena-by-mechanism ablation table (`nssisim ablate`); its last recorded run, with the
+statistic of every target under every condition, is [`docs/ablation.md`](ablation.md).
+
+What the ablation says that was not built in: the shift to habit-triggered acts (P3) survives
+without relief (M7 off), because habit strengthens with repetition, not with outcome; escalation
+(P2) needs tolerance (M8), so the review's caution about the opioid account (Franklin et al. 2013)
+is a caution about P2. Not every "-" is a mechanism: with protective factors off (M11), P5
+fails because incidence in its moderate-risk design rises to 74 % and 97 % and the ceiling
+compresses the contrast (RR 1.30, 20 % through the threshold), a limit of the design rather than
+evidence that M11 carries the HPA diathesis.
 """
     if not targets:
         return head + "\n*No targets are registered yet.*\n"
