@@ -148,11 +148,16 @@ def _demo_configs(preset: str, seed: int, fast: bool, subjects: int | None,
     n = subjects if subjects is not None else (DEMO_COHORT_FAST if fast else DEMO_COHORT)
     cohort = validate_config({
         "run": {"seed": seed, "horizon_days": days, "dt_hours": DEMO_COHORT_DT, "record_every": 24,
-                "n_subjects": n},
+                "n_subjects": n, "event_capacity": DEMO_EVENT_CAPACITY},
         "preset": preset,
         "person_ranges": ranges,
     }, source="demo cohort")
     return person, cohort
+
+
+#: Event rows per cohort subject in the demo: the busiest repetitive subjects have over a
+#: thousand urges in two years, and the report's episode statistics use the event table.
+DEMO_EVENT_CAPACITY = 2048
 
 
 def _demo_command(fast: bool, targets: bool, preset: str, seed: int, subjects: int | None, days: int) -> str:
