@@ -323,3 +323,33 @@ def test_netcdf_round_trip(cohort, tmp_path):
     for v in cohort.variables:
         assert back[v].dtype == cohort[v].dtype, v
     pd.testing.assert_frame_equal(events_table(back), events_table(cohort))
+
+
+# ------------------------------------------------------------------------------ validity
+
+def test_valid_run_has_no_invalid_subjects(cohort):
+    assert cohort.attrs["invalid_subjects"] == 0 and not cohort["invalid"].values.any()
+
+
+def test_non_finite_states_are_flagged_not_silent(monkeypatch):
+    """A step that produces NaN (injected here) must be flagged per subject and warned about."""
+    import jax.numpy as jnp
+
+    import nssisim.model as model_mod
+
+    sim_mod = __import__("sys").modules["nssisim.simulate"]
+    real_step = model_mod.step
+
+    def broken_step(u, s, p, on, dt, const=None):
+        new, ev = real_step(u, s, p, on, dt, const)
+        return new._replace(affect=jnp.where(p["hope"] > 0.9, jnp.nan, new.affect)), ev
+
+    monkeypatch.setattr(sim_mod, "step", broken_step)
+    sim_mod._run_chunk.clear_cache()
+    try:
+        with pytest.warns(RuntimeWarning, match="1 of 3 subjects have non-finite states"):
+            ds = simulate_cohort(1, {"hope": np.array([0.5, 0.95, 0.5])}, n_subjects=3, horizon_hours=48.0,
+                                 record_every=24)
+    finally:
+        sim_mod._run_chunk.clear_cache()
+    assert ds["invalid"].values.tolist() == [False, True, False] and ds.attrs["invalid_subjects"] == 1

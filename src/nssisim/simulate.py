@@ -16,6 +16,7 @@ import copy
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import partial
 
@@ -252,6 +253,13 @@ def simulate_cohort(
     else:
         states, acc, urge_int, buf, n_ev = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
+    # A run that left the finite numbers is flagged and counted, never passed on silently.
+    invalid = np.zeros(n, dtype=bool)
+    for f in STATE_FIELDS:
+        invalid |= ~np.isfinite(getattr(states, f)).all(axis=1)
+    if invalid.any():
+        warnings.warn(f"{int(invalid.sum())} of {n} subjects have non-finite states (see the 'invalid' variable)",
+                      RuntimeWarning, stacklevel=2)
     # Times are products of step counts and dt, rounded to 1e-9 h so that decimal steps give the
     # decimal times a user asks for (7 x 0.1 h is 0.7 h, not 0.7000000000000001 h).
     time = np.round(np.arange(1, n_records + 1) * record_every * dt, 9)
@@ -261,6 +269,7 @@ def simulate_cohort(
         data_vars[f] = (("subject", "time"), acc[..., i])
     names = list(PARAMS)
     data_vars["parameter_value"] = (("subject", "parameter"), np.stack([p[k] for k in names], axis=1))
+    data_vars["invalid"] = (("subject",), invalid)
     data_vars["events_dropped"] = (("subject",), np.maximum(n_ev - event_capacity, 0).astype(np.int64))
 
     # event table, flattened along an "event" dimension
@@ -307,6 +316,7 @@ def simulate_cohort(
         "config": json.dumps(cfg, sort_keys=True, default=str),
         "config_hash": config_hash(cfg),
         "events_dropped_total": int(data_vars["events_dropped"][1].sum()),
+        "invalid_subjects": int(invalid.sum()),
     })
     return ds
 
