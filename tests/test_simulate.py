@@ -345,11 +345,22 @@ def test_non_finite_states_are_flagged_not_silent(monkeypatch):
         return new._replace(affect=jnp.where(p["hope"] > 0.9, jnp.nan, new.affect)), ev
 
     monkeypatch.setattr(sim_mod, "step", broken_step)
-    sim_mod._run_chunk.clear_cache()
+    sim_mod._run_segment.clear_cache()
     try:
         with pytest.warns(RuntimeWarning, match="1 of 3 subjects have non-finite states"):
             ds = simulate_cohort(1, {"hope": np.array([0.5, 0.95, 0.5])}, n_subjects=3, horizon_hours=48.0,
                                  record_every=24)
     finally:
-        sim_mod._run_chunk.clear_cache()
+        sim_mod._run_segment.clear_cache()
     assert ds["invalid"].values.tolist() == [False, True, False] and ds.attrs["invalid_subjects"] == 1
+
+
+def test_time_segments_equal_one_piece(monkeypatch, cohort):
+    """With a progress bar, long runs advance in time segments; the result must not change."""
+    sim_mod = __import__("sys").modules["nssisim.simulate"]
+    monkeypatch.setattr(sim_mod, "SEGMENT_PERSON_STEPS", 1)
+    assert sim_mod._segment_records(30, 24, 128, progress=True) == 3  # 10 segments of 3 days
+    seg = simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, horizon_hours=HORIZON_30D, record_every=24,
+                          progress=True)
+    for f in [*nssisim.model.STATE_FIELDS, "acts", "urges", "event_time", "event_severity", "events_dropped"]:
+        np.testing.assert_array_equal(seg[f].values, cohort[f].values, err_msg=f)

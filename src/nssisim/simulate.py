@@ -1,13 +1,13 @@
 """Simulation API: one person or a cohort, returning a labelled xarray Dataset.
 
 Data flow: parameters (dict name -> value or per-subject array) -> :func:`stack_params`
-(arrays of shape ``(n_subjects,)``) -> :func:`_run_chunk` (jit: ``vmap`` over subjects of
+(arrays of shape ``(n_subjects,)``) -> :func:`_run_segment` (jit: ``vmap`` over subjects of
 a nested ``lax.scan`` over time, calling :func:`nssisim.model.step`) -> numpy -> Dataset.
 
-Randomness: the key of subject ``i`` is ``fold_in(root_key, i)`` and the uniforms of its
-step ``t`` come from ``fold_in(subject_key, t)``. A subject's trajectory therefore does not
-depend on batch size, chunking, the recording interval or which other subjects run beside
-it.
+Randomness: the key of subject ``i`` is ``fold_in(root_key, i)`` and the four uniforms of its
+step ``t`` are Threefry-2x32 of that key over the counters ``4t .. 4t+3`` (:func:`step_uniforms`).
+A subject's trajectory therefore does not depend on batch size, chunking, time segments, the
+recording interval or which other subjects run beside it (the tests check each).
 """
 
 from __future__ import annotations
@@ -115,18 +115,43 @@ def _block(subject_key, p, const, on, dt, k, cap, carry, block_index):
     return (s, buf, n_ev), (s, acc, urge_int[-1])
 
 
-@partial(jax.jit, static_argnames=("n_records", "k", "cap"))
-def _run_chunk(root_key, subject_ids, p, on, dt, n_records, k, cap):
-    def one(sid, ps):
-        subject_key = jax.random.fold_in(root_key, sid)
-        s0 = initial_state(ps)
-        buf0 = jnp.full((cap, len(EVENT_FIELDS)), jnp.nan, jnp.float32)
-        carry = (s0, buf0, jnp.int32(0))
-        body = partial(_block, subject_key, ps, step_constants(ps, on, dt), on, dt, k, cap)
-        (s, buf, n_ev), (states, acc, urge_int) = jax.lax.scan(body, carry, jnp.arange(n_records, dtype=jnp.int32))
-        return states, acc, urge_int, buf, n_ev
+@partial(jax.jit, static_argnames=("cap",))
+def _initial_carry(p, cap):
+    """Per-subject loop carry at time 0: state, empty event buffer, event count."""
+    def one(ps):
+        return initial_state(ps), jnp.full((cap, len(EVENT_FIELDS)), jnp.nan, jnp.float32), jnp.int32(0)
 
-    return jax.vmap(one)(subject_ids, p)
+    return jax.vmap(one)(p)
+
+
+@partial(jax.jit, static_argnames=("n_records", "k", "cap"))
+def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap):
+    """Advance a chunk of subjects by ``n_records`` blocks of ``k`` steps from block ``first_block``.
+
+    Step ``t`` of a subject always draws the same numbers (they are keyed by ``t``), so a run
+    split into segments equals the same run in one piece.
+    """
+    def one(sid, ps, c):
+        subject_key = jax.random.fold_in(root_key, sid)
+        body = partial(_block, subject_key, ps, step_constants(ps, on, dt), on, dt, k, cap)
+        return jax.lax.scan(body, c, first_block + jnp.arange(n_records, dtype=jnp.int32))
+
+    return jax.vmap(one)(subject_ids, p, carry)
+
+
+#: With a progress bar, a chunk whose run exceeds this many person-steps is advanced in time
+#: segments (of equal length, so one compilation), and the bar moves per segment.
+SEGMENT_PERSON_STEPS = 20_000_000
+
+
+def _segment_records(n_records: int, k: int, chunk: int, progress: bool) -> int:
+    """Records per time segment: all of them, or a divisor giving about 10-40 segments."""
+    if not progress or n_records * k * chunk <= SEGMENT_PERSON_STEPS:
+        return n_records
+    for n_seg in range(10, 41):
+        if n_records % n_seg == 0:
+            return n_records // n_seg
+    return n_records
 
 
 def config_hash(config: Mapping) -> str:
@@ -232,12 +257,16 @@ def simulate_cohort(
     root = jax.random.PRNGKey(seed)
     outs = []
     starts = range(0, n, chunk)
-    it = starts
-    if progress and len(starts) > 1:
+    seg = _segment_records(n_records, record_every, chunk, progress)
+    n_seg = n_records // seg
+    bar = None
+    if progress and len(starts) * n_seg > 1:
         from tqdm.auto import tqdm
 
-        it = tqdm(starts, desc="simulating", unit="chunk")
-    for a in it:
+        bar = tqdm(total=len(starts) * n_seg * seg * record_every * chunk, desc="simulating", unit="person-step",
+                   unit_scale=True)
+    on_dev, dt_dev = jnp.asarray(on), jnp.float32(dt)
+    for a in starts:
         b = min(a + chunk, n)
         idx = np.arange(a, a + chunk)
         idx = np.where(idx < n, idx, a)  # pad the last chunk with copies; dropped below
@@ -245,9 +274,20 @@ def simulate_cohort(
         pc = {k: v[idx] for k, v in p.items()}
         if sharding is not None:  # split subjects across devices (one per CPU core, or GPUs)
             ids, pc = jax.device_put((ids, pc), sharding)
-        res = _run_chunk(root, ids, pc, jnp.asarray(on), jnp.float32(dt), n_records, record_every, event_capacity)
-        res = jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], res)
-        outs.append(res)
+        carry = _initial_carry(pc, event_capacity)
+        pieces = []
+        for g in range(n_seg):
+            carry, rec = _run_segment(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg, record_every,
+                                      event_capacity)
+            pieces.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], rec))
+            if bar is not None:
+                bar.update(seg * record_every * chunk)
+        states, acc, urge_int = (pieces[0] if n_seg == 1 else
+                                 jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *pieces))
+        _, buf, n_ev = jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], carry)
+        outs.append((states, acc, urge_int, buf, n_ev))
+    if bar is not None:
+        bar.close()
     if len(outs) == 1:
         states, acc, urge_int, buf, n_ev = outs[0]
     else:
