@@ -7,8 +7,10 @@ and (later) intervention arms are data and one compiled simulator serves them al
 
 Time is in hours. Within a step of length ``dt``:
 
-1. every state relaxes over ``dt`` by an exact exponential update, with the couplings
-   between states frozen at their start-of-step values (first-order operator splitting);
+1. the fast block (acute stress and aversive arousal) is solved along its exact path over
+   the step, and the urge hazard is averaged over that path; every slower state relaxes by
+   an exact exponential update with its couplings frozen at start-of-step values (operator
+   splitting). Cohort statistics at dt = 1 h stay within 7.5 % of dt = 0.1 h (docs, §3b);
 2. events are drawn from hazards ``h`` as probabilities ``1 - exp(-h dt)``: a stressor
    (M1), an urge (M5) that is acted on or resisted (M6), a suicide attempt (M13);
 3. an act is an instantaneous jump: relief (M7), opioid release and pain (M8), learning
@@ -124,7 +126,7 @@ def _linear_bounded_path(x, rate_up, rate_down, dt):
 
 
 def _mean_factor(x):
-    """Mean of exp(-t) over t in [0, x], divided by nothing: (1 - exp(-x)) / x (-> 1 as x -> 0)."""
+    """Mean of exp(-t) over t in [0, x]: (1 - exp(-x)) / x, which tends to 1 as x -> 0."""
     return jnp.where(x > 1e-6, -jnp.expm1(-x) / jnp.maximum(x, 1e-6), 1.0 - 0.5 * x)
 
 
@@ -165,7 +167,7 @@ def step_constants(p: dict[str, jax.Array], on: jax.Array, dt: float) -> dict[st
     over a step, and the stressor probability per step.
 
     :func:`step` computes them itself when not given; the simulator computes them once per
-    person outside the time loop (they are about a third of the transcendental work per step).
+    person, outside the time loop.
     """
     decay = lambda tau: jnp.exp(-dt / tau)  # noqa: E731
     return {
