@@ -16,12 +16,13 @@ compute the Monte Carlo standard error from the subjects and accept a difference
   0.1 %) the 4-SE band alone would reject any dt != 0.1 h.
 
 What is true (10,000 AT_RISK subjects, one year; table in docs/model.md, section "Step length"):
-with the fast block integrated along its exact path (model.step), dt = 1 h is within 7.5 % of
-dt = 0.1 h on every statistic here (acts per year -6.5 %, >= 5 acts -7.4 %, end habit -7.2 %,
-any act -0.7 %, mean affect -0.3 %), dt = 0.5 h within 3.4 %, dt = 0.25 h within 1.2 %. An
-earlier scheme that froze stress and affect at start-of-step values doubled acts per year at
+with the fast block integrated along its exact path and acts and resisted urges drawn as
+competing risks (model.step), dt = 1 h is within about 5 % of dt = 0.1 h on every statistic here
+(acts per year -4.5 %, >= 5 acts -4.5 %, end habit -4.2 %, any act -0.5 %, mean affect -0.3 %).
+An earlier scheme that froze stress and affect at start-of-step values doubled acts per year at
 dt = 1 h; ``test_hour_step_agrees_with_reference`` would catch a return of that bias (+108 %)
-at this cohort size. ``test_dt_table_large`` (slow) checks the agreement at 4,000 subjects and that the bias shrinks with dt.
+at this cohort size. ``test_dt_table_large`` (slow) checks the agreement at 4,000 subjects and
+that the bias of mean affect shrinks with dt at first order.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Time is in hours. Within a step of length ``dt``:
 1. the fast block (acute stress and aversive arousal) is solved along its exact path over
    the step, and the urge hazard is averaged over that path; every slower state relaxes by
    an exact exponential update with its couplings frozen at start-of-step values (operator
-   splitting). Cohort statistics at dt = 1 h stay within 7.5 % of dt = 0.1 h (docs, §3b);
+   splitting). Cohort statistics at dt = 1 h stay within about 5 % of dt = 0.1 h (docs, §3b);
 2. events are drawn from hazards ``h`` as probabilities ``1 - exp(-h dt)``: a stressor
    (M1), an urge (M5) that is acted on or resisted (M6), a suicide attempt (M13);
 3. an act is an instantaneous jump: relief (M7), opioid release and pain (M8), learning
@@ -191,7 +191,8 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     Parameters
     ----------
     u : array (4,)
-        Uniforms in [0, 1) for this person-step: stressor, urge, act decision, attempt.
+        Uniforms in [0, 1) for this person-step: stressor, urge (acted on or resisted), the
+        marks of an act (interpersonal consequence, severity), attempt.
     s : State
     p : dict of parameter arrays (see :data:`nssisim.parameters.PARAMS`).
     on : array (13,)
@@ -253,7 +254,6 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     distress = affect_mean + mood_term
     h_goal = p["lam_urge"] * s.relief_value * excess
     h_habit = m10 * p["lam_cue"] * s.habit * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
-    h_urge = m5 * (h_goal + h_habit)
     urge_intensity = 1.0 - (1.0 - s.relief_value * excess) * (1.0 - m10 * s.habit * affect_mean)  # for EMA ratings
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
@@ -290,11 +290,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     severity_stress = -p["stress_severity_mean"] * jnp.log(v)
     stress = jnp.where(stressor, 1.0 - (1.0 - stress) * jnp.exp(-severity_stress), stress)
 
-    # ---- 2b. M5 urge, M6 action selection -----------------------------------------------------
-    p_urge = event_prob(h_urge, dt)
-    urge = u_urge < p_urge
-    w = u_urge / jnp.maximum(p_urge, 1e-30)
-    habitual = urge & (w < h_habit / jnp.maximum(h_goal + h_habit, 1e-30))
+    # ---- 2b. M5 urge, M6 action selection: acted-on and resisted urges as competing risks ------
     # Reactive inhibition races the go drive: the stronger the drive (learned relief times
     # distress, or habit), the less of the inhibition penalty is left. So inhibition guards
     # against first, weakly valued acts but cannot override strong learned relief.
@@ -306,11 +302,28 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
                   - inhibition * jnp.exp(-p["k_inhibition_override"] * go_goal) - others)
     logit_habit = (p["act_bias"] + p["w_act_habit"] * go_habit
                    - (1.0 - p["habit_bypass"]) * (inhibition * jnp.exp(-p["k_inhibition_override"] * go_habit) + others))
-    p_act = jax.nn.sigmoid(jnp.where(habitual, logit_habit, logit_goal))
-    p_act = m6 * p_act + (1.0 - m6)  # M6 off: no competition, every urge is acted on
-    act = urge & (u_act < p_act)
-    # conditional uniform given the act, split into interpersonal consequence and severity noise
-    z = jnp.clip(u_act / jnp.maximum(p_act, 1e-30), 0.0, 1.0)
+    # M6 off: no competition, every urge is acted on
+    p_goal = m6 * jax.nn.sigmoid(logit_goal) + (1.0 - m6)
+    p_habit = m6 * jax.nn.sigmoid(logit_habit) + (1.0 - m6)
+    # Each urge is acted on with its probability, so in continuous time acts and resisted urges
+    # are two Poisson streams, thinned from the urge stream. Drawing them as competing risks
+    # (not "at most one urge per step, then a coin") keeps act rates right at coarse dt, where
+    # a resisted urge would otherwise use up the step.
+    h_act_goal, h_act_habit = m5 * h_goal * p_goal, m5 * h_habit * p_habit
+    h_res_goal, h_res_habit = m5 * h_goal * (1.0 - p_goal), m5 * h_habit * (1.0 - p_habit)
+    p_act_step = event_prob(h_act_goal + h_act_habit, dt)
+    p_res_step = event_prob(h_res_goal + h_res_habit, dt)
+    act = u_urge < p_act_step
+    resisted = ~act & (u_urge < p_act_step + (1.0 - p_act_step) * p_res_step)
+    urge = act | resisted
+    # given the event, the rescaled uniform decides whether the urge was habit-triggered
+    w = jnp.where(act, u_urge / jnp.maximum(p_act_step, 1e-30),
+                  (u_urge - p_act_step) / jnp.maximum((1.0 - p_act_step) * p_res_step, 1e-30))
+    share_habit = jnp.where(act, h_act_habit / jnp.maximum(h_act_goal + h_act_habit, 1e-30),
+                            h_res_habit / jnp.maximum(h_res_goal + h_res_habit, 1e-30))
+    habitual = urge & (w < share_habit)
+    # the act's marks: interpersonal consequence, then severity noise from the rescaled rest
+    z = u_act
     p_inter = p["p_interpersonal"]
     interpersonal = act & (z < p_inter) & (m7 > 0)
     z_sev = jnp.where(z < p_inter, z / jnp.maximum(p_inter, 1e-30), (z - p_inter) / jnp.maximum(1.0 - p_inter, 1e-30))
@@ -339,7 +352,6 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     n_acts = s.n_acts + act
 
     # a resisted urge: a skill, if there is one, removes part of the distress
-    resisted = urge & ~act
     affect = jnp.where(resisted, affect * (1.0 - p["skill_relief"] * s.skill), affect)
 
     # ---- M13 attempt (rare) --------------------------------------------------------------------

@@ -209,7 +209,6 @@ def reference_step(
         distress_goal = affect_mean + mood_term
     h_goal = p["lam_urge"] * s["relief_value"] * excess
     h_habit = m10 * p["lam_cue"] * s["habit"] * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
-    h_urge = m5 * (h_goal + h_habit)
     urge_intensity = 1.0 - (1.0 - s["relief_value"] * excess) * (1.0 - m10 * s["habit"] * affect_mean)
 
     # ---- M1 stressor hazard ------------------------------------------------------------------
@@ -254,28 +253,35 @@ def reference_step(
         severity_stress = -p["stress_severity_mean"] * math.log(v)
         stress = 1.0 - (1.0 - stress) * math.exp(-severity_stress)
 
-    # ---- 2b. M5 urge, M6 action selection -----------------------------------------------------
-    p_urge = event_prob(h_urge, dt)
-    urge = u_urge < p_urge
-    w = u_urge / max(p_urge, 1e-30)
-    habit_share = h_habit / max(h_goal + h_habit, 1e-30)
-    habitual = urge and w < habit_share
+    # ---- 2b. M5 urge, M6 action selection: acted-on and resisted urges as competing risks ------
     # reactive inhibition races the go drive: the stronger the drive, the less inhibition is left
     go_goal = s["relief_value"] * distress_goal
     go_habit = s["habit"]
     inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
     others = p["w_act_harm"] * s["harm"] + p["w_act_skill"] * s["skill"]
-    if habitual:
-        logit = (p["act_bias"] + p["w_act_habit"] * go_habit
-                 - (1.0 - p["habit_bypass"]) * (inhibition * math.exp(-p["k_inhibition_override"] * go_habit) + others))
+    logit_goal = (p["act_bias"] + p["w_act_value"] * go_goal
+                  - inhibition * math.exp(-p["k_inhibition_override"] * go_goal) - others)
+    logit_habit = (p["act_bias"] + p["w_act_habit"] * go_habit
+                   - (1.0 - p["habit_bypass"]) * (inhibition * math.exp(-p["k_inhibition_override"] * go_habit) + others))
+    p_goal = m6 * _sigmoid(logit_goal) + (1.0 - m6)  # M6 off: every urge is acted on
+    p_habit = m6 * _sigmoid(logit_habit) + (1.0 - m6)
+    h_act_goal, h_act_habit = m5 * h_goal * p_goal, m5 * h_habit * p_habit
+    h_res_goal, h_res_habit = m5 * h_goal * (1.0 - p_goal), m5 * h_habit * (1.0 - p_habit)
+    p_act_step = event_prob(h_act_goal + h_act_habit, dt)
+    p_res_step = event_prob(h_res_goal + h_res_habit, dt)
+    bound_resisted = p_act_step + (1.0 - p_act_step) * p_res_step
+    act = u_urge < p_act_step
+    resisted = (not act) and u_urge < bound_resisted
+    urge = act or resisted
+    if act:
+        w = u_urge / max(p_act_step, 1e-30)
+        habit_share = h_act_habit / max(h_act_goal + h_act_habit, 1e-30)
     else:
-        logit = (p["act_bias"] + p["w_act_value"] * go_goal
-                 - inhibition * math.exp(-p["k_inhibition_override"] * go_goal) - others)
-    p_act = _sigmoid(logit)
-    p_act = m6 * p_act + (1.0 - m6)  # M6 off: every urge is acted on
-    act = urge and u_act < p_act
-    # conditional uniform given the act: interpersonal consequence and severity noise
-    z = _clip(u_act / max(p_act, 1e-30), 0.0, 1.0)
+        w = (u_urge - p_act_step) / max((1.0 - p_act_step) * p_res_step, 1e-30)
+        habit_share = h_res_habit / max(h_res_goal + h_res_habit, 1e-30)
+    habitual = urge and w < habit_share
+    # the act's marks: interpersonal consequence, then severity noise from the rescaled rest
+    z = u_act
     p_inter = p["p_interpersonal"]
     interpersonal = act and z < p_inter and m7 > 0
     if z < p_inter:
@@ -310,7 +316,7 @@ def reference_step(
     n_acts = s["n_acts"] + (1.0 if act else 0.0)
 
     # a resisted urge: a skill, if there is one, removes part of the distress
-    if urge and not act:
+    if resisted:
         affect = affect * (1.0 - p["skill_relief"] * s["skill"])
 
     # ---- M13 attempt (rare) --------------------------------------------------------------------
@@ -320,12 +326,12 @@ def reference_step(
     if comparisons is not None:
         comparisons.update({
             "stressor": (u_stress, p_stress),
-            "urge": (u_urge, p_urge),
+            "act": (u_urge, p_act_step),
+            "urge": (u_urge, bound_resisted),
             "attempt": (u_attempt, p_attempt),
         })
         if urge:  # the later tests only matter given the earlier ones
             comparisons["habitual"] = (w, habit_share)
-            comparisons["act"] = (u_act, p_act)
         if act:
             comparisons["interpersonal"] = (z, p_inter)
             comparisons["intrapersonal"] = (relief_fraction, p["intrapersonal_relief_min"])
