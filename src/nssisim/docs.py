@@ -737,10 +737,12 @@ statistic of every target under every condition, is [`docs/ablation.md`](ablatio
 What the ablation says that was not built in: the shift to habit-triggered acts (P3) survives
 without relief (M7 off), because habit strengthens with repetition, not with outcome; escalation
 (P2) needs tolerance (M8), so the review's caution about the opioid account (Franklin et al. 2013)
-is a caution about P2. Not every "-" is a mechanism: with protective factors off (M11), P5
-fails because incidence in its moderate-risk design rises to 74 % and 97 % and the ceiling
-compresses the contrast (RR 1.30, 20 % through the threshold), a limit of the design rather than
-evidence that M11 carries the HPA diathesis.
+is a caution about P2. Not every "-" is a mechanism, and cells near a bar can flip between
+versions, so read the statistics in `docs/ablation.md`, not only the signs: with protective
+factors off (M11), P5 fails because incidence in its moderate-risk design rises to 74 % and 96 %
+and the ceiling compresses the contrast (RR 1.30), a limit of the design rather than evidence
+that M11 carries the HPA diathesis; with maturation off (M12), P5 misses its mediation bar by a
+hair (24 % through the threshold against 25 %).
 """
     if not targets:
         return head + "\n*No targets are registered yet.*\n"
