@@ -267,14 +267,10 @@ def targets_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run the explanatory targets and print the table (exit 0 unless --strict and one fails)."""
-    from .targets import TARGETS, format_results, run_targets
+    from .targets import format_results, run_targets
 
     off = _check_mechanisms(mechanisms_off)
-    unknown = [i for i in (ids or []) if i not in TARGETS]
-    if unknown:
-        raise _fail(f"unknown target(s) {', '.join(unknown)}: registered are {', '.join(TARGETS) or 'none'}", 2)
-    if not TARGETS:
-        typer.echo("no explanatory targets are registered")
+    if not _check_targets(ids):
         return
     results = run_targets(ids or None, mechanisms_off=off, progress=progress)
     if off:
@@ -283,6 +279,19 @@ def targets_cmd(
     failed = [r.id for r in results if not r.passed]
     if strict and failed:
         raise _fail(f"{len(failed)} target(s) do not hold: {', '.join(failed)}", 1)
+
+
+def _check_targets(ids: list[str] | None) -> bool:
+    """Exit 2 on unknown target ids; False (after saying so) when no target is registered."""
+    from .targets import TARGETS
+
+    unknown = [i for i in (ids or []) if i not in TARGETS]
+    if unknown:
+        raise _fail(f"unknown target(s) {', '.join(unknown)}: registered are {', '.join(TARGETS) or 'none'}", 2)
+    if not TARGETS:
+        typer.echo("no explanatory targets are registered")
+        return False
+    return True
 
 
 @app.command()
@@ -295,13 +304,9 @@ def ablate(
     """Phenomena-by-mechanism table: does each target hold with each mechanism switched off?"""
     if markdown is not None and markdown.exists() and not overwrite:
         raise _fail(f"{markdown} exists; pass --overwrite to replace it", 1)
-    from .targets import TARGETS, ablation, format_ablation
+    from .targets import ablation, format_ablation
 
-    unknown = [i for i in (ids or []) if i not in TARGETS]
-    if unknown:
-        raise _fail(f"unknown target(s) {', '.join(unknown)}: registered are {', '.join(TARGETS) or 'none'}", 2)
-    if not TARGETS:
-        typer.echo("no explanatory targets are registered")
+    if not _check_targets(ids):
         return
     kw = {"mechanisms": _check_mechanisms(mechanisms)} if mechanisms else {}
     df = ablation(ids or None, progress=True, **kw)
