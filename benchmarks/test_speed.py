@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from nssisim.bench import benchmark_params
 from nssisim.reference import reference_run
-from nssisim.simulate import simulate_cohort
+from nssisim.simulation import simulate_cohort
 
 N_SUBJECTS = 2000
 HORIZON = 8760.0

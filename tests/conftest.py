@@ -1,7 +1,7 @@
 """Shared constants, fixtures and checks for the test suite.
 
 Compile time dominates the suite, so tests share a few canonical run shapes (the static
-arguments of ``nssisim.simulate._run_segment`` are the chunk size, number of records,
+arguments of ``nssisim.simulation._run_segment`` are the chunk size, number of records,
 ``record_every`` and ``event_capacity``; ``dt``, parameters, seeds and mechanism switches are
 traced and never recompile).
 """

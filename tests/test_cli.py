@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from nssisim import __version__
 from nssisim.cli import _report_dir, app
-from nssisim.simulate import config_hash
+from nssisim.simulation import config_hash
 
 
 runner = CliRunner()

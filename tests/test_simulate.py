@@ -18,7 +18,7 @@ import nssisim
 from conftest import ACTIVE, AT_RISK, HORIZON_30D, N_SUBJECTS
 from nssisim import events_table, simulate, simulate_cohort
 from nssisim.model import MECHANISM_IDS, STATE_FIELDS
-from nssisim.simulate import COUNT_FIELDS, _grid, mechanism_switches
+from nssisim.simulation import COUNT_FIELDS, _grid, mechanism_switches
 
 SEED = 7
 KW = dict(horizon_hours=HORIZON_30D, dt=1.0, record_every=24)
@@ -337,7 +337,7 @@ def test_non_finite_states_are_flagged_not_silent(monkeypatch):
 
     import nssisim.model as model_mod
 
-    sim_mod = __import__("sys").modules["nssisim.simulate"]
+    import nssisim.simulation as sim_mod
     real_step = model_mod.step
 
     def broken_step(u, s, p, on, dt, const=None):
@@ -357,7 +357,7 @@ def test_non_finite_states_are_flagged_not_silent(monkeypatch):
 
 def test_time_segments_equal_one_piece(monkeypatch, cohort):
     """With a progress bar, long runs advance in time segments; the result must not change."""
-    sim_mod = __import__("sys").modules["nssisim.simulate"]
+    import nssisim.simulation as sim_mod
     monkeypatch.setattr(sim_mod, "SEGMENT_PERSON_STEPS", 1)
     assert sim_mod._segment_records(30, 24, 128, progress=True) == 3  # 10 segments of 3 days
     seg = simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, horizon_hours=HORIZON_30D, record_every=24,

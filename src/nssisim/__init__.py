@@ -19,6 +19,6 @@ if "xla_force_host_platform_device_count" not in _os.environ.get("XLA_FLAGS", ""
         _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={int(_n)}").strip()
 
 from .parameters import MECHANISMS, PARAMS, defaults  # noqa: E402
-from .simulate import events_table, simulate, simulate_cohort  # noqa: E402
+from .simulation import events_table, simulate, simulate_cohort  # noqa: E402
 
 __all__ = ["MECHANISMS", "PARAMS", "defaults", "simulate", "simulate_cohort", "events_table", "__version__"]

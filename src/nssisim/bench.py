@@ -2,7 +2,7 @@
 
 :func:`run_benchmark` times
 
-(a) :func:`nssisim.simulate.simulate_cohort` for a cohort (default 10,000 persons over one
+(a) :func:`nssisim.simulation.simulate_cohort` for a cohort (default 10,000 persons over one
     year in steps of one hour: 87.6 million person-steps), once cold (the first call
     traces and compiles) and once warm, end to end: from parameters to the labelled
     ``xarray`` Dataset, event table included;
@@ -34,7 +34,7 @@ import numpy as np
 from .model import N_MECHANISMS
 from .parameters import HOURS_PER_YEAR
 from .reference import reference_run
-from .simulate import simulate_cohort
+from .simulation import simulate_cohort
 
 #: Goal for the compiled simulator (person-steps per second, warm).
 GOAL_PERSON_STEPS_PER_S = 1e7

@@ -108,7 +108,7 @@ def simulate(
     existing = [p for p in (out, events) if p is not None and p.exists()]
     if existing and not overwrite:
         raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
-    from .simulate import events_table, simulate_cohort
+    from .simulation import events_table, simulate_cohort
 
     t0 = time.perf_counter()
     try:
@@ -208,7 +208,7 @@ def demo(
     if note:
         typer.echo(note)
     from .report import write_report
-    from .simulate import simulate_cohort
+    from .simulation import simulate_cohort
 
     t_all = time.perf_counter()
     person_cfg, cohort_cfg = _demo_configs(preset, seed, fast, subjects, days)

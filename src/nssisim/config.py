@@ -382,7 +382,7 @@ def config_dict(cfg: ScenarioConfig) -> dict[str, Any]:
 
 
 def to_simulation_kwargs(cfg: ScenarioConfig) -> dict[str, Any]:
-    """Keyword arguments for :func:`nssisim.simulate.simulate_cohort`.
+    """Keyword arguments for :func:`nssisim.simulation.simulate_cohort`.
 
     ``simulate_cohort(**to_simulation_kwargs(cfg))`` runs the scenario; the ``config`` entry
     is :func:`config_dict` (stored with its hash in the result's ``attrs``).

@@ -822,7 +822,7 @@ For newcomers, in the order data flows:
    mechanism, evidence keys) and the mechanism list `MECHANISMS`. Nothing else states a default.
 2. `src/nssisim/model.py`: the state (`State`, `STATE_BOUNDS`), `initial_state` and the pure JAX
    step function `step` with all equations of section 4 (and the mechanism switches).
-3. `src/nssisim/simulate.py`: runs `step` for one person or a cohort (`vmap` over persons,
+3. `src/nssisim/simulation.py`: runs `step` for one person or a cohort (`vmap` over persons,
    `lax.scan` over time) and returns a labelled xarray Dataset (`simulate`, `simulate_cohort`,
    `events_table`).
 4. `src/nssisim/targets.py`: the explanatory targets (`TARGETS`), their experiments and bars, the

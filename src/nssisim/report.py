@@ -191,7 +191,7 @@ def plot_person(ds: xr.Dataset, subject: int = 0, path: str | Path = "person.png
     Parameters
     ----------
     ds : Dataset
-        Output of :func:`nssisim.simulate.simulate_cohort` (or ``simulate``).
+        Output of :func:`nssisim.simulation.simulate_cohort` (or ``simulate``).
     subject : int
         Subject id (a value of the ``subject`` coordinate).
     path : path

@@ -85,7 +85,7 @@ def _cohort(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int =
     Subject ids are ``0..n-1`` in every group (common random numbers across groups), so a
     contrast between groups is paired: the same person under two parameter settings.
     """
-    from .simulate import simulate_cohort
+    from .simulation import simulate_cohort
 
     names = sorted(set().union(*groups))
     params = {k: np.concatenate([np.full(n, g.get(k, PARAMS[k].default), np.float32) for g in groups]) for k in names}
@@ -393,7 +393,7 @@ def _p14(off):
         "peer_victimisation": rng.uniform(0.0, 0.5, n), "parental_control": rng.uniform(0.0, 0.6, n),
         "burdensomeness": rng.uniform(0.0, 0.6, n),
     }
-    from .simulate import simulate_cohort
+    from .simulation import simulate_cohort
 
     common = dict(horizon_hours=YEAR_DAYS * 24.0, dt=1.0, record_every=24, mechanisms_off=off, event_capacity=1024)
     comm = simulate_cohort(1414, spread, n_subjects=n, **common)
