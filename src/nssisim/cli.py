@@ -376,6 +376,66 @@ def params(
     typer.echo(title + "; time in hours; set them under [person] in a scenario file\n" + "\n".join(lines))
 
 
+# -------------------------------------------------------------------------------------- ema
+ema_app = typer.Typer(help="EMA data: validate a file in the documented format, or simulate a synthetic study "
+                           "(see docs/ema.md).", no_args_is_help=True)
+app.add_typer(ema_app, name="ema")
+
+
+@ema_app.command("validate")
+def ema_validate(
+    file: Annotated[Path, typer.Argument(help="EMA file (.csv or .parquet) in the format of docs/ema.md.")],
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Drop bad rows and list them instead of stopping at the first.")] = False,
+    scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar <stem>.scales.json, else 100.")] = None,
+) -> None:
+    """Check an EMA file and print a summary (exit 2 with the row and column of the first problem)."""
+    from .ema import EMAError, read_ema
+
+    scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
+    try:
+        data = read_ema(file, scales=scales, on_error="skip" if skip_bad_rows else "raise")
+    except (EMAError, ValueError, OSError) as err:
+        raise _fail(str(err), 2) from None
+    s = data.summary()
+    typer.echo(f"{file}: valid EMA data: {s['participants']} participant(s), {s['rows']:,} row(s), "
+               f"{s['signal_prompts']:,} signal prompt(s), {s['answered_share']:.1%} answered, "
+               f"{s['acts_reported_at_prompts']:,} prompt(s) reporting an act, {s['event_reports']:,} event report(s)")
+    if data.dropped:
+        typer.echo(f"dropped {len(data.dropped)} bad row(s):")
+        for row, column, reason in data.dropped:
+            typer.echo(f"  row {row}, column '{column}': {reason}")
+
+
+@ema_app.command("simulate")
+def ema_simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")],
+    participants: Annotated[int, typer.Option("--participants", min=1, help="Number of participants (p001, ...).")] = 30,
+    days: Annotated[int, typer.Option("--days", min=1, help="Study days.")] = 14,
+    prompts_per_day: Annotated[int, typer.Option("--prompts-per-day", min=1, help="Signal prompts a day (one per block of the waking day).")] = 6,
+    compliance: Annotated[float, typer.Option("--compliance", min=0.0, max=1.0, help="Probability that a prompt is answered.")] = 0.75,
+    preset: Annotated[str, typer.Option("--preset", help=f"Person preset: {', '.join(PRESETS)}.")] = "vulnerable",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and of the observation model.")] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+) -> None:
+    """Simulate a synthetic EMA study (model at dt = 0.25 h seen through prompts) in the documented format."""
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise _fail(f"--out {out}: expected a .csv or .parquet file", 2)
+    if preset not in PRESETS:
+        raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
+    if out.exists() and not overwrite:
+        raise _fail(f"refusing to overwrite {out}: pass --overwrite to replace", 1)
+    from .ema import simulate_study, write_ema
+
+    t0 = time.perf_counter()
+    study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day, compliance=compliance)
+    write_ema(study.data, out)
+    d = study.data
+    sig = d["prompt_type"] == "signal"
+    typer.echo(f"wrote {out}: {participants} participant(s), {days} day(s), {int(sig.sum()):,} signal prompts "
+               f"({d.loc[sig, 'answered'].mean():.1%} answered), {int((d['prompt_type'] == 'event').sum()):,} event "
+               f"report(s), preset '{preset}', seed {seed} ({time.perf_counter() - t0:.1f} s)")
+
+
 def main() -> None:  # pragma: no cover - console entry point alternative
     app()
 
