@@ -436,6 +436,70 @@ def ema_simulate(
                f"report(s), preset '{preset}', seed {seed} ({time.perf_counter() - t0:.1f} s)")
 
 
+# ------------------------------------------------------------------------------ sensitivity
+@app.command()
+def sensitivity(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the sweep (DIR/sweep), indices.csv and one PNG per output.")],
+    param: Annotated[list[str], typer.Option("--param", help="Parameter to vary, NAME or NAME:low:high (within its bounds); repeat, at least 2.")],
+    method: Annotated[str, typer.Option("--method", help="sobol (S1, ST) or morris (mu*, sigma).")] = "sobol",
+    n: Annotated[int, typer.Option("--n", min=1, help="Base sample size: a power of two for Sobol (runs = N x (D+2)); trajectories for Morris (runs = N x (D+1)).")] = 64,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep in --out (finished shards are kept).")] = False,
+    subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="Subjects simulated per parameter set.")] = 64,
+    days: Annotated[int, typer.Option("--days", min=1, help="Simulated days per run.")] = 365,
+    preset: Annotated[str, typer.Option("--preset", help=f"Base person preset: {', '.join(PRESETS)}.")] = "vulnerable",
+    seed: Annotated[int, typer.Option("--seed", help="Root seed of the simulations and of the design.")] = 1,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", min=1, help="Runs per shard (default: about 1024 subjects a shard).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Sobol or Morris sensitivity of the cohort outputs to parameters: design -> sweep -> indices, table, plots.
+
+    Ranges default to the parameter table's bounds. The sweep lives in DIR/sweep and is written shard by shard;
+    an interrupted run continues with --resume and gives the same result. See docs/sensitivity.md.
+    """
+    from .sensitivity import format_indices, make_design, parse_param_spec, plot_indices
+    from .sweep import OUTPUTS, SweepError, load_sweep, run_sweep
+
+    if method not in ("sobol", "morris"):
+        raise _fail(f"--method must be 'sobol' or 'morris', got '{method}'", 2)
+    if preset not in PRESETS:
+        raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
+    if len(param) < 2:
+        raise _fail(f"give at least 2 --param options, got {len(param)}", 2)
+    try:
+        ranges = dict(parse_param_spec(p) for p in param)
+        if len(ranges) != len(param):
+            raise ValueError("a parameter is given twice")
+        design = make_design(method, ranges, n, seed=seed)
+    except (KeyError, ValueError) as err:
+        raise _fail(str(err).strip("'\""), 2) from None
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise _fail(f"refusing to write into {out}: it is not empty (pass --resume to continue a sweep there)", 1)
+    n_sub = design.n_runs * subjects_per_run
+    typer.echo(f"{method}: {len(design.names)} parameter(s), N={n}: {design.n_runs:,} runs x {subjects_per_run} subjects "
+               f"x {days} days = {n_sub * days * 24:,} person-steps (preset '{preset}', seed {seed})")
+    t0 = time.perf_counter()
+    try:
+        run_sweep(design.sample(), out / "sweep", seed=seed, base_params=load_preset(preset),
+                  n_subjects_per_run=subjects_per_run, days=days, shard_size=shard_size, resume=resume,
+                  progress=progress)
+        ds = load_sweep(out / "sweep")
+    except SweepError as err:
+        raise _fail(str(err), 1) from None
+    import numpy as np
+
+    usable, skipped = [], []
+    for o in OUTPUTS:
+        (usable if np.isfinite(ds[o].values).all() else skipped).append(o)
+    for o in skipped:
+        typer.echo(f"skipping output '{o}': not defined for every run (e.g. habit_share of a run without acts)")
+    tidy = design.analyze(ds, outputs=usable)
+    out.mkdir(parents=True, exist_ok=True)
+    tidy.to_csv(out / "indices.csv", index=False)
+    pngs = [plot_indices(tidy, o, out / f"{method}_{o}.png").name for o in usable]
+    typer.echo(format_indices(tidy))
+    typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
+
+
 def main() -> None:  # pragma: no cover - console entry point alternative
     app()
 
