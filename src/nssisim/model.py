@@ -251,7 +251,6 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     distress_goal = jnp.where(
         w_sum > 0, (w0 * s.affect + w_mid * affect_mid + w1 * affect) / jnp.maximum(w_sum, 1e-12), affect_mean
     ) + mood_term
-    distress = affect_mean + mood_term
     h_goal = p["lam_urge"] * s.relief_value * excess
     h_habit = m10 * p["lam_cue"] * s.habit * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
     urge_intensity = 1.0 - (1.0 - s.relief_value * excess) * (1.0 - m10 * s.habit * affect_mean)  # for EMA ratings

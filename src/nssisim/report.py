@@ -267,7 +267,7 @@ def plot_person(ds: xr.Dataset, subject: int = 0, path: str | Path = "person.png
                 ("acts, habit", h_act, COLORS["habit_act"])]
         if attempts.any():
             rows.append(("attempts", attempts, COLORS["attempt"]))
-        for i, (lab, m, c) in enumerate(rows):
+        for i, (_, m, c) in enumerate(rows):
             ax.vlines(age(ev["time"][m]), i + 0.15, i + 0.85, color=c, lw=0.8)
         ax.set_yticks(np.arange(len(rows)) + 0.5)
         ax.set_yticklabels([f"{lab} ({int(m.sum())})" for lab, m, _ in rows])

@@ -90,7 +90,7 @@ def _block(subject_key, p, const, on, dt, k, cap, carry, block_index):
     """Run ``k`` steps for one subject; return the new carry and the block's record."""
 
     def inner(c, t):
-        s, buf, n_ev, acc = c
+        s, buf, n_ev, acc, _ = c
         u = step_uniforms(subject_key, t)
         s, ev = step(u, s, p, on, dt, const)
         f32 = jnp.float32
@@ -106,13 +106,15 @@ def _block(subject_key, p, const, on, dt, k, cap, carry, block_index):
             ev.attempt.astype(f32), ev.stressor.astype(f32), ev.severity, ev.relief, ev.intrapersonal.astype(f32),
             ev.interpersonal.astype(f32),
         ])
-        return (s, buf, n_ev, acc), ev.urge_intensity
+        return (s, buf, n_ev, acc, ev.urge_intensity), None
 
     s, buf, n_ev = carry
     acc0 = jnp.zeros(len(COUNT_FIELDS), jnp.float32)
     steps = block_index * k + jnp.arange(k, dtype=jnp.int32)
-    (s, buf, n_ev, acc), urge_int = jax.lax.scan(inner, (s, buf, n_ev, acc0), steps, unroll=UNROLL)
-    return (s, buf, n_ev), (s, acc, urge_int[-1])
+    # only the last step's urge intensity is recorded, so it rides in the carry
+    (s, buf, n_ev, acc, urge_int), _ = jax.lax.scan(inner, (s, buf, n_ev, acc0, jnp.float32(0.0)), steps,
+                                                    unroll=UNROLL)
+    return (s, buf, n_ev), (s, acc, urge_int)
 
 
 @partial(jax.jit, static_argnames=("cap",))

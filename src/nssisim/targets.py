@@ -90,8 +90,7 @@ def _cohort(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int =
     names = sorted(set().union(*groups))
     params = {k: np.concatenate([np.full(n, g.get(k, PARAMS[k].default), np.float32) for g in groups]) for k in names}
     ids = np.tile(np.arange(n), len(groups))
-    # ids repeat across groups: run each group with the same ids by offsetting nothing; the
-    # simulator keys subjects by id, so equal ids give equal random streams (paired design).
+    # every group reuses ids 0..n-1: equal ids draw equal random streams (a paired design)
     ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=days * 24.0, dt=dt, record_every=record_every,
                          mechanisms_off=off, event_capacity=cap)
     group = np.repeat(np.arange(len(groups)), n)
