@@ -500,6 +500,38 @@ def sensitivity(
     typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
 
 
+# ------------------------------------------------------------------------------------ trial
+@app.command()
+def trial(
+    design: Annotated[Path, typer.Option("--design", "-d", help="Trial design TOML (see docs/trials.md and configs/trials/).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("trial_out"),
+    replicates: Annotated[int | None, typer.Option("--replicates", min=1, help="Independent trials (power, spread); default the design's.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files in --out.")] = False,
+) -> None:
+    """Run a virtual randomised trial: trial.nc, effects.csv, summary.csv, arms.csv, forest.png, trajectories.png, trial.md."""
+    from .trial import DesignError, load_design, run_trial
+    from .trial_plots import TRIAL_FILES, trial_markdown, write_trial
+
+    existing = [out / f for f in TRIAL_FILES if (out / f).exists()]
+    if existing and not overwrite:
+        raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
+    try:
+        d = load_design(design)
+    except DesignError as e:
+        raise _fail(f"invalid trial design: {e}", 2) from None
+    t0 = time.perf_counter()
+    n_rep = d.replicates if replicates is None else replicates
+    typer.echo(f"trial '{d.name}': {len(d.arms)} arms, {d.n_patients} patients x {n_rep} trial(s), "
+               f"{len(d.strata)} stratum/strata ...")
+    try:
+        ds = run_trial(d, replicates)
+    except DesignError as e:
+        raise _fail(str(e), 1) from None
+    paths = write_trial(ds, out)
+    typer.echo(trial_markdown(ds))
+    typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
 def main() -> None:  # pragma: no cover - console entry point alternative
     app()
 
