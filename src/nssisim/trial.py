@@ -335,7 +335,8 @@ def _sim_kw(design: Design, days: int) -> dict:
                 event_capacity=1, start_age_years=design.start_age_years)
 
 
-def screen(design: Design, stratum: Mapping[str, float], needed: int) -> tuple[np.ndarray, int]:
+def screen(design: Design, stratum: Mapping[str, float], needed: int,
+           mechanisms_off: Sequence[str] = ()) -> tuple[np.ndarray, int]:
     """Ids of the first ``needed`` eligible candidates (ids 0, 1, ...) and how many were screened."""
     found, screened = [], 0
     while sum(len(f) for f in found) < needed:
@@ -346,7 +347,7 @@ def screen(design: Design, stratum: Mapping[str, float], needed: int) -> tuple[n
         b = min(design.screen_batch, design.max_screen - screened)
         ids = np.arange(screened, screened + b, dtype=np.int64)
         ds = simulate_cohort(design.seed, _population(design, stratum, ids), subject_ids=ids,
-                             **_sim_kw(design, design.history_days))
+                             mechanisms_off=mechanisms_off, **_sim_kw(design, design.history_days))
         found.append(ids[eligible(ds, design)])
         screened += b
     return np.concatenate(found)[:needed], screened
@@ -372,7 +373,7 @@ def neural_proxies(params: Mapping[str, np.ndarray], pfc: np.ndarray, load: np.n
 
 
 def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
-                  arms: Sequence[Arm] | None = None) -> dict[str, np.ndarray]:
+                  arms: Sequence[Arm] | None = None, mechanisms_off: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Simulate patients ``ids`` in every arm (one compiled run) and compute per-patient outcomes.
 
     Returns arrays with a leading ``(arm, patient)`` shape: one per outcome with a window axis
@@ -388,7 +389,8 @@ def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
     h = design.history_days
     t0 = h * HOURS_PER_DAY
     sched, info = build_schedule(arms, arm_of, sim_ids, design.seed, t0, design.length_days)
-    ds = simulate_cohort(design.seed, params, subject_ids=sim_ids, schedule=sched, **_sim_kw(design, design.horizon_days))
+    ds = simulate_cohort(design.seed, params, subject_ids=sim_ids, schedule=sched, mechanisms_off=mechanisms_off,
+                         **_sim_kw(design, design.horizon_days))
     acts = ds["acts"].values.reshape(k, n, -1)
     att = ds["attempts"].values.reshape(k, n, -1)
     pre_identical = bool((acts[:, :, :h] == acts[:1, :, :h]).all()
