@@ -17,7 +17,7 @@ from nssisim.interventions import (INTERVENTIONS, Arm, InterventionError, build_
                                    parse_intervention)
 from nssisim.simulation import SCHEDULE_TARGETS, Schedule, effective_params, simulate_cohort, stack_params
 from nssisim.trial import (DESIGNS, DesignError, hedges_g, load_design, odds_ratio, paired_difference, parse_design,
-                           randomise, risk_difference, run_trial, simulate_arms)
+                           randomise, risk_difference, run_trial, screen, simulate_arms)
 
 from conftest import AT_RISK, HORIZON_30D, N_SUBJECTS
 
@@ -138,14 +138,14 @@ def tiny_arms():
     d = parse_design(copy.deepcopy(TINY), "tiny.toml")
     dbt, placebo = d.arms
     arms = (dbt, replace(dbt, name="dbt_a_null", strength=0.0), placebo)
-    ids = np.arange(16)
+    ids, _ = screen(d, {}, 16)
     return d, simulate_arms(d, {}, ids, arms)
 
 
 def test_arms_share_random_streams(tiny_arms):
     """Common random numbers: identical histories before treatment in every arm, different after."""
     d, out = tiny_arms
-    assert out["pre_identical"]
+    assert out["pre_identical"] and out["still_eligible"]  # and the screening history is reproduced
     m = out["monthly_nssi"]  # (arm, patient, month); month 0 is the baseline month
     np.testing.assert_array_equal(m[0, :, 0], m[2, :, 0])
     assert not np.array_equal(out["nssi_per_month"][0], out["nssi_per_month"][2])
@@ -309,3 +309,28 @@ def test_intervention_evidence_keys_resolve_in_references():
     missing = sorted({(n, k) for n in INTERVENTIONS for iv in [load_intervention(n)]
                       for k in iv.evidence + tuple(e for c in iv.components for e in c.evidence) if k not in refs})
     assert not missing, f"evidence keys missing from data/references.toml: {missing}"
+
+
+def test_trial_resumes_from_its_checkpoint(tiny_arms, tmp_path, monkeypatch):
+    import nssisim.trial as trial_mod
+
+    d, _ = tiny_arms
+    first = run_trial(d, checkpoint=tmp_path)
+    assert len(list(tmp_path.rglob("*.npz"))) == 2  # screened ids and one group of replicates
+
+    def refuse(*a, **k):
+        raise AssertionError("a finished group was simulated again")
+
+    monkeypatch.setattr(trial_mod, "simulate_arms", refuse)
+    monkeypatch.setattr(trial_mod, "screen", refuse)
+    again = run_trial(d, checkpoint=tmp_path)
+    xr.testing.assert_identical(first.drop_attrs(), again.drop_attrs())
+
+
+def test_docs_mapping_table_is_in_sync():
+    from pathlib import Path
+
+    from nssisim.interventions import mapping_markdown
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "trials.md").read_text(encoding="utf-8")
+    assert mapping_markdown() in text, "docs/trials.md: regenerate the mapping table from nssisim.interventions.mapping_markdown()"

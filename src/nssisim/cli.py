@@ -523,7 +523,11 @@ def trial(
     replicates: Annotated[int | None, typer.Option("--replicates", min=1, help="Independent trials (power, spread); default the design's.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files in --out.")] = False,
 ) -> None:
-    """Run a virtual randomised trial: trial.nc, effects.csv, summary.csv, arms.csv, forest.png, trajectories.png, trial.md."""
+    """Run a virtual randomised trial: trial.nc, effects.csv, summary.csv, arms.csv, forest.png, trajectories.png, trial.md.
+
+    Interrupted runs resume: finished groups of replicates are kept in OUT/.trial_partial/ and
+    reused when the same command is run again (removed once the results are written).
+    """
     from .trial import DesignError, load_design, run_trial
     from .trial_plots import TRIAL_FILES, trial_markdown, write_trial
 
@@ -538,11 +542,15 @@ def trial(
     n_rep = d.replicates if replicates is None else replicates
     typer.echo(f"trial '{d.name}': {len(d.arms)} arms, {d.n_patients} patients x {n_rep} trial(s), "
                f"{len(d.strata)} stratum/strata ...")
+    partial = out / ".trial_partial"  # resumable: finished groups of replicates are kept here until the end
     try:
-        ds = run_trial(d, replicates)
+        ds = run_trial(d, replicates, checkpoint=partial)
     except DesignError as e:
         raise _fail(str(e), 1) from None
     paths = write_trial(ds, out)
+    import shutil
+
+    shutil.rmtree(partial, ignore_errors=True)
     typer.echo(trial_markdown(ds))
     typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {time.perf_counter() - t0:.1f} s")
 

@@ -347,5 +347,19 @@ def mapping_rows(iv: Intervention) -> list[dict[str, str]]:
     return out
 
 
+def mapping_markdown() -> str:
+    """The mapping of every shipped intervention's components to parameters, as a Markdown table
+    (rendered into ``docs/trials.md``; a test keeps the two in sync)."""
+    lines = ["| intervention | component | parameter changes at full effect | time course | evidence |",
+             "|---|---|---|---|---|"]
+    for name in INTERVENTIONS:
+        iv = load_intervention(name)
+        adh = f"adherence {iv.adherence_mean:g} (sd {iv.adherence_sd:g}), dropout {iv.dropout_per_month:g}/month"
+        lines.append(f"| **{name}** (strength {iv.strength:g}) | *{adh}* | | | {', '.join(iv.evidence)} |")
+        for r in mapping_rows(iv):
+            lines.append(f"| | {r['component']}: {r['description']} | {r['changes']} | {r['timing']} | {r['evidence']} |")
+    return "\n".join(lines) + "\n"
+
+
 __all__ = ["Arm", "Component", "INTERVENTIONS", "Intervention", "InterventionError", "build_schedule",
-           "load_intervention", "mapping_rows", "parse_intervention", "propensities"]
+           "load_intervention", "mapping_markdown", "mapping_rows", "parse_intervention", "propensities"]

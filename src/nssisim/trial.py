@@ -315,17 +315,20 @@ def _population(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -
 
 def eligible(ds: xr.Dataset, design: Design) -> np.ndarray:
     """Eligibility of each simulated candidate over its history (records are daily)."""
+    return _eligible(ds["acts"].values, ds["ideation"].values, ds["attempts"].values, design)
+
+
+def _eligible(acts: np.ndarray, ideation: np.ndarray, attempts: np.ndarray, design: Design) -> np.ndarray:
     el = design.eligibility
     h = design.history_days
-    acts = ds["acts"].values[:, :h]
-    ok = acts.sum(axis=1) >= el.min_lifetime_acts
+    ok = acts[:, :h].sum(axis=1) >= el.min_lifetime_acts
     recent = slice(h - el.recent_days, h)
     if el.recent_ideation_above is not None or el.recent_attempt:
         cond = np.zeros(ok.shape, bool)
         if el.recent_ideation_above is not None:
-            cond |= ds["ideation"].values[:, recent].max(axis=1) > el.recent_ideation_above
+            cond |= ideation[:, recent].max(axis=1) > el.recent_ideation_above
         if el.recent_attempt:
-            cond |= ds["attempts"].values[:, recent].sum(axis=1) > 0
+            cond |= attempts[:, recent].sum(axis=1) > 0
         ok &= cond
     return ok
 
@@ -395,6 +398,8 @@ def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
     att = ds["attempts"].values.reshape(k, n, -1)
     pre_identical = bool((acts[:, :, :h] == acts[:1, :, :h]).all()
                          and (ds["affect"].values.reshape(k, n, -1)[:, :, :h] == ds["affect"].values.reshape(k, n, -1)[:1, :, :h]).all())
+    # the trial run reproduces the screening run's histories, so every patient is still eligible
+    still = _eligible(acts[0], ds["ideation"].values.reshape(k, n, -1)[0], att[0], design)
     pfc = ds["pfc"].values.reshape(k, n, -1)
     load = ds["allostatic_load"].values.reshape(k, n, -1)
     stacked = stack_params(params, n * k)
@@ -432,6 +437,7 @@ def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
         "monthly_nssi": monthly, "month_start_day": (edges[:-1] - h).astype(float),
         "baseline_nssi_per_month": acts[0, :, first:h].sum(axis=1) / (design.baseline_days / DAYS_PER_MONTH),
         "limbic_baseline": lim0[0], "regulation_baseline": reg0[0], "pre_identical": pre_identical,
+        "still_eligible": bool(still.all()),
     })
     return out
 
@@ -528,11 +534,45 @@ def randomise(n: int, n_arms: int, seed: int, replicate: int, stratum: int) -> n
     return np.concatenate([rng.permutation(block) for _ in range(n_blocks)])[:n]
 
 
-def run_trial(design: Design, replicates: int | None = None) -> xr.Dataset:
-    """Run a design (``replicates`` independent trials, default the design's) and return the Dataset."""
+#: Subjects (patients x arms) simulated per compiled call of a trial: replicates are grouped
+#: so that a call stays below this (memory is bounded whatever the number of replicates).
+GROUP_SUBJECTS = 4096
+
+
+def _screen_arrays(design: Design, stratum: str, needed: int) -> dict[str, np.ndarray]:
+    ids, screened = screen(design, design.strata[stratum], needed)
+    return {"ids": ids, "screened": np.array(screened)}
+
+
+def _cached(folder: Path | None, key: str, compute):
+    """``compute()`` (a dict of arrays), stored as ``folder/key.npz`` and reused if present."""
+    if folder is None:
+        return compute()
+    path = folder / f"{key}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    out = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.tmp.npz"
+    np.savez(tmp, **{k: np.asarray(v) for k, v in out.items()})
+    tmp.replace(path)
+    return out
+
+
+def run_trial(design: Design, replicates: int | None = None, checkpoint: str | Path | None = None) -> xr.Dataset:
+    """Run a design (``replicates`` independent trials, default the design's) and return the Dataset.
+
+    ``checkpoint``: a folder for intermediate results (screened ids, groups of replicates),
+    keyed by the design's hash and the number of replicates; a run interrupted and started
+    again with the same folder reuses what was finished.
+    """
     reps = design.replicates if replicates is None else int(replicates)
     if reps < 1:
         raise ValueError(f"replicates must be >= 1, got {reps}")
+    if checkpoint is not None:
+        cfg0 = json.loads(json.dumps(design.raw, default=str))
+        checkpoint = Path(checkpoint) / f"{config_hash(cfg0)[:16]}_r{reps}"
     n, k = design.n_patients, len(design.arms)
     rows = _effect_rows(design)
     strata = list(design.strata)
@@ -542,11 +582,24 @@ def run_trial(design: Design, replicates: int | None = None) -> xr.Dataset:
     assigned_all, ids_all, eff_all, screen_info = [], [], [], []
     month_start = None
     for s_i, s_name in enumerate(strata):
-        ids, screened = screen(design, design.strata[s_name], n * reps)
-        out = simulate_arms(design, design.strata[s_name], ids)
-        if not out["pre_identical"]:  # pragma: no cover - guards the common-random-numbers design
+        sc = _cached(checkpoint, f"{s_name}_screen", lambda: _screen_arrays(design, s_name, n * reps))
+        ids, screened = np.asarray(sc["ids"]), int(sc["screened"])
+        # replicates are simulated in groups (bounded memory); each group is a resumable checkpoint
+        group = max(1, min(reps, GROUP_SUBJECTS // max(n * k, 1)))
+        parts = []
+        for g0 in range(0, reps, group):
+            sl = slice(g0 * n, min(g0 + group, reps) * n)
+            parts.append(_cached(checkpoint, f"{s_name}_reps{g0}", lambda sl=sl: simulate_arms(
+                design, design.strata[s_name], ids[sl])))
+        out = {key: np.concatenate([np.asarray(pt[key]) for pt in parts], axis=1) for key in
+               OUTCOMES + ("adherence", "dropout_days", "monthly_nssi")}
+        out.update({key: np.concatenate([np.asarray(pt[key]) for pt in parts]) for key in
+                    ("baseline_nssi_per_month", "limbic_baseline", "regulation_baseline")})
+        if not all(bool(pt["pre_identical"]) for pt in parts):  # pragma: no cover - guards common random numbers
             raise RuntimeError("pre-treatment histories differ between arms: common random numbers are broken")
-        month_start = out["month_start_day"]
+        if not all(bool(pt["still_eligible"]) for pt in parts):  # pragma: no cover - guards the screening
+            raise RuntimeError("the trial run does not reproduce the screening histories (a patient is no longer eligible)")
+        month_start = np.asarray(parts[0]["month_start_day"])
         screen_info.append((screened, len(ids)))
         assigned = np.stack([randomise(n, k, design.seed, r, s_i) for r in range(reps)])
         eff = np.zeros((reps, len(rows), 3))
