@@ -229,6 +229,7 @@ def test_dbt_components_are_separable():
     (lambda d: d.update(n_patients="many"), r"tiny.toml.n_patients: expected an integer"),
     (lambda d: d.update(person={"hope": 3.0}), r"person.hope: .*outside its bounds"),
     (lambda d: d["treatment"].update(length_days=99), r"treatment.length_days 99 extends past"),
+    (lambda d: d.update(population="clinicl"), r"tiny.toml: population: .*did you mean 'clinical'"),
 ])
 def test_design_errors_name_file_and_field(mutate, match):
     data = copy.deepcopy(TINY)
@@ -334,3 +335,14 @@ def test_docs_mapping_table_is_in_sync():
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "trials.md").read_text(encoding="utf-8")
     assert mapping_markdown() in text, "docs/trials.md: regenerate the mapping table from nssisim.interventions.mapping_markdown()"
+
+
+@pytest.mark.slow
+def test_calibrated_dbt_strength_reproduces_its_record():
+    """The recorded calibration (docs/trials.md §5): strength 0.413 gives g = -0.324 on its design."""
+    from nssisim.trial import DBT_TARGET_D, strength_curve
+
+    strength = load_intervention("dbt_a").strength
+    assert strength == load_intervention("dbt").strength == pytest.approx(0.413)
+    curve = strength_curve(load_design("calibrate_dbt"), "dbt_a", [strength])
+    assert curve["hedges_g"].iloc[0] == pytest.approx(DBT_TARGET_D, abs=0.01), curve.to_string()

@@ -232,8 +232,9 @@ def demo(
         from .targets import TARGETS, run_targets
 
         t0 = time.perf_counter()
-        typer.echo(f"running {len(TARGETS)} explanatory target(s) ...")
-        results = run_targets([t for t in TARGETS if t not in DEMO_SKIP_TARGETS], progress=True)
+        demo_targets = [t for t in TARGETS if t not in DEMO_SKIP_TARGETS]
+        typer.echo(f"running {len(demo_targets)} explanatory target(s) ...")
+        results = run_targets(demo_targets, progress=True)
         timings["targets"] = time.perf_counter() - t0
 
     trial_ds = None

@@ -178,6 +178,14 @@ def parse_design(data: Mapping, source: str = "<dict>") -> Design:
     pop = data.get("population", "clinical")
     if not isinstance(pop, str):
         raise DesignError(f"{w}: population: expected a population name or a path")
+    from .population import POPULATIONS, PopulationError, load_population
+
+    if pop not in POPULATIONS and not Path(pop).is_absolute() and (Path(source).parent / pop).is_file():
+        pop = str(Path(source).parent / pop)  # a path relative to the design file
+    try:
+        load_population(pop)
+    except PopulationError as e:
+        raise DesignError(f"{w}: population: {e}") from None
     overrides = _overrides(data.get("person", {}), f"{w}: person")
     strata_tab = data.get("strata", {})
     if not isinstance(strata_tab, Mapping):
