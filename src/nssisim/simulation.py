@@ -505,8 +505,11 @@ def simulate_cohort(
         "seed": seed, "horizon_hours": horizon_hours, "dt": dt, "record_every": record_every,
         "mechanisms_off": list(mechanisms_off), "event_capacity": event_capacity, "start_age_years": start_age_years,
     })
-    if schedule is not None:
-        cfg["run"]["schedule_components"] = int(schedule.mult.shape[0])
+    if schedule is not None:  # the schedule's arrays, by hash (the trial's design carries their meaning)
+        h = hashlib.sha256()
+        for k in ("mult", "add", "level", "start", "end", "tau_on", "tau_off"):
+            h.update(np.ascontiguousarray(getattr(schedule, k)).tobytes())
+        cfg["run"]["schedule"] = {"components": int(schedule.mult.shape[0]), "sha256": h.hexdigest()}
     ds.attrs.update({
         "title": "nssisim simulation (research instrument; severity is an abstract number)",
         "nssisim_version": __version__,
