@@ -106,7 +106,8 @@ def test_report_dir_never_overwrites_silently(tmp_path):
 
 def test_demo_fast_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    res = runner.invoke(app, ["demo", "--fast", "--no-targets", "--subjects", "24", "--days", "60", "--out", str(out)])
+    res = runner.invoke(app, ["demo", "--fast", "--no-targets", "--no-trial", "--subjects", "24", "--days", "60",
+                              "--out", str(out)])
     assert res.exit_code == 0, res.output
     for name in ("person.png", "cohort.png", "summary.md", "person_scenario.toml", "cohort_scenario.toml"):
         assert (out / name).stat().st_size > 0, name

@@ -10,7 +10,12 @@ import pytest
 from nssisim.targets import TARGETS, ablation, format_ablation, format_results, run_targets
 
 
-@pytest.mark.parametrize("target_id", list(TARGETS))
+#: Targets whose experiment is a multi-arm virtual trial (about a minute each under load): slow.
+SLOW_TARGETS = {"P12", "P13"}
+
+
+@pytest.mark.parametrize("target_id", [pytest.param(t, marks=pytest.mark.slow) if t in SLOW_TARGETS else t
+                                       for t in TARGETS])
 def test_target_holds(target_id):
     result = TARGETS[target_id].run()
     assert result.passed, f"{target_id} does not hold:\n{format_results([result])}"

@@ -42,6 +42,8 @@ DEMO_PERSON_DT_FAST = 1.0
 DEMO_COHORT = 2000
 DEMO_COHORT_FAST = 300
 DEMO_COHORT_DT = 1.0
+#: Targets the demo leaves out (virtual trials, slow; ``nssisim targets`` runs them).
+DEMO_SKIP_TARGETS = ("P12", "P13")
 #: Half-widths of the per-subject trait spread around the preset value (uniform draws, clipped to bounds).
 DEMO_SPREAD = {
     "limbic_reactivity": 0.35, "pfc_adult": 0.2, "rumination_trait": 0.3, "resilience": 0.2,
@@ -195,6 +197,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Root seed of both simulations.")] = 1,
     subjects: Annotated[int | None, typer.Option("--subjects", min=1, help="Cohort size (default 2000, 300 with --fast).")] = None,
     days: Annotated[int, typer.Option("--days", min=1, help="Simulated days (both runs).")] = DEMO_DAYS,
+    trial: Annotated[bool, typer.Option("--trial/--no-trial", help="Run the small default virtual trial (configs/trials/demo.toml).")] = True,
 ) -> None:
     """Simulate one adolescent and a cohort over two years, run the targets, and write a report.
 
@@ -229,9 +232,19 @@ def demo(
         from .targets import TARGETS, run_targets
 
         t0 = time.perf_counter()
-        typer.echo(f"running {len(TARGETS)} explanatory target(s) ...")
-        results = run_targets(progress=True)
+        demo_targets = [t for t in TARGETS if t not in DEMO_SKIP_TARGETS]
+        typer.echo(f"running {len(demo_targets)} explanatory target(s) ...")
+        results = run_targets(demo_targets, progress=True)
         timings["targets"] = time.perf_counter() - t0
+
+    trial_ds = None
+    if trial:
+        from .trial import load_design, run_trial
+
+        t0 = time.perf_counter()
+        typer.echo("running the demo virtual trial (configs/trials/demo.toml: DBT-A vs supportive therapy) ...")
+        trial_ds = run_trial(load_design("demo"))
+        timings["trial"] = time.perf_counter() - t0
 
     folder.mkdir(parents=True, exist_ok=True)
     header = "Scenario of the nssisim demo: rerun with `nssisim simulate --config {} --out FILE.nc`"
@@ -239,7 +252,7 @@ def demo(
         (folder / name).write_text(to_toml(cfg, header.format(folder / name)), encoding="utf-8")
     timing_line = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     extra = [
-        f"Made by `{_demo_command(fast, targets, preset, seed, subjects, days)}` "
+        f"Made by `{_demo_command(fast, targets, preset, seed, subjects, days)}{'' if trial else ' --no-trial'}` "
         f"(nssisim {__version__}). The two scenarios are saved beside this file "
         "(`person_scenario.toml`, `cohort_scenario.toml`); `nssisim simulate --config <file> --out <file>.nc` "
         "reproduces either run exactly.",
@@ -250,7 +263,10 @@ def demo(
         "",
         f"Wall time (including JAX compilation): {timing_line}.",
     ]
-    paths = write_report(folder, person_ds, cohort_ds, results, "\n".join(extra))
+    if results is not None and DEMO_SKIP_TARGETS:
+        extra += ["", f"Targets {', '.join(DEMO_SKIP_TARGETS)} (multi-arm virtual trials, about a minute each) are not "
+                  f"run by the demo: `nssisim targets {' '.join('--id ' + t for t in DEMO_SKIP_TARGETS)}` runs them."]
+    paths = write_report(folder, person_ds, cohort_ds, results, "\n".join(extra), trial_ds=trial_ds)
     typer.echo(f"report written to {folder}/ ({', '.join(sorted(p.name for p in paths.values()))}, "
                f"person_scenario.toml, cohort_scenario.toml) in {time.perf_counter() - t_all:.1f} s")
     if results:
@@ -498,6 +514,46 @@ def sensitivity(
     pngs = [plot_indices(tidy, o, out / f"{method}_{o}.png").name for o in usable]
     typer.echo(format_indices(tidy))
     typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
+
+
+# ------------------------------------------------------------------------------------ trial
+@app.command()
+def trial(
+    design: Annotated[Path, typer.Option("--design", "-d", help="Trial design TOML (see docs/trials.md and configs/trials/).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("trial_out"),
+    replicates: Annotated[int | None, typer.Option("--replicates", min=1, help="Independent trials (power, spread); default the design's.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files in --out.")] = False,
+) -> None:
+    """Run a virtual randomised trial: trial.nc, effects.csv, summary.csv, arms.csv, forest.png, trajectories.png, trial.md.
+
+    Interrupted runs resume: finished groups of replicates are kept in OUT/.trial_partial/ and
+    reused when the same command is run again (removed once the results are written).
+    """
+    from .trial import DesignError, load_design, run_trial
+    from .trial_plots import TRIAL_FILES, trial_markdown, write_trial
+
+    existing = [out / f for f in TRIAL_FILES if (out / f).exists()]
+    if existing and not overwrite:
+        raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
+    try:
+        d = load_design(design)
+    except DesignError as e:
+        raise _fail(f"invalid trial design: {e}", 2) from None
+    t0 = time.perf_counter()
+    n_rep = d.replicates if replicates is None else replicates
+    typer.echo(f"trial '{d.name}': {len(d.arms)} arms, {d.n_patients} patients x {n_rep} trial(s), "
+               f"{len(d.strata)} stratum/strata ...")
+    partial = out / ".trial_partial"  # resumable: finished groups of replicates are kept here until the end
+    try:
+        ds = run_trial(d, replicates, checkpoint=partial)
+    except DesignError as e:
+        raise _fail(str(e), 1) from None
+    paths = write_trial(ds, out)
+    import shutil
+
+    shutil.rmtree(partial, ignore_errors=True)
+    typer.echo(trial_markdown(ds))
+    typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {time.perf_counter() - t0:.1f} s")
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative

@@ -640,7 +640,7 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
 
 def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: xr.Dataset | None,
                  target_results: Sequence | None = None, extra_text: str = "", person_subject: int | None = None,
-                 ) -> dict[str, Path]:
+                 trial_ds: xr.Dataset | None = None) -> dict[str, Path]:
     """Write ``person.png``, ``cohort.png`` and ``summary.md`` into ``out_dir``.
 
     Parameters
@@ -656,6 +656,9 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
         Markdown appended at the end (e.g. timings).
     person_subject : int, optional
         Subject id to plot from ``person_ds`` (default: its first subject).
+    trial_ds : Dataset, optional
+        A virtual trial (:func:`nssisim.trial.run_trial`): its files go to ``trial/`` and its
+        summary into ``summary.md``.
 
     Returns
     -------
@@ -717,6 +720,13 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
 
         held = sum(bool(r.passed) for r in target_results)
         md += [f"{held} of {len(target_results)} targets hold.", "", "```", format_results(target_results), "```", ""]
+
+    if trial_ds is not None:  # a virtual trial (nssisim.trial): files in trial/, summary here
+        from .trial_plots import trial_markdown, write_trial
+
+        tp = write_trial(trial_ds, out / "trial")
+        paths.update({f"trial_{k}": v for k, v in tp.items()})
+        md += [trial_markdown(trial_ds), f"Files in `trial/`: {', '.join(sorted(tp))}.", ""]
 
     if extra_text:
         md += ["## Notes", "", extra_text.rstrip(), ""]

@@ -4,6 +4,12 @@ Data flow: parameters (dict name -> value or per-subject array) -> :func:`stack_
 (arrays of shape ``(n_subjects,)``) -> :func:`_run_segment` (jit: ``vmap`` over subjects of
 a nested ``lax.scan`` over time, calling :func:`nssisim.model.step`) -> numpy -> Dataset.
 
+Interventions (:class:`Schedule`): time-varying parameter modifiers evaluated inside the
+compiled loop once per record block (:func:`schedule_effects`, :func:`apply_schedule`): the
+base parameters are modified, clipped to their bounds and the step constants recomputed, so
+one compiled simulator serves every trial arm (arms differ only in arrays). Without a
+schedule the original code path runs unchanged.
+
 Randomness: the key of subject ``i`` is ``fold_in(root_key, i)`` and the four uniforms of its
 step ``t`` are Threefry-2x32 of that key over the counters ``4t .. 4t+3`` (:func:`step_uniforms`).
 A subject's trajectory therefore does not depend on batch size, chunking, time segments, the
@@ -18,6 +24,7 @@ import json
 import math
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -71,6 +78,112 @@ def stack_params(params: Mapping[str, float | np.ndarray] | None, n: int, where:
             check_value(name, v, where)
         out[name] = np.broadcast_to(arr, (n,)).astype(np.float32).copy()
     return out
+
+
+# ----------------------------------------------------------------------------- schedules
+#: What a schedule can change: every parameter of PARAMS (in table order), then the
+#: ``skill`` state, an input set by the schedule (the strength of a learned alternative
+#: response; it is 0 without a schedule and the step itself never changes it).
+PARAM_NAMES: tuple[str, ...] = tuple(PARAMS)
+SCHEDULE_TARGETS: tuple[str, ...] = PARAM_NAMES + ("skill",)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Time-varying parameter changes (interventions) as plain arrays.
+
+    ``C`` components, ``T = len(SCHEDULE_TARGETS)`` targets, ``n`` subjects. The effect of
+    component ``c`` on subject ``i`` at time ``t`` (hours since the start of the run) is
+    ``e = level[i, c] * (1 - exp(-(min(t, end) - start) / tau_on)) * exp(-(t - end)+ / tau_off)``
+    (0 before ``start``; ``end`` is the component's end or the person's dropout). At the start
+    of each record block the parameters become
+    ``clip(base * (1 + sum_c e_c mult[c]) + sum_c e_c add[c], low, high)``
+    and the skill input ``clip(sum_c e_c add[c, skill], 0, 1)``. With every level 0 the
+    parameters are the base parameters exactly, so a zero-strength arm equals the control arm.
+
+    Attributes
+    ----------
+    mult, add : (C, T) float
+        Relative change (factor - 1) and additive change at full effect.
+    level, start, end : (n, C) float
+        Per subject: strength x adherence, start and end time (h; ``inf`` = never ends).
+    tau_on, tau_off : (C,) float
+        Onset and offset time constants (h).
+    """
+
+    mult: np.ndarray
+    add: np.ndarray
+    level: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    tau_on: np.ndarray
+    tau_off: np.ndarray
+
+    def validated(self, n: int) -> "Schedule":
+        """Float32 copies with their shapes checked against ``n`` subjects (clear errors)."""
+        f = {k: np.asarray(getattr(self, k), dtype=np.float32) for k in
+             ("mult", "add", "level", "start", "end", "tau_on", "tau_off")}
+        if f["mult"].ndim != 2 or f["mult"].shape[1] != len(SCHEDULE_TARGETS):
+            raise ValueError(f"schedule: mult must have shape (components, {len(SCHEDULE_TARGETS)}), got {f['mult'].shape}")
+        c = f["mult"].shape[0]
+        want = {"add": (c, len(SCHEDULE_TARGETS)), "level": (n, c), "start": (n, c), "end": (n, c), "tau_on": (c,),
+                "tau_off": (c,)}
+        for k, shape in want.items():
+            if f[k].shape != shape:
+                raise ValueError(f"schedule: {k} must have shape {shape}, got {f[k].shape}")
+        for k in ("mult", "add", "level", "start", "tau_on", "tau_off"):
+            if not np.isfinite(f[k]).all():
+                raise ValueError(f"schedule: {k} has non-finite values")
+        if np.isnan(f["end"]).any():
+            raise ValueError("schedule: end has NaN values")
+        if (f["tau_on"] <= 0).any() or (f["tau_off"] <= 0).any():
+            raise ValueError("schedule: tau_on and tau_off must be positive (hours)")
+        if (f["mult"] < -1).any():
+            raise ValueError("schedule: mult (relative change) must be >= -1 (a parameter cannot turn negative by scaling)")
+        return Schedule(**f)
+
+    def take(self, idx: np.ndarray) -> "Schedule":
+        """The schedule of the subjects ``idx`` (per-subject arrays indexed, the rest shared)."""
+        return Schedule(self.mult, self.add, self.level[idx], self.start[idx], self.end[idx], self.tau_on, self.tau_off)
+
+
+def schedule_effects(t, level, start, end, tau_on, tau_off, xp=jnp):
+    """Effect of each component at time ``t`` (h): onset while in treatment, decay after ``end``.
+
+    Works on JAX (``xp=jnp``, inside the jit) and NumPy arrays (``xp=np``, for analysis).
+    """
+    on_time = xp.maximum(xp.minimum(t, end) - start, 0.0)
+    off_time = xp.maximum(t - xp.maximum(end, start), 0.0)
+    return level * -xp.expm1(-on_time / tau_on) * xp.exp(-off_time / tau_off)
+
+
+def apply_schedule(base, eff, mult, add, low, high, xp=jnp):
+    """Modified parameter vector (clipped to bounds) and skill input from component effects ``eff``.
+
+    ``base`` has the parameters in :data:`PARAM_NAMES` order along its last axis.
+    """
+    n_p = len(PARAM_NAMES)
+    factor = 1.0 + eff @ mult
+    shift = eff @ add
+    values = xp.clip(base * factor[..., :n_p] + shift[..., :n_p], low, high)
+    skill = xp.clip(shift[..., n_p], 0.0, 1.0)
+    return values, skill
+
+
+def effective_params(params: Mapping[str, np.ndarray], schedule: Schedule, t: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """NumPy mirror of what the simulator uses at time ``t`` (h): per-subject parameters and skill.
+
+    ``params`` as returned by :func:`stack_params` (arrays of shape ``(n,)``). The simulator
+    evaluates the schedule at the start of each record block, so pass a block start time to
+    get exactly the values it used.
+    """
+    low = np.array([PARAMS[k].low for k in PARAM_NAMES], np.float32)
+    high = np.array([PARAMS[k].high for k in PARAM_NAMES], np.float32)
+    base = np.stack([np.asarray(params[k], np.float32) for k in PARAM_NAMES], axis=-1)
+    eff = schedule_effects(np.float32(t), schedule.level, schedule.start, schedule.end, schedule.tau_on,
+                           schedule.tau_off, xp=np).astype(np.float32)
+    values, skill = apply_schedule(base, eff, schedule.mult, schedule.add, low, high, xp=np)
+    return {k: values[:, i] for i, k in enumerate(PARAM_NAMES)}, skill
 
 
 def step_uniforms(subject_key: jax.Array, t: jax.Array) -> jax.Array:
@@ -141,6 +254,33 @@ def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records
     return jax.vmap(one)(subject_ids, p, carry)
 
 
+@partial(jax.jit, static_argnames=("n_records", "k", "cap"))
+def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, sched, low, high):
+    """As :func:`_run_segment`, with the parameters modified by a schedule once per record block.
+
+    ``sched`` = (mult, add, level, start, end, tau_on, tau_off) as arrays (per-subject ones
+    with a leading subject axis). Arms of a trial differ only in these arrays.
+    """
+    mult, add, level, start, end, tau_on, tau_off = sched
+
+    def one(sid, ps, c, lv, st, en):
+        subject_key = jax.random.fold_in(root_key, sid)
+        base = jnp.stack([ps[name] for name in PARAM_NAMES])
+
+        def body(c, b):
+            t = (b * k).astype(jnp.float32) * dt
+            eff = schedule_effects(t, lv, st, en, tau_on, tau_off)
+            values, skill = apply_schedule(base, eff, mult, add, low, high)
+            pe = {name: values[i] for i, name in enumerate(PARAM_NAMES)}
+            s, buf, n_ev = c
+            c = (s._replace(skill=skill), buf, n_ev)
+            return _block(subject_key, pe, step_constants(pe, on, dt), on, dt, k, cap, c, b)
+
+        return jax.lax.scan(body, c, first_block + jnp.arange(n_records, dtype=jnp.int32))
+
+    return jax.vmap(one)(subject_ids, p, carry, level, start, end)
+
+
 #: With a progress bar, a chunk whose run exceeds this many person-steps is advanced in time
 #: segments (of equal length, so one compilation), and the bar moves per segment.
 SEGMENT_PERSON_STEPS = 20_000_000
@@ -195,6 +335,7 @@ def simulate_cohort(
     chunk_size: int = 16384,
     progress: bool = False,
     config: Mapping | None = None,
+    schedule: Schedule | None = None,
 ) -> xr.Dataset:
     """Simulate a cohort and return a labelled Dataset.
 
@@ -225,6 +366,9 @@ def simulate_cohort(
         Show a progress bar over chunks.
     config : mapping, optional
         The run's config, stored (with its hash) in ``attrs``.
+    schedule : Schedule, optional
+        Time-varying parameter changes (interventions; see :class:`Schedule`). ``None``
+        runs the unscheduled simulator.
     """
     if subject_ids is None:
         n = 1 if n_subjects is None else int(n_subjects)
@@ -243,6 +387,10 @@ def simulate_cohort(
     on = mechanism_switches(mechanisms_off)
     n_steps, n_records = _grid(horizon_hours, dt, record_every)
     p = stack_params(params, n)
+    if schedule is not None:
+        schedule = schedule.validated(n)
+        low = jnp.asarray(np.array([PARAMS[k].low for k in PARAM_NAMES], np.float32))
+        high = jnp.asarray(np.array([PARAMS[k].high for k in PARAM_NAMES], np.float32))
 
     devices = jax.local_devices()
     n_dev = len(devices)
@@ -274,13 +422,24 @@ def simulate_cohort(
         idx = np.where(idx < n, idx, a)  # pad the last chunk with copies; dropped below
         ids = subject_ids[idx].astype(np.uint32)
         pc = {k: v[idx] for k, v in p.items()}
+        sc = None
+        if schedule is not None:
+            s_sub = schedule.take(idx)
+            sc = (s_sub.level, s_sub.start, s_sub.end)
         if sharding is not None:  # split subjects across devices (one per CPU core, or GPUs)
             ids, pc = jax.device_put((ids, pc), sharding)
+            if sc is not None:
+                sc = jax.device_put(sc, sharding)
         carry = _initial_carry(pc, event_capacity)
         pieces = []
         for g in range(n_seg):
-            carry, rec = _run_segment(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg, record_every,
-                                      event_capacity)
+            if schedule is None:
+                carry, rec = _run_segment(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg, record_every,
+                                          event_capacity)
+            else:
+                sched = (schedule.mult, schedule.add, *sc, schedule.tau_on, schedule.tau_off)
+                carry, rec = _run_segment_scheduled(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg,
+                                                    record_every, event_capacity, sched, low, high)
             pieces.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], rec))
             if bar is not None:
                 bar.update(seg * record_every * chunk)
@@ -346,6 +505,11 @@ def simulate_cohort(
         "seed": seed, "horizon_hours": horizon_hours, "dt": dt, "record_every": record_every,
         "mechanisms_off": list(mechanisms_off), "event_capacity": event_capacity, "start_age_years": start_age_years,
     })
+    if schedule is not None:  # the schedule's arrays, by hash (the trial's design carries their meaning)
+        h = hashlib.sha256()
+        for k in ("mult", "add", "level", "start", "end", "tau_on", "tau_off"):
+            h.update(np.ascontiguousarray(getattr(schedule, k)).tobytes())
+        cfg["run"]["schedule"] = {"components": int(schedule.mult.shape[0]), "sha256": h.hexdigest()}
     ds.attrs.update({
         "title": "nssisim simulation (research instrument; severity is an abstract number)",
         "nssisim_version": __version__,

@@ -428,6 +428,139 @@ _register(Target(
     f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in the clinical sample", _p14))
 
 
+# ----------------------------------------------------------------------------- virtual trials (P12, P13)
+#: The trial design shared by P12 and P13 (nssisim.trial): eligible high-risk adolescents of the
+#: "clinical" population (>= 3 lifetime acts, recent ideation or attempt), randomised at 15
+#: after a year of simulated history, 6 months of treatment. Every eligible patient is
+#: simulated in every arm (common random numbers), so contrasts compare the same patients.
+TRIAL_TARGET_DESIGN: dict = {
+    "name": "targets", "seed": 1212, "population": "clinical", "start_age_years": 14.0, "history_days": 365,
+    "n_patients": 2, "screen_batch": 512, "baseline_days": 90,
+    "eligibility": {"age_min": 12, "age_max": 18, "min_lifetime_acts": 3, "recent_days": 90,
+                    "recent_ideation_above": 0.5, "recent_attempt": True},
+    "treatment": {"length_days": 182},
+    "windows": [{"name": "months_0_3", "start_day": 0, "end_day": 91},
+                {"name": "months_3_6", "start_day": 91, "end_day": 182}],
+}
+TRIAL_TARGET_PATIENTS = 192  # eligible patients, each simulated in every arm
+
+
+def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None):
+    """Simulate the eligible patients of :data:`TRIAL_TARGET_DESIGN` in every arm; per stratum
+    (arm names, outputs of :func:`nssisim.trial.simulate_arms`)."""
+    from .trial import parse_design, screen, simulate_arms
+
+    data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
+    if strata:
+        data["strata"] = strata
+    if eligibility:
+        data["eligibility"] = eligibility
+    d = parse_design(data, "targets.TRIAL_TARGET_DESIGN")
+    out = {}
+    for name, over in d.strata.items():
+        ids, _ = screen(d, over, TRIAL_TARGET_PATIENTS, mechanisms_off=off)
+        out[name] = simulate_arms(d, over, ids, mechanisms_off=off)
+    return d.arm_names, out
+
+
+def _nssi_6m(out, a: int) -> np.ndarray:
+    """NSSI acts per month over the 6 months of treatment, per patient of arm ``a``."""
+    return out["nssi_per_month"][a].mean(axis=1)
+
+
+def _p12(off):
+    """DBT-A vs supportive therapy; skills only vs individual therapy only; neural proxies under DBT."""
+    from .trial import hedges_g
+
+    arms = {"dbt_a": {"intervention": "dbt_a"}, "supportive": {"intervention": "supportive"},
+            "skills_only": {"intervention": "dbt", "components": list(SKILLS_COMPONENTS)},
+            "individual_only": {"intervention": "dbt", "components": ["individual"]}}
+    names, res = _trial(arms, "supportive", off)
+    out = res["all"]
+    i = {n: k for k, n in enumerate(names)}
+    g, lo, hi = hedges_g(_nssi_6m(out, i["dbt_a"]), _nssi_6m(out, i["supportive"]))
+    skills = _ratio(_nssi_6m(out, i["skills_only"]).mean(), _nssi_6m(out, i["individual_only"]).mean())
+    limbic = float(out["limbic_change"][i["dbt_a"], :, -1].mean())
+    reg = float(out["regulation_change"][i["dbt_a"], :, -1].mean())
+    reg_sup = float(out["regulation_change"][i["supportive"], :, -1].mean())
+    passed = hi < 0 and g <= P12_MAX_G and skills <= P12_MAX_SKILLS_RATIO and limbic < 0 and reg > max(reg_sup, 0.0)
+    means = {n: _nssi_6m(out, k).mean() for n, k in i.items()}
+    detail = (f"{out['nssi_per_month'].shape[1]} eligible patients in every arm; NSSI/month over 6 months: "
+              + ", ".join(f"{n} {m:.2f}" for n, m in means.items())
+              + f"; g DBT-A vs supportive {g:.3f} [{lo:.3f}, {hi:.3f}]; skills-only / individual-only {skills:.3f}; "
+              f"change at 6 months under DBT-A: limbic reactivity {limbic:+.3f}, prefrontal regulation {reg:+.3f} "
+              f"(supportive {reg_sup:+.3f})")
+    return passed, g, detail
+
+
+#: The skills-training components of DBT (Linehan2015's skills arm: skills group and coaching).
+SKILLS_COMPONENTS = ("skills_mindfulness", "skills_distress_tolerance", "skills_emotion_regulation",
+                     "skills_interpersonal", "coaching")
+P12_MAX_G, P12_MAX_SKILLS_RATIO = -0.2, 0.9
+
+
+_register(Target(
+    "P12", "DBT beats supportive therapy on NSSI; skills training is the essential component; limbic reactivity falls "
+    "and prefrontal regulation rises under DBT",
+    ("McCauley2018", "Linehan2015", "Goodman2014"),
+    "Hedges' g of NSSI acts/month over 6 months of treatment, DBT-A vs supportive therapy (eligible high-risk "
+    "adolescents of the clinical population, every patient in every arm)",
+    f"g <= {P12_MAX_G:g} with its 95% interval below 0; NSSI/month skills-only / individual-only <= "
+    f"{P12_MAX_SKILLS_RATIO:g}; under DBT-A mean limbic reactivity falls and prefrontal regulation rises (more than "
+    "under supportive therapy)", _p12))
+
+
+#: P13 profiles (illustrative overrides): relief-driven (strong opioid relief, little habit
+#: formation) and habit-driven (fast habit formation, frequent cues, habit bypassing deliberation).
+RELIEF_DRIVEN = {"eta_habit": 0.01, "k_relief_opioid": 1.6}
+HABIT_DRIVEN = {"eta_habit": 0.15, "lam_cue": 0.1, "habit_bypass": 0.9}
+
+
+def _p13(off):
+    """Drugs vs placebo (and DBT-A for scale); SSRI timing; naltrexone by profile."""
+    from .trial import hedges_g
+
+    arms = {"ssri": {"intervention": "ssri"}, "naltrexone": {"intervention": "naltrexone"},
+            "antipsychotic": {"intervention": "antipsychotic"}, "dbt_a": {"intervention": "dbt_a"},
+            "placebo": {"intervention": "placebo"}}
+    names, res = _trial(arms, "placebo", off)
+    out = res["all"]
+    i = {n: k for k, n in enumerate(names)}
+    pl = _nssi_6m(out, i["placebo"])
+    g = {n: hedges_g(_nssi_6m(out, i[n]), pl)[0] for n in ("ssri", "naltrexone", "antipsychotic", "dbt_a")}
+    best_drug = min(g["ssri"], g["naltrexone"], g["antipsychotic"])
+    # both effects are negative when they help: the share is the drug's reduction as a fraction of DBT-A's
+    share = best_drug / g["dbt_a"] if g["dbt_a"] < 0 else np.inf
+    early = _ratio(out["nssi_per_month"][i["ssri"], :, 0].mean(), out["nssi_per_month"][i["placebo"], :, 0].mean())
+    late = _ratio(out["nssi_per_month"][i["ssri"], :, 1].mean(), out["nssi_per_month"][i["placebo"], :, 1].mean())
+    # naltrexone by profile (>= 3 lifetime acts; no ideation criterion, so both profiles recruit)
+    elig = {"age_min": 12, "age_max": 18, "min_lifetime_acts": 3, "recent_days": 90}
+    _, res2 = _trial({"naltrexone": {"intervention": "naltrexone"}, "placebo": {"intervention": "placebo"}}, "placebo",
+                     off, strata={"relief_driven": RELIEF_DRIVEN, "habit_driven": HABIT_DRIVEN}, eligibility=elig)
+    red = {k: 1.0 - _ratio(_nssi_6m(o, 0).mean(), _nssi_6m(o, 1).mean()) for k, o in res2.items()}
+    passed = (share <= P13_MAX_DRUG_SHARE and early >= P13_MIN_SSRI_EARLY and late <= P13_MAX_SSRI_LATE
+              and red["relief_driven"] - red["habit_driven"] >= P13_MIN_NALTREXONE_GAP)
+    detail = ("Hedges' g of NSSI/month over 6 months vs placebo: " + ", ".join(f"{n} {v:.3f}" for n, v in g.items())
+              + f"; best drug / DBT-A {share:.2f}; SSRI/placebo NSSI rate months 0-3 {early:.3f}, months 3-6 {late:.3f}; "
+              f"naltrexone reduction relief-driven {red['relief_driven']:.3f} vs habit-driven {red['habit_driven']:.3f}")
+    return passed, share, detail
+
+
+P13_MAX_DRUG_SHARE = 0.5
+P13_MIN_SSRI_EARLY, P13_MAX_SSRI_LATE = 1.05, 1.0
+P13_MIN_NALTREXONE_GAP = 0.05
+
+
+_register(Target(
+    "P13", "No drug reliably reduces core NSSI; SSRIs raise risk early then lower it; naltrexone helps relief-driven "
+    "more than habit-driven acts",
+    ("Witt2021", "RogalskiTomczak2025", "Chen2025"),
+    "largest drug effect on NSSI acts/month over 6 months (Hedges' g vs placebo) as a share of DBT-A's (same patients)",
+    f"<= {P13_MAX_DRUG_SHARE:g}; SSRI/placebo NSSI rate >= {P13_MIN_SSRI_EARLY:g} in months 0-3 and <= "
+    f"{P13_MAX_SSRI_LATE:g} in months 3-6; naltrexone's relative reduction larger by >= {P13_MIN_NALTREXONE_GAP:g} in "
+    "relief-driven than in habit-driven persons", _p13))
+
+
 def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] = (), progress: bool = False) -> list[TargetResult]:
     """Run the named targets (all by default) with the given mechanisms off."""
     ids = list(TARGETS) if ids is None else list(ids)
