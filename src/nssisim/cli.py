@@ -323,13 +323,31 @@ def ablate(
 def bench(
     subjects: Annotated[int, typer.Option("--subjects", min=1, help="Cohort size of the throughput run.")] = 10000,
     python_steps: Annotated[int, typer.Option("--python-steps", min=1, help="Steps of the pure-Python reference.")] = 20000,
+    years: Annotated[float, typer.Option("--years", min=0.0, help="Simulated years of the cohort run (of 365 days, rounded to whole days; dt = 1 h).")] = 1.0,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Subjects per compiled call (larger on a GPU).")] = 16384,
+    record_every: Annotated[int, typer.Option("--record-every", min=1, help="Steps per recorded block (24: daily; larger saves host memory for huge cohorts).")] = 24,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Instead: sweep throughput (runs/s), local executor vs a local Dask cluster.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="--sweep: Dask worker processes.")] = 2,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="--sweep: parameter sets in the sweep.")] = 128,
+    subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="--sweep: subjects per parameter set.")] = 64,
+    days: Annotated[int, typer.Option("--days", min=1, help="--sweep: simulated days per run.")] = 365,
 ) -> None:
-    """Measure simulator throughput (person-steps per second) and print the report."""
+    """Measure simulator throughput (person-steps per second), or with --sweep sweep throughput, and print the report."""
     try:
-        from .bench import format_benchmark, run_benchmark
+        from .bench import format_benchmark, format_sweep_benchmark, run_benchmark, run_sweep_benchmark
     except ImportError as err:
         raise _fail(f"the benchmark module is not available: {err}", 1) from None
-    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, python_steps=python_steps, progress=True)))
+    if sweep:
+        typer.echo(format_sweep_benchmark(run_sweep_benchmark(n_runs=runs, n_subjects_per_run=subjects_per_run,
+                                                              days=days, workers=workers, progress=True)))
+        return
+    n_days = round(years * 365)
+    if n_days < 1:
+        raise _fail(f"--years {years:g} is less than one day", 2)
+    if (n_days * 24) % record_every:
+        raise _fail(f"--record-every {record_every} must divide the run's {n_days * 24} steps", 2)
+    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
+                                              chunk_size=chunk_size, record_every=record_every, progress=True)))
 
 
 @app.command()
@@ -450,6 +468,10 @@ def sensitivity(
     seed: Annotated[int, typer.Option("--seed", help="Root seed of the simulations and of the design.")] = 1,
     shard_size: Annotated[int | None, typer.Option("--shard-size", min=1, help="Runs per shard (default: about 1024 subjects a shard).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run the shards on a running Dask scheduler at this address (tcp://host:8786).")] = None,
+    dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Run the shards on a local Dask cluster of N worker processes (one core each).")] = None,
+    stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, help="Compute at most N shards, then stop (continue later with --resume).")] = None,
+    event_capacity: Annotated[int | None, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (default 1024 per simulated year).")] = None,
 ) -> None:
     """Sobol or Morris sensitivity of the cohort outputs to parameters: design -> sweep -> indices, table, plots.
 
@@ -457,7 +479,7 @@ def sensitivity(
     an interrupted run continues with --resume and gives the same result. See docs/sensitivity.md.
     """
     from .sensitivity import format_indices, make_design, parse_param_spec, plot_indices
-    from .sweep import OUTPUTS, SweepError, load_sweep, run_sweep
+    from .sweep import OUTPUTS, SweepError, load_sweep, run_sweep, sweep_status
 
     if method not in ("sobol", "morris"):
         raise _fail(f"--method must be 'sobol' or 'morris', got '{method}'", 2)
@@ -477,27 +499,62 @@ def sensitivity(
     n_sub = design.n_runs * subjects_per_run
     typer.echo(f"{method}: {len(design.names)} parameter(s), N={n}: {design.n_runs:,} runs x {subjects_per_run} subjects "
                f"x {days} days = {n_sub * days * 24:,} person-steps (preset '{preset}', seed {seed})")
+    if scheduler is not None and dask_local is not None:
+        raise _fail("give --scheduler or --dask-local, not both", 2)
     t0 = time.perf_counter()
     try:
-        run_sweep(design.sample(), out / "sweep", seed=seed, base_params=load_preset(preset),
-                  n_subjects_per_run=subjects_per_run, days=days, shard_size=shard_size, resume=resume,
-                  progress=progress)
+        with _sweep_executor(scheduler, dask_local) as executor:
+            run_sweep(design.sample(), out / "sweep", seed=seed, base_params=load_preset(preset),
+                      n_subjects_per_run=subjects_per_run, days=days, shard_size=shard_size, resume=resume,
+                      progress=progress, max_shards=stop_after, event_capacity=event_capacity, executor=executor)
+        n_shards, missing = sweep_status(out / "sweep")
+        if missing:
+            typer.echo(f"stopped after --stop-after {stop_after} shard(s): {n_shards - len(missing)} of {n_shards} "
+                       f"done; continue with the same command and --resume")
+            return
         ds = load_sweep(out / "sweep")
     except SweepError as err:
         raise _fail(str(err), 1) from None
     import numpy as np
 
-    usable, skipped = [], []
+    overflow = int((ds["events_overflow_share"].values > 0).sum())
+    if overflow:
+        typer.echo(f"note: the event table overflowed in {overflow} run(s); their 'addictive' share is a lower bound "
+                   "(raise --event-capacity)", err=True)
+
+    usable = []
     for o in OUTPUTS:
-        (usable if np.isfinite(ds[o].values).all() else skipped).append(o)
-    for o in skipped:
-        typer.echo(f"skipping output '{o}': not defined for every run (e.g. habit_share of a run without acts)")
+        v = ds[o].values
+        if not np.isfinite(v).all():
+            typer.echo(f"skipping output '{o}': not defined for every run (e.g. habit_share of a run without acts)")
+        elif np.ptp(v) == 0:
+            why = " (cessation needs runs longer than a year)" if o == "cessation" and days <= 365 else ""
+            typer.echo(f"skipping output '{o}': the same value ({v[0]:g}) in every run, nothing to apportion{why}")
+        else:
+            usable.append(o)
     tidy = design.analyze(ds, outputs=usable)
+    key = "ST" if method == "sobol" else "mu_star"
+    for o in usable:
+        if tidy.loc[tidy["output"] == o, key].isna().all():
+            typer.echo(f"output '{o}': indices undefined (it does not vary over the base samples; use a larger --n)")
     out.mkdir(parents=True, exist_ok=True)
     tidy.to_csv(out / "indices.csv", index=False)
     pngs = [plot_indices(tidy, o, out / f"{method}_{o}.png").name for o in usable]
     typer.echo(format_indices(tidy))
     typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
+
+
+def _sweep_executor(scheduler: str | None, dask_local: int | None):
+    """Context manager yielding run_sweep's executor: None (this process) or a Dask client."""
+    from contextlib import nullcontext
+
+    if scheduler is None and dask_local is None:
+        return nullcontext(None)
+    try:
+        from .sweep import dask_client
+    except ImportError as err:  # pragma: no cover - dask is a dependency
+        raise _fail(f"the Dask executor needs dask.distributed: {err}", 1) from None
+    return dask_client(scheduler=scheduler, n_workers=dask_local)
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative
