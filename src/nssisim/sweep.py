@@ -238,6 +238,23 @@ def _write_atomic(out_dir: Path, path: Path, write) -> None:
             tmp.unlink()
 
 
+_TMP_NAME = re.compile(r"^\.shard-\d+\.nc\.(\d+)\.tmp$")
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete half-written shard files left by a killed writer (its pid, in the name, is gone)."""
+    for p in out_dir.iterdir():
+        m = _TMP_NAME.match(p.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:  # the writer no longer exists
+            p.unlink(missing_ok=True)
+        except PermissionError:  # a live process of another user
+            pass
+
+
 def _same_manifest(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return False
@@ -331,6 +348,8 @@ def run_sweep(
         _write_atomic(out_dir, settings_path, lambda p: p.write_text(
             json.dumps({**settings, "nssisim_version": __version__}, indent=2), encoding="utf-8"))
 
+    if resume:
+        _remove_stale_temporaries(out_dir)
     n_shards = settings["n_shards"]
     missing = [i for i in range(n_shards) if not shard_path(out_dir, i).exists()]
     todo = missing if max_shards is None else missing[: max(0, int(max_shards))]
