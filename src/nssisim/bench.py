@@ -23,8 +23,10 @@ or call :func:`run_benchmark` / :func:`format_benchmark`.
 Sweep throughput (``nssisim bench --sweep``, :func:`run_sweep_benchmark`): the same sweep (a
 fixed random design over two parameters) run with the local executor (this process, one XLA
 device per core) and on a local Dask cluster (``workers`` single-threaded processes, one XLA
-device each), each twice: cold (the first run compiles; for Dask this includes starting the
-cluster) and warm (the time a long sweep is dominated by). It reports runs per second, the
+device each), each twice: cold (the first run compiles) and warm (the time a long sweep is
+dominated by). Between the two Dask runs every worker compiles the sweep's shard shapes (a cold
+run compiles only on the workers that happened to get a shard); cluster start, cold run and this
+compilation are reported separately. It reports runs per second, the
 overhead of the distributed path as the ratio of the warm wall times (Dask / local) and
 checks that both executors gave identical results.
 """
@@ -83,6 +85,7 @@ def run_benchmark(
     progress: bool = False,
     chunk_size: int = 16384,
     record_every: int = 24,
+    event_capacity: int = 512,
 ) -> dict:
     """Time the cohort simulator and the plain-Python reference; return the numbers.
 
@@ -93,6 +96,7 @@ def run_benchmark(
     chunk_size : subjects per compiled call (raise it on a GPU with memory to spare).
     record_every : steps per recorded block (24 at dt = 1 h: daily records; the Dataset holds
         about 100 bytes per subject and record, so a larger interval saves memory for huge cohorts).
+    event_capacity : event-table rows per subject (32 bytes each on the host; the simulator's default).
     python_steps : steps of one person in the reference loop.
     seed : seed of both runs.
     progress : print what is being timed (to stderr).
@@ -114,7 +118,8 @@ def run_benchmark(
 
     def cohort():
         return simulate_cohort(seed, params, n_subjects=n_subjects, horizon_hours=horizon_hours, dt=dt,
-                               record_every=record_every, chunk_size=chunk_size, progress=progress)
+                               record_every=record_every, chunk_size=chunk_size, event_capacity=event_capacity,
+                               progress=progress)
 
     say(f"JAX: {n_subjects} subjects x {n_steps} steps, first call (compiles) ...")
     t0 = time.perf_counter()
@@ -145,6 +150,7 @@ def run_benchmark(
         "person_steps": int(person_steps),
         "chunk_size": int(chunk_size),
         "record_every": int(record_every),
+        "event_capacity": int(event_capacity),
         "params_source": params_source,
         "jax_first_call_s": jax_first_call_s,
         "jax_s": jax_s,
@@ -221,7 +227,7 @@ def run_sweep_benchmark(
 
     from .parameters import PARAMS
     from .presets import load_preset
-    from .sweep import OUTPUTS, dask_client, load_sweep, make_manifest, run_sweep
+    from .sweep import OUTPUTS, dask_client, load_sweep, make_manifest, run_sweep, simulate_shard
 
     if n_runs < 1 or n_subjects_per_run < 1 or days < 1 or workers < 1:
         raise ValueError("n_runs, n_subjects_per_run, days and workers must be >= 1")
@@ -252,6 +258,19 @@ def run_sweep_benchmark(
         with dask_client(n_workers=workers) as client:
             times["dask_start"] = time.perf_counter() - t0
             timed("dask_cold", executor=client)
+            # The cold run compiled on the workers that happened to get shards; make every worker
+            # compile the first and the last shard's shapes, so that "warm" is warm on all of them.
+            say("warm-up: every worker compiles and runs the first and last shard ...")
+            t0 = time.perf_counter()
+            settings = load_sweep(tmp / "dask_cold").attrs
+            size, cap = int(settings["shard_size"]), int(settings["event_capacity"])
+            for s in sorted({0, (n_runs - 1) // size}):
+                rows = manifest.iloc[s * size: (s + 1) * size]
+                client.run(simulate_shard, {
+                    "seed": seed, "base_params": kw["base_params"], "names": list(SWEEP_BENCH_PARAMS),
+                    "values": rows[list(SWEEP_BENCH_PARAMS)].to_numpy(), "run_ids": rows["run_id"].to_numpy(),
+                    "n_subjects_per_run": n_subjects_per_run, "days": days, "dt": 1.0, "event_capacity": cap})
+            times["dask_warmup"] = time.perf_counter() - t0
             timed("dask_warm", executor=client)
         a, b = load_sweep(tmp / "local_warm"), load_sweep(tmp / "dask_warm")
         identical = all(np.array_equal(a[v].values, b[v].values, equal_nan=True) for v in OUTPUTS)
@@ -270,6 +289,7 @@ def run_sweep_benchmark(
         "local_warm_s": times["local_warm"],
         "dask_start_s": times["dask_start"],
         "dask_cold_s": times["dask_cold"],
+        "dask_warmup_s": times["dask_warmup"],
         "dask_warm_s": times["dask_warm"],
         "local_runs_per_s": n_runs / times["local_warm"],
         "dask_runs_per_s": n_runs / times["dask_warm"],
@@ -294,7 +314,8 @@ def format_sweep_benchmark(result: Mapping) -> str:
         f"  local          cold {r['local_cold_s']:.2f} s, warm {r['local_warm_s']:.2f} s: "
         f"{r['local_runs_per_s']:.2f} runs/s ({_si(r['local_person_steps_per_s'])}person-steps/s)",
         f"  Dask           {r['workers']} worker(s), one XLA device each; cluster start {r['dask_start_s']:.2f} s, "
-        f"cold {r['dask_cold_s']:.2f} s, warm {r['dask_warm_s']:.2f} s: {r['dask_runs_per_s']:.2f} runs/s "
+        f"cold {r['dask_cold_s']:.2f} s, warm-up of every worker {r['dask_warmup_s']:.2f} s, "
+        f"warm {r['dask_warm_s']:.2f} s: {r['dask_runs_per_s']:.2f} runs/s "
         f"({_si(r['dask_person_steps_per_s'])}person-steps/s)",
         f"  overhead       Dask / local warm wall time = {r['dask_overhead_ratio']:.2f}",
         f"  identical      {'yes' if r['identical'] else 'NO'} (every output of every run, local vs Dask)",

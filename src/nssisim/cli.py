@@ -326,6 +326,7 @@ def bench(
     years: Annotated[float, typer.Option("--years", min=0.0, help="Simulated years of the cohort run (of 365 days, rounded to whole days; dt = 1 h).")] = 1.0,
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Subjects per compiled call (larger on a GPU).")] = 16384,
     record_every: Annotated[int, typer.Option("--record-every", min=1, help="Steps per recorded block (24: daily; larger saves host memory for huge cohorts).")] = 24,
+    event_capacity: Annotated[int, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (32 bytes each in host memory).")] = 512,
     sweep: Annotated[bool, typer.Option("--sweep", help="Instead: sweep throughput (runs/s), local executor vs a local Dask cluster.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="--sweep: Dask worker processes.")] = 2,
     runs: Annotated[int, typer.Option("--runs", min=1, help="--sweep: parameter sets in the sweep.")] = 128,
@@ -347,7 +348,8 @@ def bench(
     if (n_days * 24) % record_every:
         raise _fail(f"--record-every {record_every} must divide the run's {n_days * 24} steps", 2)
     typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
-                                              chunk_size=chunk_size, record_every=record_every, progress=True)))
+                                              chunk_size=chunk_size, record_every=record_every,
+                                              event_capacity=event_capacity, progress=True)))
 
 
 @app.command()

@@ -66,8 +66,8 @@ OUTPUTS: dict[str, str] = {
     "ideation_peak": "share of subjects whose suicidal ideation ever exceeded 0.5 [ideation]",
     "addictive": "share with the addictive profile: repetitive NSSI and >= 3 of 4 addictive features [addictive]",
     "cessation": "share with a history of NSSI but no act in the final 365 days [cessation]",
-    "nssi_ideation_or": "target P14's statistic within the run: odds ratio of ideation given lifetime NSSI "
-                        "(0.5 added to every cell)",
+    "nssi_ideation_log_or": "natural log of target P14's statistic within the run: odds ratio of ideation given "
+                            "lifetime NSSI (0.5 added to every cell)",
 }
 #: Diagnostic per-run variables (not analysis outputs): subjects with non-finite states, the
 #: number of acts, and subjects whose event table overflowed (their ``addictive`` feature
@@ -178,7 +178,8 @@ def run_outputs(ds: xr.Dataset, n_runs: int, n_per_run: int) -> dict[str, np.nda
         "ideation_peak": share("ideation"),
         "addictive": share("addictive"),
         "cessation": share("cessation"),
-        "nssi_ideation_or": np.array([_odds_ratio(nssi[r], ideation[r]) for r in range(n_runs)]),
+        # on the log scale: a ratio of small counts is heavy-tailed, which variance-based indices handle badly
+        "nssi_ideation_log_or": np.log([_odds_ratio(nssi[r], ideation[r]) for r in range(n_runs)]),
         "invalid_share": per_run(ds["invalid"].values).mean(axis=1),
         "n_acts": run_acts,
         "events_overflow_share": per_run(m["events_dropped"].to_numpy() > 0).mean(axis=1),
