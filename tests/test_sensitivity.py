@@ -172,3 +172,10 @@ def test_sobol_indices_are_nan_when_the_a_and_b_rows_are_constant():
     y[1::5] = np.arange(8)  # only the AB_1 rows vary: the variance the estimators divide by is 0
     r = d.analyze({"y": y})
     assert r[["S1", "S1_conf", "ST", "ST_conf"]].isna().all().all()
+
+
+def test_cli_refuses_two_executors(tmp_path):
+    r = CliRunner().invoke(app, ["sensitivity", "--param", "pfc_adult", "--param", "hope", "--n", "2", "--out",
+                                 str(tmp_path / "x"), "--dask-local", "2", "--scheduler", "tcp://127.0.0.1:9"])
+    assert r.exit_code == 2 and "--scheduler or --dask-local, not both" in r.output
+    assert not (tmp_path / "x").exists()
