@@ -188,7 +188,8 @@ def format_benchmark(result: Mapping) -> str:
         f"({m['jax_device']})",
         f"  person         {result['params_source']}",
         f"  JAX cohort     {result['n_subjects']} subjects x {result['n_steps']} steps (dt = {result['dt']:g} h) "
-        f"= {_si(result['person_steps'])}person-steps",
+        f"= {_si(result['person_steps'])}person-steps; {result.get('chunk_size', 16384)} subjects a compiled call, "
+        f"records every {result.get('record_every', 24)} steps",
         f"                 first call (with compilation) {result['jax_first_call_s']:.2f} s, warm {result['jax_s']:.2f} s",
         f"                 {_si(result['jax_person_steps_per_s'])}person-steps/s "
         f"({result['jax_acts_per_person_year']:.1f} acts per person-year)",

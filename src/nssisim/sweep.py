@@ -392,7 +392,8 @@ def _write_shard(out_dir: Path, s: int, task: Mapping, outs: Mapping[str, np.nda
     expected = [*OUTPUTS, *DIAGNOSTICS]
     if sorted(outs) != sorted(expected) or any(np.shape(outs[k]) != run_ids.shape for k in expected):
         raise SweepError(f"shard {s}: the executor returned {sorted(outs)} with shapes "
-                         f"{[np.shape(v) for v in outs.values()]}, expected {expected} with {run_ids.size} value(s) each")
+                         f"{[np.shape(v) for v in outs.values()]}, expected {expected} with {run_ids.size} "
+                         "value(s) each")
     values = np.asarray(task["values"], dtype=np.float64)
     shard = xr.Dataset(
         {name: (("run_id",), np.asarray(outs[name])) for name in expected},
