@@ -116,7 +116,27 @@ def test_outputs_are_the_measures_of_the_runs_subjects(tmp_path):
         np.testing.assert_array_equal(ds[out].values, expected, err_msg=out)
     assert (ds["addictive"] <= ds["repetitive"]).all()
     assert ds.attrs["event_capacity"] == 85  # 1024 rows per year, for 30 days
-    assert np.isfinite(ds["nssi_ideation_log_or"]).all()
+    # P14's statistic per run, from the same measures (NaN where nobody or everybody has NSSI or ideation)
+    expected = []
+    for r in (0, 1):
+        x, y = meas["lifetime_nssi"].to_numpy()[run == r], meas["ideation"].to_numpy()[run == r]
+        if x.all() or not x.any() or y.all() or not y.any():
+            expected.append(np.nan)
+        else:
+            a, b, c, d = (np.sum(x & y) + 0.5, np.sum(x & ~y) + 0.5, np.sum(~x & y) + 0.5, np.sum(~x & ~y) + 0.5)
+            expected.append(np.log(a * d / (b * c)))
+    np.testing.assert_allclose(ds["nssi_ideation_log_or"].values, expected, rtol=1e-12)
+
+
+def test_the_p14_odds_ratio_and_its_undefined_cases():
+    from nssisim.sweep import _odds_ratio
+
+    nssi = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
+    ideation = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)
+    assert _odds_ratio(nssi, ideation) == pytest.approx(2.5 * 4.5 / (1.5 * 1.5))  # cells 2, 1, 1, 4 (+0.5)
+    for x, y in ((np.zeros(8, bool), ideation), (np.ones(8, bool), ideation), (nssi, np.zeros(8, bool)),
+                 (nssi, np.ones(8, bool))):
+        assert np.isnan(_odds_ratio(x, y))
 
 
 def test_an_overflowing_event_table_is_recorded_not_warned(tmp_path):

@@ -546,6 +546,80 @@ def sensitivity(
     typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
 
 
+@app.command("sweep")
+def sweep_cmd(
+    manifest: Annotated[Path, typer.Option("--manifest", "-m", help="Parameter sets: .csv or .parquet, one column per parameter, optional integer run_id column.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Sweep folder: manifest, settings, one netCDF file per shard, and results.csv at the end.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep in --out (finished shards are kept).")] = False,
+    subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="Subjects simulated per parameter set.")] = 64,
+    days: Annotated[int, typer.Option("--days", min=1, help="Simulated days per run.")] = 365,
+    preset: Annotated[str, typer.Option("--preset", help=f"Base person preset: {', '.join(PRESETS)}.")] = "vulnerable",
+    seed: Annotated[int, typer.Option("--seed", help="Root seed of the simulations.")] = 1,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", min=1, help="Runs per shard (default: about 1024 subjects a shard).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run the shards on a running Dask scheduler at this address.")] = None,
+    dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Run the shards on a local Dask cluster of N worker processes.")] = None,
+    stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, help="Compute at most N shards, then stop (continue later with --resume).")] = None,
+    event_capacity: Annotated[int | None, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (default 1024 per simulated year).")] = None,
+) -> None:
+    """Run a sweep of your own parameter sets (a manifest file) and write the per-run outputs to results.csv.
+
+    Every run is a cohort of --subjects-per-run subjects of the preset with the run's parameters set; the outputs
+    are those of `nssisim sensitivity` (docs/sensitivity.md). Results do not depend on shards or executor.
+    """
+    import pandas as pd
+
+    from .sweep import SweepError, load_sweep, make_manifest, results_table, run_sweep, sweep_status
+
+    if preset not in PRESETS:
+        raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
+    if scheduler is not None and dask_local is not None:
+        raise _fail("give --scheduler or --dask-local, not both", 2)
+    suffix = manifest.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise _fail(f"--manifest {manifest}: expected a .csv or .parquet file", 2)
+    try:
+        table = pd.read_csv(manifest) if suffix == ".csv" else pd.read_parquet(manifest)
+    except (OSError, ValueError) as err:
+        raise _fail(f"--manifest {manifest}: cannot read it: {err}", 2) from None
+    line = (lambda i: f"row {i}, line {i + 2}") if suffix == ".csv" else (lambda i: f"row {i}")
+    cols = {}
+    for c in table.columns:
+        values = pd.to_numeric(table[c], errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            raise _fail(f"{manifest}: column '{c}', {line(i)}: {table[c].iloc[i]!r} is not a number", 2)
+        cols[str(c)] = values.to_numpy()
+    run_ids = cols.pop("run_id", None)
+    if run_ids is not None and not (run_ids == run_ids.astype(int)).all():
+        raise _fail(f"{manifest}: column 'run_id' must hold whole numbers", 2)
+    try:
+        runs = make_manifest(cols, None if run_ids is None else run_ids.astype(int))
+    except (KeyError, ValueError) as err:
+        raise _fail(f"{manifest}: {err.args[0] if err.args else err}", 2) from None
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise _fail(f"refusing to write into {out}: it is not empty (pass --resume to continue a sweep there)", 1)
+    typer.echo(f"sweep: {len(runs):,} runs of {', '.join(c for c in runs.columns if c != 'run_id')} x "
+               f"{subjects_per_run} subjects x {days} days (preset '{preset}', seed {seed})")
+    t0 = time.perf_counter()
+    try:
+        with _sweep_executor(scheduler, dask_local) as executor:
+            run_sweep(runs, out, seed=seed, base_params=load_preset(preset), n_subjects_per_run=subjects_per_run,
+                      days=days, shard_size=shard_size, resume=resume, progress=progress, max_shards=stop_after,
+                      event_capacity=event_capacity, executor=executor)
+        n_shards, missing = sweep_status(out)
+        if missing:
+            typer.echo(f"stopped after --stop-after {stop_after} shard(s): {n_shards - len(missing)} of {n_shards} "
+                       f"done; continue with the same command and --resume")
+            return
+        ds = load_sweep(out)
+    except SweepError as err:
+        raise _fail(str(err), 1) from None
+    results_table(ds).to_csv(out / "results.csv")
+    typer.echo(f"wrote {out / 'results.csv'}: {ds.sizes['run_id']:,} runs ({time.perf_counter() - t0:.1f} s)")
+
+
 def _sweep_executor(scheduler: str | None, dask_local: int | None):
     """Context manager yielding run_sweep's executor: None (this process) or a Dask client."""
     from contextlib import nullcontext

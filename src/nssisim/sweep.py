@@ -55,8 +55,9 @@ from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS, check_value
 
 #: Per-run summary statistics written by :func:`run_sweep`: shares and means over the run's
 #: subjects. The per-subject definitions are those of :mod:`nssisim.measures` (named in brackets),
-#: evaluated at the end of the run; ``habit_share`` is NaN for a run without any act, and
-#: ``cessation`` is 0 for runs of a year or less (every act lies in the past-year window).
+#: evaluated at the end of the run; ``habit_share`` is NaN for a run without any act,
+#: ``nssi_ideation_log_or`` for a run in which nobody or everybody self-injured or had ideation,
+#: and ``cessation`` is 0 for runs of a year or less (every act lies in the past-year window).
 OUTPUTS: dict[str, str] = {
     "any_act": "lifetime NSSI: share of subjects with at least one act during the run [lifetime_nssi]",
     "repetitive": "share with >= 5 acts in the final 365 days (the whole run if shorter) [five_plus_12m]",
@@ -67,7 +68,7 @@ OUTPUTS: dict[str, str] = {
     "addictive": "share with the addictive profile: repetitive NSSI and >= 3 of 4 addictive features [addictive]",
     "cessation": "share with a history of NSSI but no act in the final 365 days [cessation]",
     "nssi_ideation_log_or": "natural log of target P14's statistic within the run: odds ratio of ideation given "
-                            "lifetime NSSI (0.5 added to every cell)",
+                            "lifetime NSSI (0.5 added to every cell); NaN when a margin is empty",
 }
 #: Diagnostic per-run variables (not analysis outputs): subjects with non-finite states, the
 #: number of acts, and subjects whose event table overflowed (their ``addictive`` feature
@@ -133,7 +134,13 @@ def _check_manifest(manifest: pd.DataFrame) -> list[str]:
 
 
 def _odds_ratio(exposed: np.ndarray, outcome: np.ndarray) -> float:
-    """Odds ratio of ``outcome`` given ``exposed`` with 0.5 added to every cell (as target P14)."""
+    """Odds ratio of ``outcome`` given ``exposed`` with 0.5 added to every cell (as target P14).
+
+    NaN when a margin is empty (nobody or everybody exposed, or with the outcome): the odds
+    ratio is then undefined, and the corrected formula would only echo the other margin.
+    """
+    if exposed.all() or not exposed.any() or outcome.all() or not outcome.any():
+        return float("nan")
     a = np.sum(exposed & outcome) + 0.5
     b = np.sum(exposed & ~outcome) + 0.5
     c = np.sum(~exposed & outcome) + 0.5
