@@ -528,7 +528,9 @@ def sensitivity(
     for o in OUTPUTS:
         v = ds[o].values
         if not np.isfinite(v).all():
-            typer.echo(f"skipping output '{o}': not defined for every run (e.g. habit_share of a run without acts)")
+            why = {"habit_share": "a run without acts", "nssi_ideation_log_or": "nobody or everybody in a run had NSSI "
+                   "or ideation"}.get(o, "a non-finite value")
+            typer.echo(f"skipping output '{o}': undefined in {int((~np.isfinite(v)).sum())} of {v.size} runs ({why})")
         elif np.ptp(v) == 0:
             why = " (cessation needs runs longer than a year)" if o == "cessation" and days <= 365 else ""
             typer.echo(f"skipping output '{o}': the same value ({v[0]:g}) in every run, nothing to apportion{why}")
