@@ -4,7 +4,13 @@ A *sweep* is a manifest (a :class:`pandas.DataFrame`) with an integer ``run_id``
 column per varied parameter (:func:`make_manifest` checks names and bounds against
 :data:`nssisim.parameters.PARAMS`). :func:`run_sweep` simulates every run as a small cohort of
 ``n_subjects_per_run`` subjects on top of ``base_params`` (e.g. a preset) and reduces it to the
-summary statistics in :data:`OUTPUTS`.
+summary statistics in :data:`OUTPUTS` (per-subject measures from :mod:`nssisim.measures`,
+averaged per run, in :func:`run_outputs`).
+
+Data flow of one shard: manifest rows -> :func:`simulate_shard` (plain-data task -> cohort
+Dataset -> :func:`run_outputs`: one value per run and output) -> :func:`_write_shard` on the
+client (netCDF, atomic). ``nssisim sensitivity`` and ``nssisim sweep`` (a manifest file) call
+:func:`run_sweep`; :func:`load_sweep` and :func:`results_table` read the results back.
 
 Keys: subject ``i`` of run ``r`` has the global id ``r * n_subjects_per_run + i`` and therefore
 the random stream ``fold_in(PRNGKey(seed), r * n_subjects_per_run + i)`` (see
@@ -15,8 +21,9 @@ Files in ``out_dir``: ``manifest.parquet`` and ``sweep.json`` (the settings) are
 when a sweep starts; each shard (``shard-00000.nc``, ... netCDF, one ``run_id`` dimension with
 the parameters as coordinates) is written atomically (a temporary file in ``out_dir``, then
 ``os.replace``) as soon as it is finished. ``resume=True`` checks that manifest and settings are
-those on disk and skips the shards already there (never recomputing or overwriting them);
-without it a non-empty ``out_dir`` is refused. :func:`load_sweep` concatenates the shards and
+those on disk and skips the shards already there (never recomputing or overwriting them), and
+removes temporary files left by a killed writer (the writer's pid is in their name); without it
+a non-empty ``out_dir`` is refused. :func:`load_sweep` concatenates the shards and
 raises if any is missing.
 
 Executors (``run_sweep(executor=...)``): ``None``/``"local"`` runs the shards one after another
