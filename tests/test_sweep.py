@@ -94,3 +94,53 @@ def test_manifest_checks_names_and_bounds():
 def test_load_sweep_of_an_empty_folder_names_what_is_missing(tmp_path):
     with pytest.raises(SweepError, match="holds no sweep"):
         load_sweep(tmp_path)
+
+
+def test_outputs_are_the_measures_of_the_runs_subjects(tmp_path):
+    from nssisim.measures import measure
+    from nssisim.simulation import simulate_cohort
+
+    m = _manifest(2)
+    run_sweep(m, tmp_path, shard_size=2, **KW)
+    ds = load_sweep(tmp_path)
+    # the same 16 subjects simulated directly (ids r * 8 + i) and measured with nssisim.measures
+    ids = np.arange(16)
+    params = {**BASE, **{k: np.repeat(m[k].to_numpy(), 8) for k in ("limbic_reactivity", "pfc_adult")}}
+    cohort = simulate_cohort(KW["seed"], params, subject_ids=ids, horizon_hours=30 * 24.0, record_every=24,
+                             event_capacity=ds.attrs["event_capacity"])
+    meas = measure(cohort)
+    run = np.repeat([0, 1], 8)
+    for out, col in (("any_act", "lifetime_nssi"), ("repetitive", "five_plus_12m"), ("addictive", "addictive"),
+                     ("cessation", "cessation"), ("ideation_peak", "ideation")):
+        expected = meas[col].groupby(run).mean().to_numpy()
+        np.testing.assert_array_equal(ds[out].values, expected, err_msg=out)
+    assert (ds["addictive"] <= ds["repetitive"]).all()
+    assert ds.attrs["event_capacity"] == 85  # 1024 rows per year, for 30 days
+    # P14's statistic per run, from the same measures (NaN where nobody or everybody has NSSI or ideation)
+    expected = []
+    for r in (0, 1):
+        x, y = meas["lifetime_nssi"].to_numpy()[run == r], meas["ideation"].to_numpy()[run == r]
+        if x.all() or not x.any() or y.all() or not y.any():
+            expected.append(np.nan)
+        else:
+            a, b, c, d = (np.sum(x & y) + 0.5, np.sum(x & ~y) + 0.5, np.sum(~x & y) + 0.5, np.sum(~x & ~y) + 0.5)
+            expected.append(np.log(a * d / (b * c)))
+    np.testing.assert_allclose(ds["nssi_ideation_log_or"].values, expected, rtol=1e-12)
+
+
+def test_the_p14_odds_ratio_and_its_undefined_cases():
+    from nssisim.sweep import _odds_ratio
+
+    nssi = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
+    ideation = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)
+    assert _odds_ratio(nssi, ideation) == pytest.approx(2.5 * 4.5 / (1.5 * 1.5))  # cells 2, 1, 1, 4 (+0.5)
+    for x, y in ((np.zeros(8, bool), ideation), (np.ones(8, bool), ideation), (nssi, np.zeros(8, bool)),
+                 (nssi, np.ones(8, bool))):
+        assert np.isnan(_odds_ratio(x, y))
+
+
+def test_an_overflowing_event_table_is_recorded_not_warned(tmp_path):
+    run_sweep(_manifest(2), tmp_path, shard_size=2, event_capacity=1, **KW)  # warnings are errors here
+    ds = load_sweep(tmp_path)
+    assert (ds["events_overflow_share"] > 0).any()
+    assert ((ds["events_overflow_share"] >= 0) & (ds["events_overflow_share"] <= 1)).all()

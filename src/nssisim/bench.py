@@ -16,7 +16,19 @@ each, the speedup of (a) over (b), and whether the project's goals are met: at l
 :data:`GOAL_PERSON_STEPS_PER_S` person-steps per second and a speedup of at least
 :data:`GOAL_SPEEDUP`. Numbers depend on the machine; the result says which one.
 
-Run it with ``python -m nssisim.bench`` (or :func:`run_benchmark` / :func:`format_benchmark`).
+Run it with ``python -m nssisim.bench`` or ``nssisim bench`` (``--subjects``, ``--years``,
+``--chunk-size`` and ``--record-every`` size the cohort run, e.g. a million subjects on a GPU),
+or call :func:`run_benchmark` / :func:`format_benchmark`.
+
+Sweep throughput (``nssisim bench --sweep``, :func:`run_sweep_benchmark`): the same sweep (a
+fixed random design over two parameters) run with the local executor (this process, one XLA
+device per core) and on a local Dask cluster (``workers`` single-threaded processes, one XLA
+device each), each twice: cold (the first run compiles) and warm (the time a long sweep is
+dominated by). Between the two Dask runs every worker compiles the sweep's shard shapes (a cold
+run compiles only on the workers that happened to get a shard); cluster start, cold run and this
+compilation are reported separately. It reports runs per second, the
+overhead of the distributed path as the ratio of the warm wall times (Dask / local) and
+checks that both executors gave identical results.
 """
 
 from __future__ import annotations
@@ -71,13 +83,20 @@ def run_benchmark(
     python_steps: int = 20_000,
     seed: int = 0,
     progress: bool = False,
+    chunk_size: int = 16384,
+    record_every: int = 24,
+    event_capacity: int = 512,
 ) -> dict:
     """Time the cohort simulator and the plain-Python reference; return the numbers.
 
     Parameters
     ----------
     n_subjects, horizon_hours, dt : the cohort run (``horizon_hours`` must be a whole number
-        of steps, and that number a multiple of the recording interval of 24 steps).
+        of steps, and that number a multiple of the recording interval ``record_every``).
+    chunk_size : subjects per compiled call (raise it on a GPU with memory to spare).
+    record_every : steps per recorded block (24 at dt = 1 h: daily records; the Dataset holds
+        about 100 bytes per subject and record, so a larger interval saves memory for huge cohorts).
+    event_capacity : event-table rows per subject (32 bytes each on the host; the simulator's default).
     python_steps : steps of one person in the reference loop.
     seed : seed of both runs.
     progress : print what is being timed (to stderr).
@@ -99,7 +118,8 @@ def run_benchmark(
 
     def cohort():
         return simulate_cohort(seed, params, n_subjects=n_subjects, horizon_hours=horizon_hours, dt=dt,
-                               record_every=24, progress=progress)
+                               record_every=record_every, chunk_size=chunk_size, event_capacity=event_capacity,
+                               progress=progress)
 
     say(f"JAX: {n_subjects} subjects x {n_steps} steps, first call (compiles) ...")
     t0 = time.perf_counter()
@@ -128,6 +148,9 @@ def run_benchmark(
         "dt": float(dt),
         "n_steps": int(n_steps),
         "person_steps": int(person_steps),
+        "chunk_size": int(chunk_size),
+        "record_every": int(record_every),
+        "event_capacity": int(event_capacity),
         "params_source": params_source,
         "jax_first_call_s": jax_first_call_s,
         "jax_s": jax_s,
@@ -165,7 +188,8 @@ def format_benchmark(result: Mapping) -> str:
         f"({m['jax_device']})",
         f"  person         {result['params_source']}",
         f"  JAX cohort     {result['n_subjects']} subjects x {result['n_steps']} steps (dt = {result['dt']:g} h) "
-        f"= {_si(result['person_steps'])}person-steps",
+        f"= {_si(result['person_steps'])}person-steps; {result.get('chunk_size', 16384)} subjects a compiled call, "
+        f"records every {result.get('record_every', 24)} steps",
         f"                 first call (with compilation) {result['jax_first_call_s']:.2f} s, warm {result['jax_s']:.2f} s",
         f"                 {_si(result['jax_person_steps_per_s'])}person-steps/s "
         f"({result['jax_acts_per_person_year']:.1f} acts per person-year)",
@@ -174,6 +198,128 @@ def format_benchmark(result: Mapping) -> str:
         f"  speedup        {result['speedup']:.0f}x",
         f"  goals          >= {_si(result['goal_person_steps_per_s'])}person-steps/s: "
         f"{ok[result['goal_person_steps_met']]}; speedup >= {result['goal_speedup']:.0f}x: {ok[result['goal_speedup_met']]}",
+    ]
+    return "\n".join(lines)
+
+
+#: Parameters varied by the sweep benchmark (a fixed random design within their bounds).
+SWEEP_BENCH_PARAMS = ("limbic_reactivity", "pfc_adult")
+
+
+def run_sweep_benchmark(
+    n_runs: int = 128,
+    n_subjects_per_run: int = 64,
+    days: int = 365,
+    workers: int = 2,
+    shard_size: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Sweep throughput with the local executor and on a ``workers``-process local Dask cluster.
+
+    Each executor runs the same sweep (``n_runs`` parameter sets x ``n_subjects_per_run``
+    subjects x ``days`` days at dt = 1 h, base preset ``vulnerable``) twice into temporary
+    folders: cold, then warm. Returns the wall times, runs per second, the overhead ratio
+    ``dask_warm_s / local_warm_s`` (1.0: no overhead; below 1: Dask was faster), whether the
+    results were identical, the shard layout and :func:`machine_info`.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from .parameters import PARAMS
+    from .presets import load_preset
+    from .sweep import OUTPUTS, dask_client, load_sweep, make_manifest, run_sweep, simulate_shard
+
+    if n_runs < 1 or n_subjects_per_run < 1 or days < 1 or workers < 1:
+        raise ValueError("n_runs, n_subjects_per_run, days and workers must be >= 1")
+    rng = np.random.default_rng(seed)
+    manifest = make_manifest({k: rng.uniform(PARAMS[k].low, PARAMS[k].high, n_runs) for k in SWEEP_BENCH_PARAMS})
+    kw = dict(seed=seed, base_params=load_preset("vulnerable"), n_subjects_per_run=n_subjects_per_run, days=days,
+              shard_size=shard_size, progress=progress)
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    times: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="nssisim-bench-") as tmp:
+        tmp = Path(tmp)
+
+        def timed(name: str, **extra) -> None:
+            say(f"sweep {name} ...")
+            t0 = time.perf_counter()
+            run_sweep(manifest, tmp / name, **kw, **extra)
+            times[name] = time.perf_counter() - t0
+            say(f"  {times[name]:.2f} s")
+
+        timed("local_cold")
+        timed("local_warm")
+        say(f"starting a local Dask cluster of {workers} worker(s) ...")
+        t0 = time.perf_counter()
+        with dask_client(n_workers=workers) as client:
+            times["dask_start"] = time.perf_counter() - t0
+            timed("dask_cold", executor=client)
+            # The cold run compiled on the workers that happened to get shards; make every worker
+            # compile the first and the last shard's shapes, so that "warm" is warm on all of them.
+            say("warm-up: every worker compiles and runs the first and last shard ...")
+            t0 = time.perf_counter()
+            settings = load_sweep(tmp / "dask_cold").attrs
+            size, cap = int(settings["shard_size"]), int(settings["event_capacity"])
+            for s in sorted({0, (n_runs - 1) // size}):
+                rows = manifest.iloc[s * size: (s + 1) * size]
+                client.run(simulate_shard, {
+                    "seed": seed, "base_params": kw["base_params"], "names": list(SWEEP_BENCH_PARAMS),
+                    "values": rows[list(SWEEP_BENCH_PARAMS)].to_numpy(), "run_ids": rows["run_id"].to_numpy(),
+                    "n_subjects_per_run": n_subjects_per_run, "days": days, "dt": 1.0, "event_capacity": cap})
+            times["dask_warmup"] = time.perf_counter() - t0
+            timed("dask_warm", executor=client)
+        a, b = load_sweep(tmp / "local_warm"), load_sweep(tmp / "dask_warm")
+        identical = all(np.array_equal(a[v].values, b[v].values, equal_nan=True) for v in OUTPUTS)
+        n_shards = int(a.attrs["n_shards"])
+        used_shard_size = int(a.attrs["shard_size"])
+    person_steps = n_runs * n_subjects_per_run * days * 24
+    return {
+        "n_runs": int(n_runs),
+        "n_subjects_per_run": int(n_subjects_per_run),
+        "days": int(days),
+        "person_steps": int(person_steps),
+        "shard_size": used_shard_size,
+        "n_shards": n_shards,
+        "workers": int(workers),
+        "local_cold_s": times["local_cold"],
+        "local_warm_s": times["local_warm"],
+        "dask_start_s": times["dask_start"],
+        "dask_cold_s": times["dask_cold"],
+        "dask_warmup_s": times["dask_warmup"],
+        "dask_warm_s": times["dask_warm"],
+        "local_runs_per_s": n_runs / times["local_warm"],
+        "dask_runs_per_s": n_runs / times["dask_warm"],
+        "local_person_steps_per_s": person_steps / times["local_warm"],
+        "dask_person_steps_per_s": person_steps / times["dask_warm"],
+        "dask_overhead_ratio": times["dask_warm"] / times["local_warm"],
+        "identical": bool(identical),
+        "machine": machine_info(),
+    }
+
+
+def format_sweep_benchmark(result: Mapping) -> str:
+    """A short human-readable report of :func:`run_sweep_benchmark`'s result."""
+    m = result["machine"]
+    r = result
+    lines = [
+        "nssisim sweep benchmark",
+        f"  machine        {m['cpu_count']} CPUs, {m['processor']}; jax {m['jax_version']} on {m['jax_backend']} "
+        f"({m['jax_device_count']} XLA device(s) in this process)",
+        f"  sweep          {r['n_runs']} runs x {r['n_subjects_per_run']} subjects x {r['days']} days (dt = 1 h) "
+        f"= {_si(r['person_steps'])}person-steps; {r['n_shards']} shard(s) of {r['shard_size']} run(s)",
+        f"  local          cold {r['local_cold_s']:.2f} s, warm {r['local_warm_s']:.2f} s: "
+        f"{r['local_runs_per_s']:.2f} runs/s ({_si(r['local_person_steps_per_s'])}person-steps/s)",
+        f"  Dask           {r['workers']} worker(s), one XLA device each; cluster start {r['dask_start_s']:.2f} s, "
+        f"cold {r['dask_cold_s']:.2f} s, warm-up of every worker {r['dask_warmup_s']:.2f} s, "
+        f"warm {r['dask_warm_s']:.2f} s: {r['dask_runs_per_s']:.2f} runs/s "
+        f"({_si(r['dask_person_steps_per_s'])}person-steps/s)",
+        f"  overhead       Dask / local warm wall time = {r['dask_overhead_ratio']:.2f}",
+        f"  identical      {'yes' if r['identical'] else 'NO'} (every output of every run, local vs Dask)",
     ]
     return "\n".join(lines)
 

@@ -339,13 +339,33 @@ def ablate(
 def bench(
     subjects: Annotated[int, typer.Option("--subjects", min=1, help="Cohort size of the throughput run.")] = 10000,
     python_steps: Annotated[int, typer.Option("--python-steps", min=1, help="Steps of the pure-Python reference.")] = 20000,
+    years: Annotated[float, typer.Option("--years", min=0.0, help="Simulated years of the cohort run (of 365 days, rounded to whole days; dt = 1 h).")] = 1.0,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Subjects per compiled call (larger on a GPU).")] = 16384,
+    record_every: Annotated[int, typer.Option("--record-every", min=1, help="Steps per recorded block (24: daily; larger saves host memory for huge cohorts).")] = 24,
+    event_capacity: Annotated[int, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (32 bytes each in host memory).")] = 512,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Instead: sweep throughput (runs/s), local executor vs a local Dask cluster.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="--sweep: Dask worker processes.")] = 2,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="--sweep: parameter sets in the sweep.")] = 128,
+    subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="--sweep: subjects per parameter set.")] = 64,
+    days: Annotated[int, typer.Option("--days", min=1, help="--sweep: simulated days per run.")] = 365,
 ) -> None:
-    """Measure simulator throughput (person-steps per second) and print the report."""
+    """Measure simulator throughput (person-steps per second), or with --sweep sweep throughput, and print the report."""
     try:
-        from .bench import format_benchmark, run_benchmark
+        from .bench import format_benchmark, format_sweep_benchmark, run_benchmark, run_sweep_benchmark
     except ImportError as err:
         raise _fail(f"the benchmark module is not available: {err}", 1) from None
-    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, python_steps=python_steps, progress=True)))
+    if sweep:
+        typer.echo(format_sweep_benchmark(run_sweep_benchmark(n_runs=runs, n_subjects_per_run=subjects_per_run,
+                                                              days=days, workers=workers, progress=True)))
+        return
+    n_days = round(years * 365)
+    if n_days < 1:
+        raise _fail(f"--years {years:g} is less than one day", 2)
+    if (n_days * 24) % record_every:
+        raise _fail(f"--record-every {record_every} must divide the run's {n_days * 24} steps", 2)
+    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
+                                              chunk_size=chunk_size, record_every=record_every,
+                                              event_capacity=event_capacity, progress=True)))
 
 
 @app.command()
@@ -466,6 +486,10 @@ def sensitivity(
     seed: Annotated[int, typer.Option("--seed", help="Root seed of the simulations and of the design.")] = 1,
     shard_size: Annotated[int | None, typer.Option("--shard-size", min=1, help="Runs per shard (default: about 1024 subjects a shard).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run the shards on a running Dask scheduler at this address (tcp://host:8786).")] = None,
+    dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Run the shards on a local Dask cluster of N worker processes (one core each).")] = None,
+    stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, help="Compute at most N shards, then stop (continue later with --resume).")] = None,
+    event_capacity: Annotated[int | None, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (default 1024 per simulated year).")] = None,
 ) -> None:
     """Sobol or Morris sensitivity of the cohort outputs to parameters: design -> sweep -> indices, table, plots.
 
@@ -473,7 +497,7 @@ def sensitivity(
     an interrupted run continues with --resume and gives the same result. See docs/sensitivity.md.
     """
     from .sensitivity import format_indices, make_design, parse_param_spec, plot_indices
-    from .sweep import OUTPUTS, SweepError, load_sweep, run_sweep
+    from .sweep import OUTPUTS, SweepError, load_sweep, run_sweep, sweep_status
 
     if method not in ("sobol", "morris"):
         raise _fail(f"--method must be 'sobol' or 'morris', got '{method}'", 2)
@@ -493,22 +517,46 @@ def sensitivity(
     n_sub = design.n_runs * subjects_per_run
     typer.echo(f"{method}: {len(design.names)} parameter(s), N={n}: {design.n_runs:,} runs x {subjects_per_run} subjects "
                f"x {days} days = {n_sub * days * 24:,} person-steps (preset '{preset}', seed {seed})")
+    if scheduler is not None and dask_local is not None:
+        raise _fail("give --scheduler or --dask-local, not both", 2)
     t0 = time.perf_counter()
     try:
-        run_sweep(design.sample(), out / "sweep", seed=seed, base_params=load_preset(preset),
-                  n_subjects_per_run=subjects_per_run, days=days, shard_size=shard_size, resume=resume,
-                  progress=progress)
+        with _sweep_executor(scheduler, dask_local) as executor:
+            run_sweep(design.sample(), out / "sweep", seed=seed, base_params=load_preset(preset),
+                      n_subjects_per_run=subjects_per_run, days=days, shard_size=shard_size, resume=resume,
+                      progress=progress, max_shards=stop_after, event_capacity=event_capacity, executor=executor)
+        n_shards, missing = sweep_status(out / "sweep")
+        if missing:
+            typer.echo(f"stopped after --stop-after {stop_after} shard(s): {n_shards - len(missing)} of {n_shards} "
+                       f"done; continue with the same command and --resume")
+            return
         ds = load_sweep(out / "sweep")
     except SweepError as err:
         raise _fail(str(err), 1) from None
     import numpy as np
 
-    usable, skipped = [], []
+    overflow = int((ds["events_overflow_share"].values > 0).sum())
+    if overflow:
+        typer.echo(f"note: the event table overflowed in {overflow} run(s); their 'addictive' share is a lower bound "
+                   "(raise --event-capacity)", err=True)
+
+    usable = []
     for o in OUTPUTS:
-        (usable if np.isfinite(ds[o].values).all() else skipped).append(o)
-    for o in skipped:
-        typer.echo(f"skipping output '{o}': not defined for every run (e.g. habit_share of a run without acts)")
+        v = ds[o].values
+        if not np.isfinite(v).all():
+            why = {"habit_share": "a run without acts", "nssi_ideation_log_or": "nobody or everybody in a run had NSSI "
+                   "or ideation"}.get(o, "a non-finite value")
+            typer.echo(f"skipping output '{o}': undefined in {int((~np.isfinite(v)).sum())} of {v.size} runs ({why})")
+        elif np.ptp(v) == 0:
+            why = " (cessation needs runs longer than a year)" if o == "cessation" and days <= 365 else ""
+            typer.echo(f"skipping output '{o}': the same value ({v[0]:g}) in every run, nothing to apportion{why}")
+        else:
+            usable.append(o)
     tidy = design.analyze(ds, outputs=usable)
+    key = "ST" if method == "sobol" else "mu_star"
+    for o in usable:
+        if tidy.loc[tidy["output"] == o, key].isna().all():
+            typer.echo(f"output '{o}': indices undefined (it does not vary over the base samples; use a larger --n)")
     out.mkdir(parents=True, exist_ok=True)
     tidy.to_csv(out / "indices.csv", index=False)
     pngs = [plot_indices(tidy, o, out / f"{method}_{o}.png").name for o in usable]
@@ -554,6 +602,93 @@ def trial(
     shutil.rmtree(partial, ignore_errors=True)
     typer.echo(trial_markdown(ds))
     typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    manifest: Annotated[Path, typer.Option("--manifest", "-m", help="Parameter sets: .csv or .parquet, one column per parameter, optional integer run_id column.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Sweep folder: manifest, settings, one netCDF file per shard, and results.csv at the end.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep in --out (finished shards are kept).")] = False,
+    subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="Subjects simulated per parameter set.")] = 64,
+    days: Annotated[int, typer.Option("--days", min=1, help="Simulated days per run.")] = 365,
+    preset: Annotated[str, typer.Option("--preset", help=f"Base person preset: {', '.join(PRESETS)}.")] = "vulnerable",
+    seed: Annotated[int, typer.Option("--seed", help="Root seed of the simulations.")] = 1,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", min=1, help="Runs per shard (default: about 1024 subjects a shard).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run the shards on a running Dask scheduler at this address.")] = None,
+    dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Run the shards on a local Dask cluster of N worker processes.")] = None,
+    stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, help="Compute at most N shards, then stop (continue later with --resume).")] = None,
+    event_capacity: Annotated[int | None, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (default 1024 per simulated year).")] = None,
+) -> None:
+    """Run a sweep of your own parameter sets (a manifest file) and write the per-run outputs to results.csv.
+
+    Every run is a cohort of --subjects-per-run subjects of the preset with the run's parameters set; the outputs
+    are those of `nssisim sensitivity` (docs/sensitivity.md). Results do not depend on shards or executor.
+    """
+    import pandas as pd
+
+    from .sweep import SweepError, load_sweep, make_manifest, results_table, run_sweep, sweep_status
+
+    if preset not in PRESETS:
+        raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
+    if scheduler is not None and dask_local is not None:
+        raise _fail("give --scheduler or --dask-local, not both", 2)
+    suffix = manifest.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise _fail(f"--manifest {manifest}: expected a .csv or .parquet file", 2)
+    try:
+        table = pd.read_csv(manifest) if suffix == ".csv" else pd.read_parquet(manifest)
+    except (OSError, ValueError) as err:
+        raise _fail(f"--manifest {manifest}: cannot read it: {err}", 2) from None
+    line = (lambda i: f"row {i}, line {i + 2}") if suffix == ".csv" else (lambda i: f"row {i}")
+    cols = {}
+    for c in table.columns:
+        values = pd.to_numeric(table[c], errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            raise _fail(f"{manifest}: column '{c}', {line(i)}: {table[c].iloc[i]!r} is not a number", 2)
+        cols[str(c)] = values.to_numpy()
+    run_ids = cols.pop("run_id", None)
+    if run_ids is not None and not (run_ids == run_ids.astype(int)).all():
+        raise _fail(f"{manifest}: column 'run_id' must hold whole numbers", 2)
+    try:
+        runs = make_manifest(cols, None if run_ids is None else run_ids.astype(int))
+    except (KeyError, ValueError) as err:
+        raise _fail(f"{manifest}: {err.args[0] if err.args else err}", 2) from None
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise _fail(f"refusing to write into {out}: it is not empty (pass --resume to continue a sweep there)", 1)
+    typer.echo(f"sweep: {len(runs):,} runs of {', '.join(c for c in runs.columns if c != 'run_id')} x "
+               f"{subjects_per_run} subjects x {days} days (preset '{preset}', seed {seed})")
+    t0 = time.perf_counter()
+    try:
+        with _sweep_executor(scheduler, dask_local) as executor:
+            run_sweep(runs, out, seed=seed, base_params=load_preset(preset), n_subjects_per_run=subjects_per_run,
+                      days=days, shard_size=shard_size, resume=resume, progress=progress, max_shards=stop_after,
+                      event_capacity=event_capacity, executor=executor)
+        n_shards, missing = sweep_status(out)
+        if missing:
+            typer.echo(f"stopped after --stop-after {stop_after} shard(s): {n_shards - len(missing)} of {n_shards} "
+                       f"done; continue with the same command and --resume")
+            return
+        ds = load_sweep(out)
+    except SweepError as err:
+        raise _fail(str(err), 1) from None
+    results_table(ds).to_csv(out / "results.csv")
+    typer.echo(f"wrote {out / 'results.csv'}: {ds.sizes['run_id']:,} runs ({time.perf_counter() - t0:.1f} s)")
+
+
+def _sweep_executor(scheduler: str | None, dask_local: int | None):
+    """Context manager yielding run_sweep's executor: None (this process) or a Dask client."""
+    from contextlib import nullcontext
+
+    if scheduler is None and dask_local is None:
+        return nullcontext(None)
+    try:
+        from .sweep import dask_client
+    except ImportError as err:  # pragma: no cover - dask is a dependency
+        raise _fail(f"the Dask executor needs dask.distributed: {err}", 1) from None
+    return dask_client(scheduler=scheduler, n_workers=dask_local)
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative

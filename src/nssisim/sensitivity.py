@@ -15,6 +15,7 @@ default, ``num_resamples`` resamples, seeded).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -190,8 +191,19 @@ class SobolDesign(_Design):
     def _analyze_one(self, y):
         from SALib.analyze import sobol
 
-        r = sobol.analyze(self.problem, y, calc_second_order=False, num_resamples=self.num_resamples,
-                          conf_level=self.conf_level, print_to_console=False, seed=self.seed)
+        d = len(self.names)
+        blocks = y.reshape(self.n, d + 2)  # Saltelli rows per base point: A, AB_1 .. AB_D, B
+        if np.ptp(blocks[:, [0, d + 1]]) == 0:
+            # the estimators normalise by the variance of the A and B rows: undefined when those are
+            # constant even though some AB rows vary (SALib would return 0 for every index)
+            return {c: np.full(d, np.nan) for c in ("S1", "S1_conf", "ST", "ST_conf")}
+        with warnings.catch_warnings():
+            # A bootstrap resample can draw only base points with equal outputs (a rare outcome, small N):
+            # SALib warns and counts that resample's indices as 0, which widens the interval. The
+            # estimate itself uses the full sample, checked above.
+            warnings.filterwarnings("ignore", message="Constant values encountered", category=UserWarning)
+            r = sobol.analyze(self.problem, y, calc_second_order=False, num_resamples=self.num_resamples,
+                              conf_level=self.conf_level, print_to_console=False, seed=self.seed)
         return {c: np.asarray(r[c], dtype=np.float64) for c in ("S1", "S1_conf", "ST", "ST_conf")}
 
 

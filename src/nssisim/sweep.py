@@ -4,7 +4,13 @@ A *sweep* is a manifest (a :class:`pandas.DataFrame`) with an integer ``run_id``
 column per varied parameter (:func:`make_manifest` checks names and bounds against
 :data:`nssisim.parameters.PARAMS`). :func:`run_sweep` simulates every run as a small cohort of
 ``n_subjects_per_run`` subjects on top of ``base_params`` (e.g. a preset) and reduces it to the
-summary statistics in :data:`OUTPUTS`.
+summary statistics in :data:`OUTPUTS` (per-subject measures from :mod:`nssisim.measures`,
+averaged per run, in :func:`run_outputs`).
+
+Data flow of one shard: manifest rows -> :func:`simulate_shard` (plain-data task -> cohort
+Dataset -> :func:`run_outputs`: one value per run and output) -> :func:`_write_shard` on the
+client (netCDF, atomic). ``nssisim sensitivity`` and ``nssisim sweep`` (a manifest file) call
+:func:`run_sweep`; :func:`load_sweep` and :func:`results_table` read the results back.
 
 Keys: subject ``i`` of run ``r`` has the global id ``r * n_subjects_per_run + i`` and therefore
 the random stream ``fold_in(PRNGKey(seed), r * n_subjects_per_run + i)`` (see
@@ -15,16 +21,36 @@ Files in ``out_dir``: ``manifest.parquet`` and ``sweep.json`` (the settings) are
 when a sweep starts; each shard (``shard-00000.nc``, ... netCDF, one ``run_id`` dimension with
 the parameters as coordinates) is written atomically (a temporary file in ``out_dir``, then
 ``os.replace``) as soon as it is finished. ``resume=True`` checks that manifest and settings are
-those on disk and skips the shards already there (never recomputing or overwriting them);
-without it a non-empty ``out_dir`` is refused. :func:`load_sweep` concatenates the shards and
+those on disk and skips the shards already there (never recomputing or overwriting them), and
+removes temporary files left by a killed writer (the writer's pid is in their name); without it
+a non-empty ``out_dir`` is refused. :func:`load_sweep` concatenates the shards and
 raises if any is missing.
+
+Executors (``run_sweep(executor=...)``): ``None``/``"local"`` runs the shards one after another
+in this process (each shard is one vectorised call that uses every XLA host device, i.e. every
+core); a :class:`distributed.Client` runs each shard as a Dask task (:func:`dask_client` makes
+one for a running scheduler or a local cluster). Either way a shard is computed by the same
+function, :func:`simulate_shard`, from plain data (numbers and arrays, never a compiled
+function: the JIT happens inside each worker), and the *client* writes every finished shard
+atomically as it arrives, so ``resume`` and the files are the same for both executors, and so
+are the results, bit for bit (the keys derive from ``run_id``; the simulator's padding makes a
+subject's arithmetic independent of its batch and of the number of XLA devices).
+
+Workers: a local cluster (:func:`dask_client` with ``n_workers``) starts one single-threaded
+worker process per requested worker and gives each **one** XLA CPU device
+(:data:`WORKER_ENV`), so N workers use N cores; without that, each worker would split its
+shard over one XLA device per core (see :mod:`nssisim`), oversubscribing the machine N-fold.
+Workers of an external cluster should be started the same way (``docs/sensitivity.md``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,21 +60,30 @@ import xarray as xr
 from . import __version__
 from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS, check_value
 
-#: Per-run summary statistics written by :func:`run_sweep` (all are means or shares over the
-#: run's subjects; ``habit_share`` is NaN for a run without any act).
+#: Per-run summary statistics written by :func:`run_sweep`: shares and means over the run's
+#: subjects. The per-subject definitions are those of :mod:`nssisim.measures` (named in brackets),
+#: evaluated at the end of the run; ``habit_share`` is NaN for a run without any act,
+#: ``nssi_ideation_log_or`` for a run in which nobody or everybody self-injured or had ideation,
+#: and ``cessation`` is 0 for runs of a year or less (every act lies in the past-year window).
 OUTPUTS: dict[str, str] = {
-    "any_act": "share of subjects with at least one act",
-    "repetitive": "share with >= 5 acts in the final year (the whole run if shorter)",
+    "any_act": "lifetime NSSI: share of subjects with at least one act during the run [lifetime_nssi]",
+    "repetitive": "share with >= 5 acts in the final 365 days (the whole run if shorter) [five_plus_12m]",
     "acts_per_year": "mean number of acts per subject and year",
     "habit_share": "share of all acts that were habit-triggered (NaN without acts)",
     "mean_affect": "mean aversive arousal over subjects and recorded days",
-    "ideation_peak": "share of subjects whose suicidal ideation ever exceeded 0.5",
+    "ideation_peak": "share of subjects whose suicidal ideation ever exceeded 0.5 [ideation]",
+    "addictive": "share with the addictive profile: repetitive NSSI and >= 3 of 4 addictive features [addictive]",
+    "cessation": "share with a history of NSSI but no act in the final 365 days [cessation]",
+    "nssi_ideation_log_or": "natural log of target P14's statistic within the run: odds ratio of ideation given "
+                            "lifetime NSSI (0.5 added to every cell); NaN when a margin is empty",
 }
-#: Diagnostic per-run variables (not analysis outputs).
-DIAGNOSTICS = ("invalid_share", "n_acts")
-REPETITIVE_MIN_ACTS = 5
-FINAL_WINDOW_DAYS = 365.0
-IDEATION_PEAK_LEVEL = 0.5
+#: Diagnostic per-run variables (not analysis outputs): subjects with non-finite states, the
+#: number of acts, and subjects whose event table overflowed (their ``addictive`` feature
+#: "continuation despite harm" is then a lower bound; raise ``event_capacity``).
+DIAGNOSTICS = ("invalid_share", "n_acts", "events_overflow_share")
+#: Event-table rows per subject and simulated year (a subject of the ``vulnerable`` preset has
+#: about 40 urges a year, the busiest of 512 had 122; overflow is recorded, never silent).
+EVENTS_PER_YEAR = 1024
 MANIFEST_FILE = "manifest.parquet"
 SETTINGS_FILE = "sweep.json"
 #: Subjects per shard aimed for when ``shard_size`` is not given.
@@ -105,37 +140,92 @@ def _check_manifest(manifest: pd.DataFrame) -> list[str]:
     return names
 
 
+def _odds_ratio(exposed: np.ndarray, outcome: np.ndarray) -> float:
+    """Odds ratio of ``outcome`` given ``exposed`` with 0.5 added to every cell (as target P14).
+
+    NaN when a margin is empty (nobody or everybody exposed, or with the outcome): the odds
+    ratio is then undefined, and the corrected formula would only echo the other margin.
+    """
+    if exposed.all() or not exposed.any() or outcome.all() or not outcome.any():
+        return float("nan")
+    a = np.sum(exposed & outcome) + 0.5
+    b = np.sum(exposed & ~outcome) + 0.5
+    c = np.sum(~exposed & outcome) + 0.5
+    d = np.sum(~exposed & ~outcome) + 0.5
+    return float(a * d / (b * c))
+
+
 def run_outputs(ds: xr.Dataset, n_runs: int, n_per_run: int) -> dict[str, np.ndarray]:
-    """Reduce a cohort Dataset whose subjects are ``n_runs`` consecutive groups to per-run outputs."""
+    """Reduce a cohort Dataset whose subjects are ``n_runs`` consecutive groups to per-run outputs.
+
+    Per-subject measures come from :func:`nssisim.measures.measure`; an overflowing event table
+    is recorded in ``events_overflow_share`` instead of warning (measure's warning says the same).
+    """
+    from .measures import measure
+
+    with warnings.catch_warnings():
+        # recorded per run in events_overflow_share (see DIAGNOSTICS)
+        warnings.filterwarnings("ignore", message=r".*overflowed the event table", category=RuntimeWarning)
+        m = measure(ds)
     acts = ds["acts"].values.astype(np.float64)
-    t = ds["time"].values
-    block_h = float(ds.attrs["record_every"]) * float(ds.attrs["dt_hours"])
-    horizon_h = float(t[-1])
-    start = horizon_h - FINAL_WINDOW_DAYS * HOURS_PER_DAY
-    final_mask = (t - block_h) >= start - 1e-9  # blocks wholly inside the final window
+    horizon_h = float(ds["time"].values[-1])
     total = acts.sum(axis=1)
-    final = acts[:, final_mask].sum(axis=1)
 
     def per_run(x):
         return np.asarray(x, dtype=np.float64).reshape(n_runs, n_per_run)
+
+    def share(col):
+        return per_run(m[col].to_numpy()).mean(axis=1)
 
     habit = per_run(ds["habit_acts"].values.sum(axis=1)).sum(axis=1)
     run_acts = per_run(total).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         habit_share = np.where(run_acts > 0, habit / np.where(run_acts > 0, run_acts, 1.0), np.nan)
+    nssi = m["lifetime_nssi"].to_numpy().reshape(n_runs, n_per_run)
+    ideation = m["ideation"].to_numpy().reshape(n_runs, n_per_run)
     return {
-        "any_act": per_run(total > 0).mean(axis=1),
-        "repetitive": per_run(final >= REPETITIVE_MIN_ACTS).mean(axis=1),
+        "any_act": share("lifetime_nssi"),
+        "repetitive": share("five_plus_12m"),
         "acts_per_year": per_run(total).mean(axis=1) / (horizon_h / HOURS_PER_YEAR),
         "habit_share": habit_share,
         "mean_affect": per_run(ds["affect"].values.mean(axis=1)).mean(axis=1),
-        "ideation_peak": per_run(ds["ideation"].values.max(axis=1) > IDEATION_PEAK_LEVEL).mean(axis=1),
+        "ideation_peak": share("ideation"),
+        "addictive": share("addictive"),
+        "cessation": share("cessation"),
+        # on the log scale: a ratio of small counts is heavy-tailed, which variance-based indices handle badly
+        "nssi_ideation_log_or": np.log([_odds_ratio(nssi[r], ideation[r]) for r in range(n_runs)]),
         "invalid_share": per_run(ds["invalid"].values).mean(axis=1),
         "n_acts": run_acts,
+        "events_overflow_share": per_run(m["events_dropped"].to_numpy() > 0).mean(axis=1),
     }
 
 
-def _settings(seed, base_params, n_subjects_per_run, days, dt, shard_size, n_runs) -> dict:
+def simulate_shard(task: Mapping) -> dict[str, np.ndarray]:
+    """Simulate one shard and reduce it to per-run outputs; the unit of work of every executor.
+
+    ``task`` is plain data (so that it travels to a Dask worker as it is): ``seed``,
+    ``base_params`` (name -> float), ``names`` (varied parameters), ``values`` (runs x names),
+    ``run_ids``, ``n_subjects_per_run``, ``days``, ``dt`` and ``event_capacity``. Subject ``i``
+    of run ``r`` gets the global id ``r * n_subjects_per_run + i``. Returns the arrays of
+    :data:`OUTPUTS` and :data:`DIAGNOSTICS`, one value per run.
+    """
+    from .simulation import simulate_cohort
+
+    run_ids = np.asarray(task["run_ids"], dtype=np.int64)
+    values = np.asarray(task["values"], dtype=np.float64).reshape(len(run_ids), len(task["names"]))
+    n_per = int(task["n_subjects_per_run"])
+    dt = float(task["dt"])
+    subject_ids = (run_ids[:, None] * n_per + np.arange(n_per)[None, :]).ravel()
+    params = dict(task["base_params"])
+    for j, name in enumerate(task["names"]):
+        params[name] = np.repeat(values[:, j], n_per)
+    ds = simulate_cohort(int(task["seed"]), params, subject_ids=subject_ids,
+                         horizon_hours=float(task["days"]) * HOURS_PER_DAY, dt=dt,
+                         record_every=int(round(HOURS_PER_DAY / dt)), event_capacity=int(task["event_capacity"]))
+    return run_outputs(ds, len(run_ids), n_per)
+
+
+def _settings(seed, base_params, n_subjects_per_run, days, dt, shard_size, n_runs, event_capacity) -> dict:
     return {
         "seed": int(seed),
         "base_params": {k: float(v) for k, v in sorted((base_params or {}).items())},
@@ -145,6 +235,7 @@ def _settings(seed, base_params, n_subjects_per_run, days, dt, shard_size, n_run
         "shard_size": int(shard_size),
         "n_runs": int(n_runs),
         "n_shards": -(-int(n_runs) // int(shard_size)),
+        "event_capacity": int(event_capacity),
     }
 
 
@@ -160,6 +251,23 @@ def _write_atomic(out_dir: Path, path: Path, write) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_TMP_NAME = re.compile(r"^\.shard-\d+\.nc\.(\d+)\.tmp$")
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete half-written shard files left by a killed writer (its pid, in the name, is gone)."""
+    for p in out_dir.iterdir():
+        m = _TMP_NAME.match(p.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:  # the writer no longer exists
+            p.unlink(missing_ok=True)
+        except PermissionError:  # a live process of another user
+            pass
 
 
 def _same_manifest(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -181,16 +289,20 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     max_shards: int | None = None,
+    event_capacity: int | None = None,
+    executor=None,
 ) -> Path:
     """Run every row of ``manifest`` and write one file per shard into ``out_dir``.
 
-    Each shard is one :func:`~nssisim.simulation.simulate_cohort` call with per-subject
-    parameter arrays (``base_params`` completed by the run's row). ``max_shards`` stops after
-    computing that many shards (an interruption, for tests and for running a sweep in pieces).
-    Returns ``out_dir``; read the results with :func:`load_sweep`.
+    Each shard is one :func:`simulate_shard` call: a :func:`~nssisim.simulation.simulate_cohort`
+    call with per-subject parameter arrays (``base_params`` completed by the run's row).
+    ``max_shards`` stops after computing that many shards (an interruption, for tests and for
+    running a sweep in pieces). ``event_capacity``: event-table rows per subject (default
+    :data:`EVENTS_PER_YEAR` per simulated year). ``executor``: ``None`` or ``"local"`` (this
+    process), or a :class:`distributed.Client` (each shard a Dask task; see
+    :func:`dask_client`); the results are the same. Returns ``out_dir``; read the results
+    with :func:`load_sweep`.
     """
-    from .simulation import simulate_cohort
-
     names = _check_manifest(manifest)
     manifest = manifest.reset_index(drop=True)
     n_runs = len(manifest)
@@ -202,6 +314,8 @@ def run_sweep(
     steps_per_day = HOURS_PER_DAY / dt
     if not (dt > 0 and abs(steps_per_day - round(steps_per_day)) < 1e-9):
         raise ValueError(f"dt={dt} h must divide a day (24 h) into a whole number of steps")
+    if not (0 <= int(seed) < 2**32):
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed}")
     if (int(manifest["run_id"].max()) + 1) * n_per > 2**32:
         raise ValueError("run_id * n_subjects_per_run exceeds the 2**32 subject ids a seed can key")
     base = {k: check_value(k, v, "base parameters") for k, v in (base_params or {}).items()}
@@ -217,7 +331,11 @@ def run_sweep(
     if int(shard_size) < 1:
         raise ValueError("shard_size must be >= 1")
     shard_size = int(shard_size)
-    settings = _settings(seed, base, n_per, days, dt, shard_size, n_runs)
+    if event_capacity is None:
+        event_capacity = -(-int(days) * EVENTS_PER_YEAR // 365)
+    if int(event_capacity) < 1:
+        raise ValueError("event_capacity must be >= 1")
+    settings = _settings(seed, base, n_per, days, dt, shard_size, n_runs, event_capacity)
 
     if resume:
         if not manifest_path.exists() or not settings_path.exists():
@@ -245,41 +363,150 @@ def run_sweep(
         _write_atomic(out_dir, settings_path, lambda p: p.write_text(
             json.dumps({**settings, "nssisim_version": __version__}, indent=2), encoding="utf-8"))
 
+    if resume:
+        _remove_stale_temporaries(out_dir)
     n_shards = settings["n_shards"]
     missing = [i for i in range(n_shards) if not shard_path(out_dir, i).exists()]
     todo = missing if max_shards is None else missing[: max(0, int(max_shards))]
+    client = _executor_client(executor)
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_shards, initial=n_shards - len(missing), desc="sweep", unit="shard")
-    horizon_hours = float(days) * HOURS_PER_DAY
-    record_every = int(round(steps_per_day))
-    for s in todo:
+
+    def task(s: int) -> dict:
         rows = manifest.iloc[s * shard_size: (s + 1) * shard_size]
-        k = len(rows)
-        run_ids = rows["run_id"].to_numpy(dtype=np.int64)
-        subject_ids = (run_ids[:, None] * n_per + np.arange(n_per)[None, :]).ravel()
-        params = dict(base)
-        for name in names:
-            params[name] = np.repeat(rows[name].to_numpy(dtype=np.float64), n_per)
-        ds = simulate_cohort(seed, params, subject_ids=subject_ids, horizon_hours=horizon_hours, dt=dt,
-                             record_every=record_every, event_capacity=1)
-        outs = run_outputs(ds, k, n_per)
-        shard = xr.Dataset(
-            {name: (("run_id",), v) for name, v in outs.items()},
-            coords={"run_id": run_ids, **{name: (("run_id",), rows[name].to_numpy(dtype=np.float64)) for name in names}},
-            attrs={"shard": s, "seed": int(seed), "nssisim_version": __version__,
-                   "settings": json.dumps(settings, sort_keys=True)},
-        )
-        for name, meaning in OUTPUTS.items():
-            shard[name].attrs["long_name"] = meaning
-        _write_atomic(out_dir, shard_path(out_dir, s), lambda p: shard.to_netcdf(p, engine="h5netcdf"))
+        return {"seed": int(seed), "base_params": dict(base), "names": list(names),
+                "values": rows[names].to_numpy(dtype=np.float64), "run_ids": rows["run_id"].to_numpy(dtype=np.int64),
+                "n_subjects_per_run": n_per, "days": int(days), "dt": float(dt),
+                "event_capacity": int(settings["event_capacity"])}
+
+    def finish(s: int, t: dict, outs: Mapping[str, np.ndarray]) -> None:
+        _write_shard(out_dir, s, t, outs, settings)
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
+
+    try:
+        if client is None:
+            for s in todo:
+                t = task(s)
+                finish(s, t, simulate_shard(t))
+        else:
+            _run_on_dask(client, {s: task(s) for s in todo}, finish)
+    finally:
+        if bar is not None:
+            bar.close()
     return out_dir
+
+
+def _write_shard(out_dir: Path, s: int, task: Mapping, outs: Mapping[str, np.ndarray], settings: Mapping) -> None:
+    """Write shard ``s`` atomically (called by the client, whatever executor computed it)."""
+    run_ids = np.asarray(task["run_ids"], dtype=np.int64)
+    expected = [*OUTPUTS, *DIAGNOSTICS]
+    if sorted(outs) != sorted(expected) or any(np.shape(outs[k]) != run_ids.shape for k in expected):
+        raise SweepError(f"shard {s}: the executor returned {sorted(outs)} with shapes "
+                         f"{[np.shape(v) for v in outs.values()]}, expected {expected} with {run_ids.size} "
+                         "value(s) each")
+    values = np.asarray(task["values"], dtype=np.float64)
+    shard = xr.Dataset(
+        {name: (("run_id",), np.asarray(outs[name])) for name in expected},
+        coords={"run_id": run_ids, **{name: (("run_id",), values[:, j]) for j, name in enumerate(task["names"])}},
+        attrs={"shard": s, "seed": int(task["seed"]), "nssisim_version": __version__,
+               "settings": json.dumps(dict(settings), sort_keys=True)},
+    )
+    for name, meaning in OUTPUTS.items():
+        shard[name].attrs["long_name"] = meaning
+    _write_atomic(out_dir, shard_path(out_dir, s), lambda p: shard.to_netcdf(p, engine="h5netcdf"))
+
+
+# ------------------------------------------------------------------------------------ Dask
+#: Environment of the workers of a local cluster (:func:`dask_client`): one XLA CPU device
+#: and one BLAS/OpenMP thread per worker process, so that N workers use N cores.
+WORKER_ENV = {"NSSISIM_HOST_DEVICES": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1"}
+
+
+def _worker_xla_flags() -> str:
+    """This process's XLA_FLAGS with the host-device count set to 1 (the package sets it per core)."""
+    flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "", os.environ.get("XLA_FLAGS", ""))
+    return " ".join([*flags.split(), "--xla_force_host_platform_device_count=1"])
+
+
+def worker_info() -> dict:
+    """What a worker computes with (run it on workers with ``client.run(worker_info)``)."""
+    import jax
+
+    return {"pid": os.getpid(), "jax_devices": len(jax.local_devices()), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, n_workers: int | None = None, *, timeout: float = 30.0) -> Iterator:
+    """A :class:`distributed.Client` for :func:`run_sweep`, closed (and its cluster shut down) on exit.
+
+    ``scheduler``: address of a running scheduler (``tcp://host:8786``); its workers must be
+    able to import this version of nssisim. ``n_workers``: start a local cluster of that many
+    single-threaded worker processes, each with one XLA device (:data:`WORKER_ENV`), no
+    dashboard, on this machine only. Give exactly one of the two.
+    """
+    if (scheduler is None) == (n_workers is None):
+        raise ValueError("give either a scheduler address or a number of local workers")
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except OSError as err:
+            raise SweepError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from None
+        with client:
+            yield client
+        return
+    if int(n_workers) < 1:
+        raise ValueError(f"a local cluster needs at least 1 worker, got {n_workers}")
+    env = {**WORKER_ENV, "XLA_FLAGS": _worker_xla_flags()}
+    # No dashboard; the scheduler's small HTTP server (health, metrics) on a free port, so that
+    # clusters of several users on one machine never compete for the default port 8787.
+    with LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}, host="127.0.0.1",
+                      env=env) as cluster, Client(cluster, timeout=timeout) as client:
+        yield client
+
+
+def _executor_client(executor):
+    if executor is None or executor == "local":
+        return None
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask is a dependency
+        Client = ()
+    if isinstance(executor, Client):
+        return executor
+    raise ValueError(f"executor must be None, 'local' or a distributed.Client, got {executor!r}")
+
+
+def _run_on_dask(client, tasks: Mapping[int, dict], finish) -> None:
+    """Submit every shard as a task; hand each result to ``finish`` as it arrives (any order)."""
+    from distributed import as_completed
+
+    if not tasks:
+        return
+    token = os.urandom(4).hex()
+    futures = {client.submit(simulate_shard, t, key=f"nssisim-shard-{s:05d}-{token}", pure=False): s
+               for s, t in tasks.items()}
+    try:
+        for fut in as_completed(list(futures)):
+            s = futures[fut]
+            try:
+                outs = fut.result()
+            except Exception as err:
+                raise SweepError(f"shard {s} failed on a Dask worker: {type(err).__name__}: {err} (finished shards are "
+                                 "kept; fix the cause and resume)") from err
+            finish(s, tasks[s], outs)
+            fut.release()
+    finally:  # an error or an interrupt: stop what is still queued (finished shards are on disk)
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            client.cancel(pending)
 
 
 def sweep_status(out_dir: str | Path) -> tuple[int, list[int]]:
@@ -332,5 +559,5 @@ def results_table(ds: xr.Dataset) -> pd.DataFrame:
     return ds.reset_coords().to_dataframe()
 
 
-__all__ = ["OUTPUTS", "SweepError", "load_sweep", "make_manifest", "results_table", "run_sweep", "run_outputs",
-           "sweep_status"]
+__all__ = ["DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep", "make_manifest",
+           "results_table", "run_outputs", "run_sweep", "simulate_shard", "sweep_status", "worker_info"]
