@@ -38,6 +38,8 @@ def _fake_fit(data: F.FitData, values: dict[str, float], chains=2, draws=50, see
         d[s.name] = np.clip(v + 1e-4 * rng.standard_normal((chains, draws, n)), s.low, s.high)
     for k in F._population_sites():
         d[k] = 0.1 + 1e-3 * rng.standard_normal((chains, draws))
+    d["act_affect"] = 1e-3 * rng.standard_normal((chains, draws))
+    d["affect_noise"] = np.zeros((chains, draws, *data.y.shape))
     div = np.zeros((chains, draws), bool)
     div.flat[:diverging] = True
     return F.Fit(data=data, draws=d, diverging=div, settings={}, seconds=0.0)
@@ -194,7 +196,7 @@ def test_potential_matches_numpyro_model(tiny_study):
 
     d = F.prepare(read_ema(tiny_study))
     arrays = {k: jnp.asarray(v) for k, v in d.arrays().items()}
-    init = {k: jnp.asarray(v[0]) for k, v in F._unconstrained_init(3, 1, seed=5).items()}
+    init = {k: jnp.asarray(v[0]) for k, v in F._unconstrained_init(3, 1, seed=5, prompts=d.y.shape[1]).items()}
     init = jax.tree_util.tree_map(lambda x: x + 0.3, init)
     ours = float(F.potential(init, arrays))
     theirs = float(potential_energy(F.model, (arrays,), {}, init))
