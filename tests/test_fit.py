@@ -201,3 +201,15 @@ def test_potential_matches_numpyro_model(tiny_study):
     ours = float(F.potential(init, arrays))
     theirs = float(potential_energy(F.model, (arrays,), {}, init))
     assert ours == pytest.approx(theirs, rel=1e-5)
+
+
+def test_ppc_places_the_act_effect_at_replicated_acts(tiny_study):
+    d = F.prepare(read_ema(tiny_study))
+    f = _fake_fit(d, {"habit": 0.9, "act_rate_habit": 0.05, "affect_sd": 0.05, "affect_tau": 1.0, "affect_level": 0.6}, draws=40)
+    f.draws["act_affect"][:] = -0.3
+    f.draws["rating_sd"][:] = 0.01
+    f.draws["affect_noise"] = np.random.default_rng(0).standard_normal(f.draws["affect_noise"].shape)
+    checks = F.ppc(f, n_draws=40, seed=1, lags=1)
+    rep = np.nanmean(checks["affect_replicated"], axis=0)
+    assert rep[1] < rep[0] - 0.2 and rep[1] < rep[2] - 0.2  # the dip sits at the (replicated) act prompts
+    assert checks["act_rate_replicated"].shape == (40, 3)

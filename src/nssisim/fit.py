@@ -638,8 +638,10 @@ def ppc(f: Fit, n_draws: int = 200, seed: int = 0, lags: int = 2) -> dict[str, A
     """Posterior predictive checks.
 
     For each of ``n_draws`` posterior draws a new affect path is drawn from the fitted process
-    (fresh innovations, the observed prompt times, stressor and act reports as covariates), rated
-    with the fitted rating noise, and acts are drawn from the fitted hazard along that path. Then
+    (fresh innovations; the observed prompt times, stressor and act reports as covariates), acts
+    are drawn from the fitted hazard along that path, and the path is drawn again with the same
+    innovations and the replicated acts as the act covariate (a two-pass approximation of the
+    joint process), then rated with the fitted rating noise. Then
 
     * act rate: per participant, the share of answered prompts (after the first) reporting an act,
       observed and replicated;
@@ -662,6 +664,10 @@ def ppc(f: Fit, n_draws: int = 200, seed: int = 0, lags: int = 2) -> dict[str, A
     _, hg, hh = (np.asarray(x) for x in _terms(th, da, a))
     p_act = -np.expm1(-np.asarray(d.dt)[None] * (hg + hh))
     act_rep = (rng.random(p_act.shape) < p_act) & d.act_obs[None]
+    # second pass: the same innovations with the replicated acts as the act covariate, so that the
+    # act's effect on affect sits at the replicated acts
+    da_rep = dict(da, act=jnp.asarray(act_rep, dtype=jnp.float32))
+    a = latent_affect(th, noise, da_rep, act_aff)
     m = d.act_obs
     n_m = np.maximum(m.sum(axis=1), 1)
     obs_rate = (d.act * m).sum(axis=1) / n_m
