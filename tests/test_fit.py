@@ -52,7 +52,7 @@ def test_prepare_keeps_answered_signal_prompts(tiny_study):
     assert d.present.sum(axis=1).tolist() == [12, 12, 12]
     assert (d.dt[:, 0] == 0).all() and (d.dt[:, 1:] > 0).all()
     assert not d.act_obs[:, 0].any()  # the first prompt's window is unknown
-    assert d.y_prev_obs[:, 1:].all() and np.allclose(d.y_prev[:, 1:], d.y[:, :-1])
+    assert d.y_obs.all() and ((d.y >= 0) & (d.y <= 1)).all()
 
 
 def test_prepare_too_few_prompts_names_participant(tmp_path):
@@ -213,3 +213,16 @@ def test_ppc_places_the_act_effect_at_replicated_acts(tiny_study):
     rep = np.nanmean(checks["affect_replicated"], axis=0)
     assert rep[1] < rep[0] - 0.2 and rep[1] < rep[2] - 0.2  # the dip sits at the (replicated) act prompts
     assert checks["act_rate_replicated"].shape == (40, 3)
+
+
+def test_simulate_inference_data_keeps_the_design(tiny_study):
+    template = F.prepare(read_ema(tiny_study))
+    d, truth = F.simulate_inference_data(template, seed=3)
+    d2, truth2 = F.simulate_inference_data(template, seed=3)
+    np.testing.assert_array_equal(d.y, d2.y)
+    pd.testing.assert_frame_equal(truth, truth2)
+    assert d.y.shape == template.y.shape and (d.present == template.present).all()
+    assert ((d.y >= 0) & (d.y <= 1)).all() and np.allclose(d.y * 100, np.round(d.y * 100), atol=1e-4)
+    assert set(np.unique(d.act)) <= {0.0, 1.0} and not d.act[~d.present].any()
+    for name, (lo, hi) in F.SELF_RANGES.items():
+        assert ((truth[name] >= lo) & (truth[name] <= hi)).all()

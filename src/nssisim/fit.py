@@ -158,8 +158,6 @@ class FitData:
     dt: np.ndarray  # hours since the previous answered signal prompt (0 for the first)
     y: np.ndarray
     y_obs: np.ndarray
-    y_prev: np.ndarray
-    y_prev_obs: np.ndarray
     urge: np.ndarray
     urge_obs: np.ndarray
     act: np.ndarray
@@ -190,8 +188,8 @@ def prepare(data: EMAData, until_h: float | None = None) -> FitData:
         rows.append((pid, p, keep))
     n, m = len(rows), max(int(k.sum()) for _, _, k in rows)
     z = lambda dtype=np.float32: np.zeros((n, m), dtype=dtype)  # noqa: E731
-    out = {k: z() for k in ("time_h", "dt", "y", "y_prev", "urge", "act", "stress")}
-    for k in ("present", "y_obs", "y_prev_obs", "urge_obs", "act_obs"):
+    out = {k: z() for k in ("time_h", "dt", "y", "urge", "act", "stress")}
+    for k in ("present", "y_obs", "urge_obs", "act_obs"):
         out[k] = z(bool)
     for i, (pid, p, keep) in enumerate(rows):
         j = int(keep.sum())
@@ -201,7 +199,6 @@ def prepare(data: EMAData, until_h: float | None = None) -> FitData:
         out["dt"][i, 1:j] = np.diff(t)
         y, yo = p.items["negative_affect"][keep], p.observed["negative_affect"][keep]
         out["y"][i, :j], out["y_obs"][i, :j] = np.where(yo, y, 0.0), yo
-        out["y_prev"][i, 1:j], out["y_prev_obs"][i, 1:j] = np.where(yo, y, 0.0)[:-1], yo[:-1]
         u, uo = p.items["urge"][keep], p.observed["urge"][keep]
         out["urge"][i, :j], out["urge_obs"][i, :j] = np.where(uo, u, 0.0), uo
         a, ao = p.items["act"][keep], p.observed["act"][keep]
@@ -340,12 +337,6 @@ class Fit:
         """Draws of ``name`` with chains stacked: (draws, ...)."""
         x = self.draws[name]
         return x.reshape((-1, *x.shape[2:]))
-
-
-def _sites() -> list[str]:
-    """Latent sites in the unconstrained space of the sampler (as in :func:`model`)."""
-    return ([f"{k}_{s.name}" for s in INFERENCE_PARAMS for k in ("mu", "sd", "z")]
-            + ["act_affect", "urge_sd_raw", "rating_sd_raw", "affect_noise"])
 
 
 def _constrained(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -836,6 +827,78 @@ def heldout_outcome(data: pd.DataFrame, start_h: float, end_h: float, study_star
     return pd.Series([int(pid in set(hit)) for pid in pids], index=pd.Index(pids, name="participant"))
 
 
+#: Self-consistency check: ranges of the per-participant parameters when data are generated from
+#: the inference model itself (uniform; log-uniform for rates), and the noise levels used.
+SELF_RANGES: dict[str, tuple[float, float]] = {
+    "affect_level": (0.25, 0.45), "stressor_reactivity": (0.0, 0.2), "affect_tau": (1.0, 10.0),
+    "affect_sd": (0.03, 0.12), "distress_threshold": (0.2, 0.6), "relief_value": (0.2, 0.8), "habit": (0.0, 0.9),
+    "act_rate_goal": (0.05, 2.0), "act_rate_habit": (0.005, 0.1),
+}
+SELF_NOISE = {"urge_sd": 0.08, "rating_sd": 0.08}
+
+
+def simulate_inference_data(template: FitData, seed: int) -> tuple[FitData, pd.DataFrame]:
+    """Data generated from the **inference model itself** (not the simulator) at the prompt times,
+    masks and stressor reports of ``template``; parameters drawn per participant from
+    :data:`SELF_RANGES` with ``default_rng([seed, 4])``. ``act_affect`` is 0 in these data, so that
+    affect does not depend on the acts it drives and the model is a proper generative process.
+    Ratings are rounded to whole points of a 0..100 scale and clipped, as in the observation model.
+    Returns the data and the true parameters (one row per participant)."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng([int(seed), 4])
+    n = len(template.participants)
+    truth = {}
+    for spec in INFERENCE_PARAMS:
+        lo, hi = SELF_RANGES[spec.name]
+        truth[spec.name] = np.exp(rng.uniform(np.log(lo), np.log(hi), n)) if spec.log else rng.uniform(lo, hi, n)
+    th = {k: jnp.asarray(v, dtype=jnp.float32)[:, None] for k, v in truth.items()}
+    arr = {k: jnp.asarray(v) for k, v in template.arrays().items()}
+    a = np.asarray(latent_affect(th, jnp.asarray(rng.standard_normal(template.y.shape), dtype=jnp.float32), arr, 0.0))
+    urge_mean, hg, hh = (np.asarray(x) for x in _terms(th, arr, jnp.asarray(a)))
+    act = (rng.random(a.shape) < -np.expm1(-template.dt * (hg + hh))).astype(np.float32)
+
+    def rate(x, sd):
+        return np.clip(np.round(100 * (x + sd * rng.standard_normal(x.shape))), 0, 100) / 100.0
+
+    d = dataclasses.replace(template, y=np.where(template.y_obs, rate(a, SELF_NOISE["rating_sd"]), 0).astype(np.float32),
+                            urge=np.where(template.urge_obs, rate(np.clip(urge_mean, 0, 1), SELF_NOISE["urge_sd"]), 0).astype(np.float32),
+                            act=np.where(template.present, act, 0).astype(np.float32), source="inference model (self-consistency)")
+    return d, pd.DataFrame(truth, index=pd.Index(template.participants, name="participant"))
+
+
+def self_consistency(seed: int = 1, n_participants: int = 30, days: int = 14, prompts_per_day: int = 6,
+                     num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES, num_chains: int = NUM_CHAINS) -> pd.DataFrame:
+    """Fit data generated by the inference model itself (:func:`simulate_inference_data`) on the
+    prompt schedule of a synthetic study; per parameter: correlation of truth with the posterior
+    mean and coverage of the 50 % / 90 % intervals. Separates what the sampler and the design can
+    recover from what the mismatch between inference model and simulator costs."""
+    import tempfile
+
+    from .ema import read_ema, simulate_study, write_ema
+
+    st = simulate_study(seed, "clinical", n_participants, days=days, prompts_per_day=prompts_per_day)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_ema(st.data, Path(tmp) / "s.csv")
+        template = prepare(read_ema(Path(tmp) / "s.csv"))
+    d, truth = simulate_inference_data(template, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitDiagnosticWarning)
+        f = fit(d, seed=seed, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains)
+    summ = summary_table(f)
+    rows = []
+    for name in PARAM_NAMES:
+        m, t = summ[f"{name}_mean"].to_numpy(), truth[name].to_numpy()
+        rows.append({"parameter": name, "correlation": float(np.corrcoef(m, t)[0, 1]),
+                     "coverage50": float(np.mean((t >= summ[f"{name}_q25"]) & (t <= summ[f"{name}_q75"]))),
+                     "coverage90": float(np.mean((t >= summ[f"{name}_q05"]) & (t <= summ[f"{name}_q95"]))),
+                     "bias": float(np.mean(m - t))})
+    out = pd.DataFrame(rows).set_index("parameter")
+    out.attrs["fit_seconds"] = f.seconds
+    out.attrs["warnings"] = diagnostics(f)["warnings"]
+    return out
+
+
 def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, prompts_per_day: int = 6,
             seed: int = 1, preset: str = RECOVERY_PRESET, compliance: float = 0.75, burn_in_days: int = 90,
             heldout_days: int = HELDOUT_DAYS, num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES,
@@ -896,5 +959,6 @@ def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, pr
 __all__ = [
     "ESS_MIN", "FORECAST_HOURS", "IDENTIFIABLE", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
     "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "plot_ppc", "posterior_dataset",
-    "ppc", "prepare", "recover", "recovery_scores", "summary_table", "forecast_calibration",
+    "ppc", "prepare", "recover", "recovery_scores", "self_consistency", "simulate_inference_data", "summary_table",
+    "forecast_calibration",
 ]
