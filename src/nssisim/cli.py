@@ -495,7 +495,7 @@ def recover_cmd(
     participants: Annotated[int, typer.Option("--participants", min=3, help="Simulated participants.")] = 30,
     days: Annotated[int, typer.Option("--days", min=2, help="Study days that are fitted.")] = 14,
     prompts_per_day: Annotated[int, typer.Option("--prompts-per-day", min=1, help="Signal prompts a day.")] = 6,
-    heldout_days: Annotated[int, typer.Option("--heldout-days", min=0, help="Days simulated after the study to check the 7-day forecast (0: no check).")] = 7,
+    heldout_days: Annotated[int, typer.Option("--heldout-days", min=0, help="Days simulated after the study; 7 or more: the 7-day forecast is checked on them.")] = 7,
     preset: Annotated[str, typer.Option("--preset", help=f"Base preset of the participants: {', '.join(PRESETS)}.")] = "clinical",
     compliance: Annotated[float, typer.Option("--compliance", min=0.0, max=1.0, help="Probability that a prompt is answered.")] = 0.75,
     burn_in_days: Annotated[int, typer.Option("--burn-in-days", min=0, help="Days simulated before the study (history).")] = 90,

@@ -942,7 +942,7 @@ def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, pr
                                                burn_in_days=burn_in_days, heldout_days=heldout_days),
                               "fit_seconds": f.seconds, "diagnostic_warnings": [str(w.message) for w in caught],
                               "recovery": json.loads(scores.reset_index().to_json(orient="records"))}
-    truth_prof = true_profiles(st.truth, burn_in_days + days)
+    truth_prof = true_profiles(st.truth, burn_in_days + total_days)  # run_acts cover the whole run
     hit = summary["p_addictive"] > 0.5
     result["phenotype"] = {"true_addictive": int((truth_prof == PROFILES[0]).sum()), "n": int(truth_prof.size),
                            "accuracy_p_addictive_gt_half": float(np.mean(hit == (truth_prof == PROFILES[0]))),
