@@ -473,6 +473,7 @@ def simulate_study(
     burn_in_days: int = 90,
     event_capacity: int = 4096,
     start: datetime = STUDY_START,
+    study_states: bool = False,
 ) -> SyntheticStudy:
     """Simulate an EMA study: the model at dt = 0.25 h seen through prompts, noise and missed prompts.
 
@@ -488,6 +489,13 @@ def simulate_study(
     urge as ``negative_affect``) with probability ``event_report_rate``. Randomness of the
     observation model comes from ``numpy.random.default_rng([seed, 1])``; the simulation uses
     ``seed`` itself, so a study is reproducible from its seed.
+
+    With ``study_states=True`` the ``truth`` table also holds, per participant, what the simulator's
+    states were during the study window (columns :data:`STUDY_STATE_COLUMNS`): the window means of
+    relief value, habit, tolerance, affect, mood and allostatic load, the effective urge threshold
+    (``urge_threshold(load) - mood term``, see ``model.urge_threshold``/``urge_distress``, at the
+    window means), the numbers of acts and habit-triggered acts in the window and over the whole run
+    (burn-in included). Recovery (:mod:`nssisim.fit`) compares fitted quantities with these.
     """
     from .presets import load_preset
     from .simulation import simulate_cohort
@@ -582,11 +590,39 @@ def simulate_study(
                        "dt_hours": dt, "burn_in_days": burn_in_days, "scales": {k: list(v) for k, v in sc.items()}})
     truth = pd.DataFrame(ds["parameter_value"].values, index=pd.Index(ids, name="participant"),
                          columns=list(ds["parameter"].values))
+    if study_states:
+        truth = pd.concat([truth, _study_states(ds, first + 1, ids)], axis=1)
     return SyntheticStudy(data, truth)
+
+
+#: Extra ``truth`` columns of :func:`simulate_study` with ``study_states=True``.
+STUDY_STATE_COLUMNS = ("study_relief_value", "study_habit", "study_tolerance", "study_affect", "study_mood",
+                       "study_allostatic_load", "study_threshold", "study_acts", "study_habit_acts", "run_acts",
+                       "run_habit_acts")
+
+
+def _study_states(ds: xr.Dataset, first_step: int, ids: list[str]) -> pd.DataFrame:
+    """Window means of the states that the EMA inference model estimates (see :func:`simulate_study`)."""
+    import jax.numpy as jnp
+
+    from .model import urge_distress, urge_threshold
+
+    win = slice(max(first_step, 0), None)
+    mean = {f: ds[f].values[:, win].astype(np.float64).mean(axis=1)
+            for f in ("relief_value", "habit", "tolerance", "affect", "mood", "allostatic_load")}
+    names = list(ds["parameter"].values)
+    p = {k: jnp.asarray(ds["parameter_value"].values[:, j]) for j, k in enumerate(names)}
+    threshold = np.asarray(urge_threshold(jnp.asarray(mean["allostatic_load"]), p)
+                           - urge_distress(0.0, jnp.asarray(mean["mood"]), p), dtype=np.float64)
+    acts, habit_acts = ds["acts"].values, ds["habit_acts"].values
+    out = {f"study_{k}": v for k, v in mean.items()}
+    out.update(study_threshold=threshold, study_acts=acts[:, win].sum(axis=1), study_habit_acts=habit_acts[:, win].sum(axis=1),
+               run_acts=acts.sum(axis=1), run_habit_acts=habit_acts.sum(axis=1))
+    return pd.DataFrame({k: out[k] for k in STUDY_STATE_COLUMNS}, index=pd.Index(ids, name="participant"))
 
 
 __all__ = [
     "COLUMNS", "EMAData", "EMAError", "ITEMS", "OPTIONAL_COLUMNS", "PROMPT_TYPES", "ParticipantData",
-    "REQUIRED_COLUMNS", "STUDY_START", "SyntheticStudy", "participant_ids", "read_ema", "sidecar_path",
+    "REQUIRED_COLUMNS", "STUDY_START", "STUDY_STATE_COLUMNS", "SyntheticStudy", "participant_ids", "read_ema", "sidecar_path",
     "simulate_study", "write_ema",
 ]

@@ -1,0 +1,964 @@
+"""Fitting EMA data: a prompt-level inference model, NUTS, diagnostics, phenotyping, recovery.
+
+A research instrument, not a clinical tool: posteriors, profiles and forecasts describe a model
+fitted to ratings; they are not a risk assessment of a person.
+
+Why an inference model and not the simulator's own likelihood
+-------------------------------------------------------------
+The simulator (:mod:`nssisim.model`) has discrete events (stressors, urges, acts), thresholds
+and fifteen latent states stepped every 15 minutes, while EMA sees a few noisy ratings a day. Its
+likelihood would need the whole latent path between prompts integrated out (a particle filter
+per participant and parameter draw), which NUTS cannot differentiate through. So the fit uses an
+**inference model** with a tractable likelihood at the prompt level that shares the simulator's
+quantities where EMA data speak to them (same names, meanings and bounds from
+:data:`nssisim.parameters.PARAMS` or :data:`nssisim.model.STATE_BOUNDS`), and names its own
+summaries where they do not map one to one. Everything is conditional on the answered signal
+prompts of a participant, in time order (event reports and daily diaries are read but not used
+in the likelihood):
+
+* **affect**: latent affect ``a_j`` at each answered prompt is a discretely observed
+  mean-reverting process, ``a_j = m_j + rho_j (a_{j-1} - affect_level) + affect_sd sqrt(1 -
+  rho_j^2) e_j`` with ``m_j = affect_level + stressor_reactivity s_j + act_affect act_j``,
+  ``rho_j = exp(-dt_j / affect_tau)``, ``e_j ~ N(0, 1)`` (``s_j``/``act_j``: the stressor/act
+  reports of prompt ``j``, ``dt_j``: hours since the previous answered prompt). The rating
+  (``negative_affect`` rescaled to [0, 1]) is ``a_j`` plus rating noise ``rating_sd``, censored at
+  the ends of the scale. Keeping affect latent matters: the urge and the act hazard depend on the
+  *true* affect, and plugging in noisy ratings biased the threshold and relief value (see docs);
+* **urge** follows the simulator's urge intensity (``model.step``: ``1 - (1 - Q x)(1 - H A)``)
+  at latent affect: ``u_j ~ N(1 - (1 - relief_value * x_j)(1 - habit * a_j), urge_sd)``, censored
+  at the scale ends, with ``x_j`` the excess of affect over the threshold,
+  ``x = clip((a - distress_threshold) / (1 - distress_threshold), 0, 1)`` (smoothed for NUTS);
+* **acts** between prompts are a Poisson process with hazard ``act_rate_goal * relief_value *
+  xbar_j + act_rate_habit * habit`` (``xbar_j`` the mean excess at the two ends of the interval),
+  so ``P(act_j = 1) = 1 - exp(-dt_j * h_j)``. The act report of a participant's first answered
+  prompt is not used (its window is unknown).
+
+Parameters per participant (:data:`INFERENCE_PARAMS`): ``distress_threshold`` (the *effective*
+threshold that distress is compared with, i.e. ``model.urge_threshold`` minus the mood term of
+``model.urge_distress``; equal to the parameter when load, resilience and mood terms vanish),
+``relief_value`` and ``habit`` (the simulator's states Q and H, nearly constant over two weeks),
+and the summaries ``affect_level``, ``stressor_reactivity``, ``affect_tau``, ``affect_sd``,
+``act_rate_goal``, ``act_rate_habit``. Population level: ``act_affect``, ``urge_sd`` and
+``rating_sd``.
+Every other simulator parameter is fixed at its calibrated value (it does not enter the
+inference model). Which of these the data identify is shown by :func:`recover`.
+
+Hierarchy (non-centred): for each parameter ``k``, ``theta_ik = lo + (hi - lo) * sigmoid(mu_k +
+sd_k * z_ik)`` (on the log scale for rates and times), ``z_ik ~ N(0, 1)``, ``mu_k ~ N(m_k, 1.5)``,
+``sd_k ~ HalfNormal(1)``. Sampling: NumPyro's NUTS kernel (diagonal mass matrix adapted in
+warm-up) on the density of :func:`model` (written out in plain JAX as :func:`potential`), each
+chain a compiled scan; keys from ``jax.random.PRNGKey(seed)``, so a fit is deterministic given its
+seed and settings.
+
+Data flow: :func:`prepare` (``EMAData`` -> padded arrays) -> :func:`fit` (NUTS -> :class:`Fit`:
+draws, diagnostics) -> :func:`posterior_dataset` (netCDF), :func:`summary_table` (CSV with
+phenotype and forecast), :func:`ppc` and :func:`plot_ppc` (posterior predictive checks).
+:func:`recover` simulates studies with :func:`nssisim.ema.simulate_study` (the full simulator),
+fits them and scores recovery, profiles and forecasts on a held-out week.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .ema import PROMPT_TYPES, EMAData
+from .measures import LOSS_OF_CONTROL_SHARE, REPETITIVE_ACTS
+from .model import STATE_BOUNDS
+from .parameters import HOURS_PER_DAY, PARAMS
+
+
+# ------------------------------------------------------------------------------ the model
+@dataclasses.dataclass(frozen=True)
+class InferenceParam:
+    """One per-participant parameter of the inference model."""
+
+    name: str
+    low: float
+    high: float
+    log: bool  # sample on the log scale between low and high
+    prior_center: float  # population mean mu_k is centred at this value (in parameter units)
+    simulator: str  # what it is in the simulator ("parameter", "state", "summary") and its name
+    meaning: str
+
+
+def _pb(name: str) -> tuple[float, float]:
+    return PARAMS[name].low, PARAMS[name].high
+
+
+#: Per-participant parameters; bounds from the simulator's tables where the quantity is shared.
+INFERENCE_PARAMS: tuple[InferenceParam, ...] = (
+    InferenceParam("affect_level", 0.0, 1.0, False, 0.3, "summary of M1/M3/M4 (mean affect without a reported stressor)",
+                   "affect level a participant returns to between stressors (fraction of the scale)"),
+    InferenceParam("stressor_reactivity", 0.0, 1.0, False, 0.1, "summary of limbic_reactivity (M3)",
+                   "rise of affect at a prompt that reports a stressor since the previous one"),
+    InferenceParam("affect_tau", 0.25, 48.0, True, 3.0, "summary of tau_affect, tau_stress (M1, M3)",
+                   "time constant (h) of the persistence of affect between prompts"),
+    InferenceParam("affect_sd", 0.01, 0.5, True, 0.1, "summary of the spread of affect A (M1, M3, M4)",
+                   "standard deviation of latent affect around its level"),
+    InferenceParam("distress_threshold", *_pb("distress_threshold"), False, 0.4, "parameter distress_threshold (M5), effective",
+                   "effective distress-tolerance threshold: affect above it feeds the urge"),
+    InferenceParam("relief_value", *STATE_BOUNDS["relief_value"], False, 0.3, "state relief_value Q (M9)",
+                   "learned expected relief of an act"),
+    InferenceParam("habit", *STATE_BOUNDS["habit"], False, 0.2, "state habit H (M10)",
+                   "habit strength"),
+    InferenceParam("act_rate_goal", 1e-3, PARAMS["lam_urge"].high, True, 0.2, "summary of lam_urge x P(act | urge) (M5, M6)",
+                   "act hazard (1/h) at unit relief value and full excess distress"),
+    InferenceParam("act_rate_habit", 1e-4, PARAMS["lam_cue"].high, True, 0.01, "summary of lam_cue x P(act | cue) (M5, M6, M10)",
+                   "act hazard (1/h) per unit habit, independent of distress"),
+)
+PARAM_NAMES = tuple(p.name for p in INFERENCE_PARAMS)
+#: Population-level (shared) parameters: name -> (prior mean, prior sd) of a normal prior.
+ACT_AFFECT_PRIOR = (0.0, 0.2)
+URGE_SD_BOUNDS = (0.01, 0.5)
+RATING_SD_BOUNDS = (0.01, 0.3)
+#: Sharpness (1/affect units) of the smoothed clip in the excess over the threshold.
+EXCESS_SHARPNESS = 40.0
+#: Half-width of a rating step used for censoring at the scale ends (fraction of the scale).
+CENSOR_EDGE = 0.005
+
+#: Diagnostics bars (warned on): split R-hat (Vehtari et al. 2021 recommend < 1.01; 1.05 is the
+#: looser, common bar we warn at), bulk ESS per parameter, and any divergent transition.
+RHAT_MAX = 1.05
+ESS_MIN = 100.0
+DIVERGENCES_MAX = 0
+
+#: Sampler defaults.
+NUM_WARMUP = 500
+NUM_SAMPLES = 500
+NUM_CHAINS = 2
+TARGET_ACCEPT = 0.9
+MAX_TREE_DEPTH = 8
+
+#: Phenotype rule (see :func:`phenotype`): hours in a year and forecast horizon.
+HOURS_PER_YEAR_EMA = 365.0 * HOURS_PER_DAY
+FORECAST_HOURS = 7 * HOURS_PER_DAY
+
+
+class FitDiagnosticWarning(UserWarning):
+    """R-hat, effective sample size or divergences beyond the bars :data:`RHAT_MAX`, :data:`ESS_MIN`, :data:`DIVERGENCES_MAX`."""
+
+
+@dataclasses.dataclass
+class FitData:
+    """Answered signal prompts as padded arrays (participants x prompts); see :func:`prepare`."""
+
+    participants: list[str]
+    present: np.ndarray  # bool: a real answered signal prompt (False = padding)
+    time_h: np.ndarray
+    dt: np.ndarray  # hours since the previous answered signal prompt (0 for the first)
+    y: np.ndarray
+    y_obs: np.ndarray
+    urge: np.ndarray
+    urge_obs: np.ndarray
+    act: np.ndarray
+    act_obs: np.ndarray  # observed and not the first answered prompt
+    stress: np.ndarray  # 0 where unobserved
+    source: str = ""
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)}
+
+
+def prepare(data: EMAData, until_h: float | None = None) -> FitData:
+    """Answered signal prompts of each participant as padded arrays.
+
+    ``until_h``: keep only prompts before this many hours after the participant's first row (used
+    to hold out later weeks). A participant with fewer than 2 answered signal prompts is an error.
+    """
+    sig = PROMPT_TYPES.index("signal")
+    rows = []
+    for pid, p in data.participants.items():
+        keep = (p.prompt_type == sig) & p.answered
+        if until_h is not None:
+            keep &= p.time_h < until_h
+        if keep.sum() < 2:
+            raise ValueError(f"{data.source}: participant '{pid}' has {int(keep.sum())} answered signal prompt(s) "
+                             "(rows with prompt_type=signal, answered=true): at least 2 are needed to fit")
+        rows.append((pid, p, keep))
+    n, m = len(rows), max(int(k.sum()) for _, _, k in rows)
+    z = lambda dtype=np.float32: np.zeros((n, m), dtype=dtype)  # noqa: E731
+    out = {k: z() for k in ("time_h", "dt", "y", "urge", "act", "stress")}
+    for k in ("present", "y_obs", "urge_obs", "act_obs"):
+        out[k] = z(bool)
+    for i, (pid, p, keep) in enumerate(rows):
+        j = int(keep.sum())
+        t = p.time_h[keep]
+        out["present"][i, :j] = True
+        out["time_h"][i, :j] = t
+        out["dt"][i, 1:j] = np.diff(t)
+        y, yo = p.items["negative_affect"][keep], p.observed["negative_affect"][keep]
+        out["y"][i, :j], out["y_obs"][i, :j] = np.where(yo, y, 0.0), yo
+        u, uo = p.items["urge"][keep], p.observed["urge"][keep]
+        out["urge"][i, :j], out["urge_obs"][i, :j] = np.where(uo, u, 0.0), uo
+        a, ao = p.items["act"][keep], p.observed["act"][keep]
+        out["act"][i, :j] = np.where(ao, a, 0.0)
+        out["act_obs"][i, 1:j] = ao[1:]
+        s, so = p.items["stressor"][keep], p.observed["stressor"][keep]
+        out["stress"][i, :j] = np.where(so, s, 0.0)
+    return FitData(participants=[r[0] for r in rows], source=data.source, **out)
+
+
+def _constrain(raw, spec: InferenceParam):
+    """Unconstrained value -> parameter within its bounds (logistic, on the log scale for rates and times)."""
+    import jax
+    import jax.numpy as jnp
+
+    if spec.log:
+        lo, hi = math.log(spec.low), math.log(spec.high)
+        return jnp.exp(lo + (hi - lo) * jax.nn.sigmoid(raw))
+    return spec.low + (spec.high - spec.low) * jax.nn.sigmoid(raw)
+
+
+def _center(spec: InferenceParam) -> float:
+    """Unconstrained value of the prior centre."""
+    if spec.log:
+        lo, hi, x = math.log(spec.low), math.log(spec.high), math.log(spec.prior_center)
+    else:
+        lo, hi, x = spec.low, spec.high, spec.prior_center
+    f = min(max((x - lo) / (hi - lo), 1e-3), 1 - 1e-3)
+    return math.log(f / (1 - f))
+
+
+def _excess(a, thr):
+    import jax
+    import jax.numpy as jnp
+
+    x = (a - thr) / (1.0 - thr)
+    return jnp.minimum(jax.nn.softplus(EXCESS_SHARPNESS * x) / EXCESS_SHARPNESS, 1.0)
+
+
+def _censored_normal_logpdf(x, mean, sd):
+    """Rating likelihood: density inside the scale, probability mass at its ends (censoring)."""
+    import jax.numpy as jnp
+    from jax.scipy.stats import norm
+
+    lo = norm.logcdf((CENSOR_EDGE - mean) / sd)
+    hi = norm.logcdf((mean - (1.0 - CENSOR_EDGE)) / sd)
+    mid = norm.logpdf(x, mean, sd)
+    return jnp.where(x <= CENSOR_EDGE, lo, jnp.where(x >= 1.0 - CENSOR_EDGE, hi, mid))
+
+
+def latent_affect(theta: Mapping[str, Any], noise, d: Mapping[str, Any], act_affect):
+    """Latent affect at each answered prompt from its standard-normal innovations ``noise``.
+
+    ``a_0 = m_0 + affect_sd e_0``; ``a_j = m_j + rho_j (a_{j-1} - affect_level) + affect_sd
+    sqrt(1 - rho_j^2) e_j`` with ``m_j = affect_level + stressor_reactivity s_j + act_affect act_j``
+    and ``rho_j = exp(-dt_j / affect_tau)`` (a discretely observed mean-reverting process).
+    Shapes: ``theta[k]`` (..., participants, 1), ``noise`` (..., participants, prompts).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    level, sd = theta["affect_level"], theta["affect_sd"]
+    first = jnp.arange(noise.shape[-1]) == 0
+    rho = jnp.where(first, 0.0, jnp.exp(-d["dt"] / theta["affect_tau"]))
+    innov = jnp.where(first, sd, sd * jnp.sqrt(jnp.maximum(1.0 - rho * rho, 1e-12)))
+    mean = level + theta["stressor_reactivity"] * d["stress"] + act_affect * d["act"]
+    mean, rho, innov = (jnp.broadcast_to(x, noise.shape) for x in (mean, rho, innov))
+    lvl = jnp.broadcast_to(level, noise.shape)[..., 0]
+
+    def step(prev, xs):
+        m, r, q, e = xs
+        a = m + r * (prev - lvl) + q * e
+        return a, a
+
+    xs = tuple(jnp.moveaxis(x, -1, 0) for x in (mean, rho, innov, noise))
+    _, a = jax.lax.scan(step, lvl, xs)
+    return jnp.moveaxis(a, 0, -1)
+
+
+def _terms(theta: Mapping[str, Any], d: Mapping[str, Any], a):
+    """Urge mean and the two act hazards given latent affect ``a`` (..., participants, prompts)."""
+    import jax.numpy as jnp
+
+    ac = jnp.clip(a, 0.0, 1.0)
+    x_now = _excess(ac, theta["distress_threshold"])
+    urge_mean = 1.0 - (1.0 - theta["relief_value"] * x_now) * (1.0 - theta["habit"] * ac)
+    x_prev = jnp.concatenate([x_now[..., :1], x_now[..., :-1]], axis=-1)
+    xbar = 0.5 * (x_prev + x_now)
+    h_goal = theta["act_rate_goal"] * theta["relief_value"] * xbar
+    h_habit = theta["act_rate_habit"] * theta["habit"] + 0.0 * xbar
+    return urge_mean, h_goal, h_habit
+
+
+def model(d: Mapping[str, Any]) -> None:
+    """The NumPyro model (non-centred hierarchy); ``d`` are the arrays of :class:`FitData`."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    n = d["y"].shape[0]
+    theta = {}
+    for spec in INFERENCE_PARAMS:
+        mu = numpyro.sample(f"mu_{spec.name}", dist.Normal(_center(spec), 1.5))
+        sd = numpyro.sample(f"sd_{spec.name}", dist.HalfNormal(1.0))
+        with numpyro.plate("participant", n):
+            z = numpyro.sample(f"z_{spec.name}", dist.Normal(0.0, 1.0))
+        theta[spec.name] = numpyro.deterministic(spec.name, _constrain(mu + sd * z, spec))[:, None]
+    act_affect = numpyro.sample("act_affect", dist.Normal(*ACT_AFFECT_PRIOR))
+    sds = {}
+    for name, (lo, hi) in (("urge_sd", URGE_SD_BOUNDS), ("rating_sd", RATING_SD_BOUNDS)):
+        raw = numpyro.sample(f"{name}_raw", dist.Beta(2.0, 2.0))
+        sds[name] = numpyro.deterministic(name, jnp.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * raw))
+    noise = numpyro.sample("affect_noise", dist.Normal(0.0, 1.0).expand(list(d["y"].shape)).to_event(2))
+
+    v = {k: theta[k][:, 0] for k in PARAM_NAMES}
+    v.update(act_affect=act_affect, affect_noise=noise, **sds)
+    numpyro.factor("ll", _log_likelihood(v, d))
+
+
+# ---------------------------------------------------------------------------- sampling
+@dataclasses.dataclass
+class Fit:
+    """Posterior draws (chain, draw, ...) of every site, the data and the sampler diagnostics."""
+
+    data: FitData
+    draws: dict[str, np.ndarray]
+    diverging: np.ndarray  # (chain, draw) bool
+    settings: dict[str, Any]
+    seconds: float
+
+    @property
+    def participants(self) -> list[str]:
+        return self.data.participants
+
+    def flat(self, name: str) -> np.ndarray:
+        """Draws of ``name`` with chains stacked: (draws, ...)."""
+        x = self.draws[name]
+        return x.reshape((-1, *x.shape[2:]))
+
+
+def _constrained(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Unconstrained sampler position -> every site of :func:`model` (constrained) and its log Jacobian."""
+    import jax
+    import jax.numpy as jnp
+
+    out: dict[str, Any] = {}
+    log_jac = 0.0
+    for spec in INFERENCE_PARAMS:
+        mu, log_sd, z = params[f"mu_{spec.name}"], params[f"sd_{spec.name}"], params[f"z_{spec.name}"]
+        sd = jnp.exp(log_sd)
+        log_jac = log_jac + log_sd
+        out[f"mu_{spec.name}"], out[f"sd_{spec.name}"], out[f"z_{spec.name}"] = mu, sd, z
+        out[spec.name] = _constrain(mu + sd * z, spec)
+    for name, (lo, hi) in (("urge_sd", URGE_SD_BOUNDS), ("rating_sd", RATING_SD_BOUNDS)):
+        r = params[f"{name}_raw"]
+        b = jax.nn.sigmoid(r)
+        log_jac = log_jac + jax.nn.log_sigmoid(r) + jax.nn.log_sigmoid(-r)
+        out[f"{name}_raw"], out[name] = b, jnp.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * b)
+    out["act_affect"] = params["act_affect"]
+    out["affect_noise"] = params["affect_noise"]
+    return out, log_jac
+
+
+def _log_likelihood(v: Mapping[str, Any], d: Mapping[str, Any]):
+    import jax.numpy as jnp
+
+    theta = {k: v[k][..., :, None] for k in PARAM_NAMES}
+    a = latent_affect(theta, v["affect_noise"], d, v["act_affect"])
+    urge_mean, h_goal, h_habit = _terms(theta, d, a)
+    ll_y = jnp.where(d["y_obs"], _censored_normal_logpdf(d["y"], a, v["rating_sd"]), 0.0)
+    ll_u = jnp.where(d["urge_obs"], _censored_normal_logpdf(d["urge"], jnp.clip(urge_mean, 0.0, 1.0), v["urge_sd"]), 0.0)
+    cum = jnp.maximum(d["dt"] * (h_goal + h_habit), 1e-8)
+    ll_a = jnp.where(d["act_obs"], jnp.where(d["act"] > 0.5, jnp.log(-jnp.expm1(-cum)), -cum), 0.0)
+    return jnp.sum(ll_y) + jnp.sum(ll_u) + jnp.sum(ll_a)
+
+
+def potential(params: Mapping[str, Any], d: Mapping[str, Any]):
+    """Negative log posterior density of :func:`model` in the sampler's unconstrained space, in plain
+    JAX (the same density NumPyro derives from :func:`model`; a test checks they agree). Written out
+    so that tracing it for NUTS is cheap."""
+    import jax.numpy as jnp
+    from jax.scipy.stats import beta, norm
+
+    v, log_jac = _constrained(params)
+    lp = log_jac
+    for spec in INFERENCE_PARAMS:
+        lp = lp + norm.logpdf(v[f"mu_{spec.name}"], _center(spec), 1.5)
+        lp = lp + jnp.log(2.0) + norm.logpdf(v[f"sd_{spec.name}"], 0.0, 1.0)
+        lp = lp + jnp.sum(norm.logpdf(v[f"z_{spec.name}"]))
+    lp = lp + norm.logpdf(v["act_affect"], *ACT_AFFECT_PRIOR) + jnp.sum(norm.logpdf(v["affect_noise"]))
+    lp = lp + beta.logpdf(v["urge_sd_raw"], 2.0, 2.0) + beta.logpdf(v["rating_sd_raw"], 2.0, 2.0)
+    return -(lp + _log_likelihood(v, d))
+
+
+def _unconstrained_init(n: int, chains: int, seed: int, prompts: int) -> dict[str, np.ndarray]:
+    """Starting points (unconstrained space) per chain: the prior centres, jittered by U(-0.5, 0.5)
+    per chain from ``default_rng([seed, 3])`` so that chains start apart (R-hat is then informative)."""
+    rng = np.random.default_rng([int(seed), 3])
+    j = lambda *shape: rng.uniform(-0.5, 0.5, (chains, *shape)).astype(np.float32)  # noqa: E731
+    init: dict[str, np.ndarray] = {}
+    for spec in INFERENCE_PARAMS:
+        init[f"mu_{spec.name}"] = np.float32(_center(spec)) + j()
+        init[f"sd_{spec.name}"] = np.float32(math.log(0.5)) + j()  # HalfNormal: log scale
+        init[f"z_{spec.name}"] = j(n)
+    init["act_affect"] = j()
+    init["urge_sd_raw"] = j()  # Beta: logit scale
+    init["rating_sd_raw"] = j()
+    init["affect_noise"] = j(n, prompts)
+    return init
+
+
+def _sample_chain(key, init, arrays, num_warmup: int, num_samples: int, target_accept: float, max_tree_depth: int):
+    """Warm-up and sampling of one chain in one compiled function (NumPyro's NUTS kernel).
+
+    NumPyro's ``MCMC`` driver re-compiles its sampling loop on every call; this function is jitted
+    once per settings and data shape (:data:`_SAMPLE_JIT`) and reused across chains and fits.
+    Returns constrained draws of every site (draw, ...) and the divergence flags.
+    """
+    import jax
+    from numpyro.infer.hmc import hmc
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=lambda a: (lambda q: potential(q, a)), algo="NUTS")
+    state = init_kernel(init, num_warmup, target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
+                        model_args=(arrays,), rng_key=key)
+
+    # one scan over warm-up and sampling (the kernel adapts while its counter is below num_warmup),
+    # so the NUTS tree code is compiled once
+    def body(st, _):
+        st = sample_kernel(st, model_args=(arrays,))
+        return st, (st.z, st.diverging)
+
+    _, (z, div) = jax.lax.scan(body, state, None, length=num_warmup + num_samples)
+    z = jax.tree_util.tree_map(lambda x: x[num_warmup:], z)
+    values, _ = jax.vmap(_constrained)(z)
+    return values, div[num_warmup:]
+
+
+_SAMPLE_JIT: Any = None
+
+
+def fit(data: EMAData | FitData, *, seed: int = 0, num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES,
+        num_chains: int = NUM_CHAINS, target_accept: float = TARGET_ACCEPT, max_tree_depth: int = MAX_TREE_DEPTH,
+        warn: bool = True, until_h: float | None = None) -> Fit:
+    """Fit the inference model with NUTS (NumPyro's kernel; chains one after the other, deterministic given ``seed``).
+
+    Each chain adapts step size and a diagonal mass matrix during ``num_warmup`` iterations, then
+    draws ``num_samples``. With ``warn`` a :class:`FitDiagnosticWarning` is issued for each
+    diagnostic beyond its bar (see :func:`diagnostics`).
+    """
+    import time
+
+    import jax
+    import jax.numpy as jnp
+
+    global _SAMPLE_JIT
+    if num_warmup < 1 or num_samples < 1 or num_chains < 1:
+        raise ValueError("num_warmup, num_samples and num_chains must be >= 1")
+    if not 0.5 <= target_accept < 1.0:
+        raise ValueError(f"target_accept must lie in [0.5, 1), got {target_accept}")
+    d = data if isinstance(data, FitData) else prepare(data, until_h=until_h)
+    arrays = {k: jnp.asarray(v) for k, v in d.arrays().items()}
+    init = {k: jnp.asarray(v) for k, v in _unconstrained_init(d.y.shape[0], num_chains, seed, d.y.shape[1]).items()}
+    if _SAMPLE_JIT is None:
+        _SAMPLE_JIT = jax.jit(_sample_chain, static_argnames=("num_warmup", "num_samples", "target_accept", "max_tree_depth"))
+    t0 = time.perf_counter()
+    keys = jax.random.split(jax.random.PRNGKey(int(seed)), num_chains)
+    runs = [_SAMPLE_JIT(keys[c], {k: v[c] for k, v in init.items()}, arrays, num_warmup=int(num_warmup),
+                        num_samples=int(num_samples), target_accept=float(target_accept),
+                        max_tree_depth=int(max_tree_depth)) for c in range(num_chains)]
+    values = {k: np.stack([np.asarray(r[0][k]) for r in runs]) for k in runs[0][0]}
+    div = np.stack([np.asarray(r[1]) for r in runs])
+    draws = {k: np.asarray(v) for k, v in values.items()}
+    seconds = time.perf_counter() - t0
+    settings = dict(seed=int(seed), num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                    target_accept=target_accept, max_tree_depth=max_tree_depth)
+    out = Fit(data=d, draws=draws, diverging=np.asarray(div), settings=settings, seconds=seconds)
+    if warn:
+        for msg in diagnostics(out)["warnings"]:
+            warnings.warn(msg, FitDiagnosticWarning, stacklevel=2)
+    return out
+
+
+def _population_sites() -> list[str]:
+    return [f"{k}_{s.name}" for s in INFERENCE_PARAMS for k in ("mu", "sd")] + ["act_affect", "urge_sd", "rating_sd"]
+
+
+def diagnostics(f: Fit) -> dict[str, Any]:
+    """Split R-hat and bulk ESS per parameter (max / min over participants), divergences, warnings.
+
+    R-hat needs at least 2 chains (NaN otherwise, with a warning message).
+    """
+    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+    per: dict[str, dict[str, float]] = {}
+    rhat_part: dict[str, np.ndarray] = {}
+    ess_part: dict[str, np.ndarray] = {}
+    for name in list(PARAM_NAMES) + _population_sites():
+        x = np.asarray(f.draws[name], dtype=np.float64)
+        ess = np.asarray(effective_sample_size(x))
+        rhat = np.asarray(split_gelman_rubin(x)) if x.shape[0] >= 2 else np.full(x.shape[2:], np.nan)
+        rhat_part[name], ess_part[name] = rhat, ess
+        per[name] = {"rhat_max": float(np.nanmax(rhat)) if np.isfinite(rhat).any() else float("nan"),
+                     "ess_min": float(np.min(ess))}
+    n_div = int(f.diverging.sum())
+    msgs = []
+    bad_r = {k: v["rhat_max"] for k, v in per.items() if v["rhat_max"] > RHAT_MAX}
+    if f.draws[PARAM_NAMES[0]].shape[0] < 2:
+        msgs.append("R-hat cannot be computed from a single chain: run 2 or more chains (--chains)")
+    if bad_r:
+        worst = max(bad_r, key=bad_r.get)
+        msgs.append(f"R-hat above {RHAT_MAX} for {len(bad_r)} parameter(s) (worst: {worst} = {bad_r[worst]:.3f}): "
+                    "chains disagree; run longer (--warmup, --samples) before using the results")
+    bad_e = {k: v["ess_min"] for k, v in per.items() if v["ess_min"] < ESS_MIN}
+    if bad_e:
+        worst = min(bad_e, key=bad_e.get)
+        msgs.append(f"effective sample size below {ESS_MIN:g} for {len(bad_e)} parameter(s) (worst: {worst} = "
+                    f"{bad_e[worst]:.0f}): posterior summaries are imprecise; draw more samples")
+    if n_div > DIVERGENCES_MAX:
+        msgs.append(f"{n_div} divergent transition(s) of {f.diverging.size}: the posterior may be biased; "
+                    "raise the target acceptance (--target-accept)")
+    return {"per_parameter": per, "rhat": rhat_part, "ess": ess_part, "divergences": n_div,
+            "transitions": int(f.diverging.size), "warnings": msgs}
+
+
+# ------------------------------------------------------------------ derived quantities
+def hazards(f: Fit) -> tuple[np.ndarray, np.ndarray]:
+    """Time-averaged goal-directed and habit act hazards (1/h) per draw and participant: (draws, participants).
+
+    Averages over the participant's inter-prompt intervals (weighted by their length) at the
+    posterior latent affect of each draw.
+    """
+    import jax.numpy as jnp
+
+    d = {k: jnp.asarray(v)[None] for k, v in f.data.arrays().items()}
+    th = {k: jnp.asarray(f.flat(k))[:, :, None] for k in PARAM_NAMES}
+    w = np.where(f.data.present, f.data.dt, 0.0)
+    wsum = np.maximum(w.sum(axis=1), 1e-9)
+    a = latent_affect(th, jnp.asarray(f.flat("affect_noise")), d, jnp.asarray(f.flat("act_affect"))[:, None, None])
+    _, hg, hh = _terms(th, d, a)
+    hg, hh = np.asarray(hg), np.broadcast_to(np.asarray(hh), np.asarray(hg).shape)
+    return (hg * w).sum(axis=2) / wsum, (hh * w).sum(axis=2) / wsum
+
+
+#: Profile labels of :func:`phenotype`.
+PROFILES = ("addictive", "relief_driven", "not_repetitive")
+
+
+def phenotype(f: Fit) -> pd.DataFrame:
+    """Posterior probability of each profile and the 7-day act forecast, per participant.
+
+    Rule (the EMA-observable part of the addictive profile of :mod:`nssisim.measures`): a draw is
+
+    * ``addictive`` if the fitted act rate projects to at least ``REPETITIVE_ACTS`` acts a year
+      (repetitive NSSI, as ``five_plus_12m``) **and** the habit share of the act hazard,
+      ``h_habit / (h_goal + h_habit)``, is at least ``LOSS_OF_CONTROL_SHARE`` (the loss-of-control
+      component: that share of acts habit-triggered);
+    * ``relief_driven`` if repetitive with a smaller habit share (acts driven by distress above
+      the threshold times the learned relief value);
+    * ``not_repetitive`` otherwise.
+
+    Tolerance and continuation despite harm, the other components of the index, are not observed in
+    EMA ratings, so the rule cannot require them; it is therefore broader than ``addictive`` in
+    ``measures.py``. The forecast is ``P(act in the next 7 days) = mean over draws of
+    1 - exp(-168 h (h_goal + h_habit))``, assuming the hazards of the fitted weeks persist.
+    """
+    hg, hh = hazards(f)
+    total = hg + hh
+    share = hh / np.maximum(total, 1e-12)
+    repetitive = total * HOURS_PER_YEAR_EMA >= REPETITIVE_ACTS
+    addictive = repetitive & (share >= LOSS_OF_CONTROL_SHARE)
+    relief = repetitive & ~addictive
+    forecast = 1.0 - np.exp(-FORECAST_HOURS * total)
+    return pd.DataFrame({
+        "p_addictive": addictive.mean(axis=0), "p_relief_driven": relief.mean(axis=0),
+        "p_not_repetitive": (~repetitive).mean(axis=0), "habit_share_mean": share.mean(axis=0),
+        "acts_per_week_mean": total.mean(axis=0) * 7 * HOURS_PER_DAY,
+        "p_act_next_7d": forecast.mean(axis=0),
+    }, index=pd.Index(f.participants, name="participant"))
+
+
+def summary_table(f: Fit) -> pd.DataFrame:
+    """One row per participant: posterior mean, sd, 5/25/50/75/95 % quantiles, R-hat and ESS of each
+    parameter, data counts, profile probabilities and the 7-day forecast."""
+    diag = diagnostics(f)
+    cols: dict[str, Any] = {}
+    d = f.data
+    cols["answered_prompts"] = d.present.sum(axis=1)
+    cols["prompts_reporting_act"] = (d.act_obs & (d.act > 0.5)).sum(axis=1)
+    for name in PARAM_NAMES:
+        x = f.flat(name)
+        cols[f"{name}_mean"] = x.mean(axis=0)
+        cols[f"{name}_sd"] = x.std(axis=0)
+        for q in (5, 25, 50, 75, 95):
+            cols[f"{name}_q{q:02d}"] = np.percentile(x, q, axis=0)
+        cols[f"{name}_rhat"] = diag["rhat"][name]
+        cols[f"{name}_ess"] = diag["ess"][name]
+    df = pd.DataFrame(cols, index=pd.Index(f.participants, name="participant"))
+    return df.join(phenotype(f))
+
+
+def posterior_dataset(f: Fit) -> xr.Dataset:
+    """Posterior draws as an xarray Dataset (dims ``chain``, ``draw``, ``participant``) with the
+    per-parameter diagnostics, the profile/forecast table and the settings as attributes."""
+    diag = diagnostics(f)
+    vars_: dict[str, Any] = {}
+    for name in PARAM_NAMES:
+        spec = next(s for s in INFERENCE_PARAMS if s.name == name)
+        vars_[name] = (("chain", "draw", "participant"), f.draws[name],
+                       {"meaning": spec.meaning, "simulator": spec.simulator, "bounds": f"{spec.low:g}..{spec.high:g}"})
+        vars_[f"{name}_rhat"] = (("participant",), diag["rhat"][name])
+        vars_[f"{name}_ess"] = (("participant",), diag["ess"][name])
+    for name in _population_sites():
+        vars_[name] = (("chain", "draw"), f.draws[name])
+    vars_["diverging"] = (("chain", "draw"), f.diverging)
+    ph = phenotype(f)
+    for c in ph.columns:
+        vars_[c] = (("participant",), ph[c].values)
+    ds = xr.Dataset(vars_, coords={"chain": np.arange(f.diverging.shape[0]), "draw": np.arange(f.diverging.shape[1]),
+                                   "participant": f.participants})
+    ds.attrs.update(title="nssisim EMA fit: posterior of the prompt-level inference model (research instrument)",
+                    source=f.data.source, settings=json.dumps(f.settings), sampling_seconds=f.seconds,
+                    divergences=diag["divergences"], warnings=json.dumps(diag["warnings"]))
+    return ds
+
+
+# ------------------------------------------------------------------- predictive checks
+def ppc(f: Fit, n_draws: int = 200, seed: int = 0, lags: int = 2) -> dict[str, Any]:
+    """Posterior predictive checks.
+
+    For each of ``n_draws`` posterior draws a new affect path is drawn from the fitted process
+    (fresh innovations; the observed prompt times, stressor and act reports as covariates), acts
+    are drawn from the fitted hazard along that path, and the path is drawn again with the same
+    innovations and the replicated acts as the act covariate (a two-pass approximation of the
+    joint process), then rated with the fitted rating noise. Then
+
+    * act rate: per participant, the share of answered prompts (after the first) reporting an act,
+      observed and replicated;
+    * affect around acts: mean affect rating at prompts ``-lags..+lags`` from a prompt reporting an
+      act (pooled over participants), observed and replicated (around the replicated acts).
+
+    Returns arrays of observed values and replicated draws (draws first).
+    """
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng([int(seed), 7])
+    d = f.data
+    total = f.flat(PARAM_NAMES[0]).shape[0]
+    idx = np.linspace(0, total - 1, min(n_draws, total)).astype(int)
+    th = {k: jnp.asarray(f.flat(k)[idx])[:, :, None] for k in PARAM_NAMES}
+    da = {k: jnp.asarray(v)[None] for k, v in d.arrays().items()}
+    act_aff = jnp.asarray(f.flat("act_affect")[idx])[:, None, None]
+    noise = jnp.asarray(rng.standard_normal((idx.size, *d.y.shape)), dtype=jnp.float32)
+    a = latent_affect(th, noise, da, act_aff)
+    _, hg, hh = (np.asarray(x) for x in _terms(th, da, a))
+    p_act = -np.expm1(-np.asarray(d.dt)[None] * (hg + hh))
+    act_rep = (rng.random(p_act.shape) < p_act) & d.act_obs[None]
+    # second pass: the same innovations with the replicated acts as the act covariate, so that the
+    # act's effect on affect sits at the replicated acts
+    da_rep = dict(da, act=jnp.asarray(act_rep, dtype=jnp.float32))
+    a = latent_affect(th, noise, da_rep, act_aff)
+    m = d.act_obs
+    n_m = np.maximum(m.sum(axis=1), 1)
+    obs_rate = (d.act * m).sum(axis=1) / n_m
+    rep_rate = act_rep.sum(axis=2) / n_m[None]
+    sd = f.flat("rating_sd")[idx][:, None, None]
+    y_rep = np.clip(np.asarray(a) + sd * rng.standard_normal(np.shape(a)), 0.0, 1.0)
+    offsets = np.arange(-lags, lags + 1)
+    obs_curve, rep_curve = np.full(offsets.size, np.nan), np.full((idx.size, offsets.size), np.nan)
+
+    def around(acts, y, o):  # mean of y at prompts o after an act report (answered, rated)
+        pi, pj = np.nonzero(acts)
+        jj = pj + o
+        ok = (jj >= 0) & (jj < d.y.shape[1])
+        ii, jj = pi[ok], jj[ok]
+        ok = d.present[ii, jj] & d.y_obs[ii, jj]
+        return y[ii[ok], jj[ok]].mean() if ok.any() else np.nan
+
+    obs_acts = m & (d.act > 0.5)
+    for k, o in enumerate(offsets):
+        obs_curve[k] = around(obs_acts, d.y, o)
+        for r in range(idx.size):
+            rep_curve[r, k] = around(act_rep[r], y_rep[r], o)
+    pi = np.nonzero(obs_acts)[0]
+    return {"participants": d.participants, "act_rate_observed": obs_rate, "act_rate_replicated": rep_rate,
+            "offsets": offsets, "affect_observed": obs_curve, "affect_replicated": rep_curve,
+            "n_act_prompts": int(pi.size)}
+
+
+def plot_ppc(checks: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
+    """Write ``ppc_act_rate.png`` and ``ppc_affect_around_acts.png`` into ``out_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    paths = []
+    rep = checks["act_rate_replicated"]
+    lo, hi = np.percentile(rep, [5, 95], axis=0)
+    order = np.argsort(rep.mean(axis=0))
+    x = np.arange(order.size)
+    fig, ax = plt.subplots(figsize=(max(5, 0.25 * order.size + 2), 3.5))
+    ax.vlines(x, lo[order], hi[order], color="0.6", lw=3, label="replicated 90% interval")
+    ax.plot(x, checks["act_rate_observed"][order], "o", color="C3", ms=4, label="observed")
+    ax.set_xticks(x, [checks["participants"][i] for i in order], rotation=90, fontsize=6)
+    ax.set_ylabel("share of prompts reporting an act")
+    ax.set_title("Posterior predictive check: act rate per participant")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out_dir / "ppc_act_rate.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    off, rc = checks["offsets"], checks["affect_replicated"]
+    if np.isfinite(rc).any():
+        lo, hi = np.nanpercentile(rc, [5, 95], axis=0)
+        ax.fill_between(off, lo, hi, color="0.8", label="replicated 90% interval")
+    ax.plot(off, checks["affect_observed"], "o-", color="C3", label="observed")
+    ax.set_xlabel("prompts from a prompt reporting an act")
+    ax.set_ylabel("mean negative affect (fraction of scale)")
+    ax.set_title(f"Affect around acts ({checks['n_act_prompts']} act reports)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out_dir / "ppc_affect_around_acts.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+# -------------------------------------------------------------------------- recovery
+#: Recovery design: base preset, and the parameters drawn per participant (uniform on these ranges)
+#: so that participants span a realistic range of reactivity, thresholds, learned relief and habit.
+RECOVERY_PRESET = "clinical"
+RECOVERY_RANGES: dict[str, tuple[float, float]] = {
+    "limbic_reactivity": (1.0, 2.6), "distress_threshold": (0.25, 0.6), "relief_value_prior": (0.1, 0.8),
+    "habit_initial": (0.0, 0.6), "lam_urge": (0.3, 2.0), "reward_sensitivity": (0.4, 1.6),
+}
+#: Fitted quantity -> (truth column of ``simulate_study(..., study_states=True).truth``, kind).
+#: ``same``: the same quantity (correlation and interval coverage are scored); ``proxy``: a summary
+#: compared with the simulator parameter it stands for (correlation only; units differ).
+RECOVERY_TRUTH: dict[str, tuple[str, str]] = {
+    "distress_threshold": ("study_threshold", "same"), "relief_value": ("study_relief_value", "same"),
+    "habit": ("study_habit", "same"), "affect_level": ("study_affect", "proxy"),
+    "stressor_reactivity": ("limbic_reactivity", "proxy"), "act_rate_goal": ("lam_urge", "proxy"),
+}
+#: Quantities that the recovery study (30 participants, 14 days x 6 prompts, seed 1; docs/ema.md)
+#: showed to be identified: correlation of truth with the posterior mean >= RECOVERY_CORR_MIN.
+#: The others (distress_threshold, relief_value, stressor_reactivity, act_rate_goal) are estimated
+#: but not identified by such data; their posteriors are not to be read per person.
+IDENTIFIABLE = ("habit", "affect_level")
+#: Goals of issue 5 for parameters declared identifiable.
+RECOVERY_CORR_MIN = 0.8
+COVERAGE90_RANGE = (0.8, 0.98)
+#: Held-out days after the fitted study used to check the 7-day forecast, and reliability bins.
+HELDOUT_DAYS = 7
+RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def recovery_params(n: int, seed: int, preset: str = RECOVERY_PRESET) -> dict[str, Any]:
+    """Parameter overrides for ``n`` recovery participants: the preset plus uniform draws on
+    :data:`RECOVERY_RANGES` from ``numpy.random.default_rng([seed, 2])``."""
+    from .presets import load_preset
+
+    rng = np.random.default_rng([int(seed), 2])
+    out: dict[str, Any] = dict(load_preset(preset))
+    for k, (lo, hi) in RECOVERY_RANGES.items():
+        out[k] = rng.uniform(lo, hi, n)
+    return out
+
+
+def recovery_scores(summary: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per fitted parameter: correlation of truth with posterior mean, coverage of the 50 % and 90 %
+    central intervals (``same`` quantities only), mean bias, and whether the goals are met."""
+    rows = []
+    t = truth.loc[summary.index]
+    for name, (col, kind) in RECOVERY_TRUTH.items():
+        m, tv = summary[f"{name}_mean"].to_numpy(), t[col].to_numpy(dtype=float)
+        ok = np.isfinite(tv)
+        corr = float(np.corrcoef(m[ok], tv[ok])[0, 1]) if ok.sum() > 2 and np.std(tv[ok]) > 0 and np.std(m[ok]) > 0 else float("nan")
+        if kind == "same":
+            c50 = float(np.mean((tv >= summary[f"{name}_q25"]) & (tv <= summary[f"{name}_q75"])))
+            c90 = float(np.mean((tv >= summary[f"{name}_q05"]) & (tv <= summary[f"{name}_q95"])))
+            bias = float(np.mean(m - tv))
+            goal = bool(corr >= RECOVERY_CORR_MIN and COVERAGE90_RANGE[0] <= c90 <= COVERAGE90_RANGE[1])
+        else:
+            c50 = c90 = bias = float("nan")
+            goal = bool(corr >= RECOVERY_CORR_MIN)
+        rows.append({"parameter": name, "truth": col, "kind": kind, "n": int(ok.sum()), "correlation": corr,
+                     "coverage50": c50, "coverage90": c90, "bias": bias, "goal_met": goal})
+    return pd.DataFrame(rows).set_index("parameter")
+
+
+def true_profiles(truth: pd.DataFrame, run_days: float) -> pd.Series:
+    """The simulator's profile by the rule of :func:`phenotype` applied to its own act counts over
+    the whole run (burn-in and study): repetitive (>= REPETITIVE_ACTS a year) and habit share."""
+    acts = truth["run_acts"].to_numpy(float)
+    share = truth["run_habit_acts"].to_numpy(float) / np.maximum(acts, 1.0)
+    rep = acts * 365.0 / run_days >= REPETITIVE_ACTS
+    lab = np.where(rep & (share >= LOSS_OF_CONTROL_SHARE), PROFILES[0], np.where(rep, PROFILES[1], PROFILES[2]))
+    return pd.Series(lab, index=truth.index, name="true_profile")
+
+
+def forecast_calibration(p: np.ndarray, outcome: np.ndarray) -> dict[str, Any]:
+    """Brier score, the base-rate Brier score (forecasting the observed share for everyone) and a
+    reliability table over :data:`RELIABILITY_BINS`."""
+    p, o = np.asarray(p, float), np.asarray(outcome, float)
+    bins = np.asarray(RELIABILITY_BINS)
+    k = np.clip(np.digitize(p, bins[1:-1]), 0, bins.size - 2)
+    table = [{"bin": f"{bins[b]:.1f}-{bins[b + 1]:.1f}", "n": int((k == b).sum()),
+              "mean_forecast": float(p[k == b].mean()) if (k == b).any() else float("nan"),
+              "observed_share": float(o[k == b].mean()) if (k == b).any() else float("nan")}
+             for b in range(bins.size - 1)]
+    return {"brier": float(np.mean((p - o) ** 2)), "brier_base_rate": float(np.mean((o.mean() - o) ** 2)),
+            "n": int(o.size), "observed_share": float(o.mean()), "reliability": table}
+
+
+def heldout_outcome(data: pd.DataFrame, start_h: float, end_h: float, study_start) -> pd.Series:
+    """Per participant: 1 if an act is reported (signal prompt with ``act = 1`` or an event report)
+    with a timestamp in ``[start_h, end_h)`` hours after ``study_start``."""
+    t = (pd.to_datetime(data["timestamp"], utc=True) - pd.Timestamp(study_start)).dt.total_seconds() / 3600.0
+    win = (t >= start_h) & (t < end_h)
+    act = pd.to_numeric(data["act"], errors="coerce").fillna(0) > 0
+    pids = sorted(data["participant"].unique())
+    hit = data.loc[win & act, "participant"].unique()
+    return pd.Series([int(pid in set(hit)) for pid in pids], index=pd.Index(pids, name="participant"))
+
+
+#: Self-consistency check: ranges of the per-participant parameters when data are generated from
+#: the inference model itself (uniform; log-uniform for rates), and the noise levels used.
+SELF_RANGES: dict[str, tuple[float, float]] = {
+    "affect_level": (0.25, 0.45), "stressor_reactivity": (0.0, 0.2), "affect_tau": (1.0, 10.0),
+    "affect_sd": (0.03, 0.12), "distress_threshold": (0.2, 0.6), "relief_value": (0.2, 0.8), "habit": (0.0, 0.9),
+    "act_rate_goal": (0.05, 2.0), "act_rate_habit": (0.005, 0.1),
+}
+SELF_NOISE = {"urge_sd": 0.08, "rating_sd": 0.08}
+
+
+def simulate_inference_data(template: FitData, seed: int) -> tuple[FitData, pd.DataFrame]:
+    """Data generated from the **inference model itself** (not the simulator) at the prompt times,
+    masks and stressor reports of ``template``; parameters drawn per participant from
+    :data:`SELF_RANGES` with ``default_rng([seed, 4])``. ``act_affect`` is 0 in these data, so that
+    affect does not depend on the acts it drives and the model is a proper generative process.
+    Ratings are rounded to whole points of a 0..100 scale and clipped, as in the observation model.
+    Returns the data and the true parameters (one row per participant)."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng([int(seed), 4])
+    n = len(template.participants)
+    truth = {}
+    for spec in INFERENCE_PARAMS:
+        lo, hi = SELF_RANGES[spec.name]
+        truth[spec.name] = np.exp(rng.uniform(np.log(lo), np.log(hi), n)) if spec.log else rng.uniform(lo, hi, n)
+    th = {k: jnp.asarray(v, dtype=jnp.float32)[:, None] for k, v in truth.items()}
+    arr = {k: jnp.asarray(v) for k, v in template.arrays().items()}
+    a = np.asarray(latent_affect(th, jnp.asarray(rng.standard_normal(template.y.shape), dtype=jnp.float32), arr, 0.0))
+    urge_mean, hg, hh = (np.asarray(x) for x in _terms(th, arr, jnp.asarray(a)))
+    act = (rng.random(a.shape) < -np.expm1(-template.dt * (hg + hh))).astype(np.float32)
+
+    def rate(x, sd):
+        return np.clip(np.round(100 * (x + sd * rng.standard_normal(x.shape))), 0, 100) / 100.0
+
+    d = dataclasses.replace(template, y=np.where(template.y_obs, rate(a, SELF_NOISE["rating_sd"]), 0).astype(np.float32),
+                            urge=np.where(template.urge_obs, rate(np.clip(urge_mean, 0, 1), SELF_NOISE["urge_sd"]), 0).astype(np.float32),
+                            act=np.where(template.present, act, 0).astype(np.float32), source="inference model (self-consistency)")
+    return d, pd.DataFrame(truth, index=pd.Index(template.participants, name="participant"))
+
+
+def self_consistency(seed: int = 1, n_participants: int = 30, days: int = 14, prompts_per_day: int = 6,
+                     num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES, num_chains: int = NUM_CHAINS) -> pd.DataFrame:
+    """Fit data generated by the inference model itself (:func:`simulate_inference_data`) on the
+    prompt schedule of a synthetic study; per parameter: correlation of truth with the posterior
+    mean and coverage of the 50 % / 90 % intervals. Separates what the sampler and the design can
+    recover from what the mismatch between inference model and simulator costs."""
+    import tempfile
+
+    from .ema import read_ema, simulate_study, write_ema
+
+    st = simulate_study(seed, "clinical", n_participants, days=days, prompts_per_day=prompts_per_day)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_ema(st.data, Path(tmp) / "s.csv")
+        template = prepare(read_ema(Path(tmp) / "s.csv"))
+    d, truth = simulate_inference_data(template, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitDiagnosticWarning)
+        f = fit(d, seed=seed, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains)
+    summ = summary_table(f)
+    rows = []
+    for name in PARAM_NAMES:
+        m, t = summ[f"{name}_mean"].to_numpy(), truth[name].to_numpy()
+        rows.append({"parameter": name, "correlation": float(np.corrcoef(m, t)[0, 1]),
+                     "coverage50": float(np.mean((t >= summ[f"{name}_q25"]) & (t <= summ[f"{name}_q75"]))),
+                     "coverage90": float(np.mean((t >= summ[f"{name}_q05"]) & (t <= summ[f"{name}_q95"]))),
+                     "bias": float(np.mean(m - t))})
+    out = pd.DataFrame(rows).set_index("parameter")
+    out.attrs["fit_seconds"] = f.seconds
+    out.attrs["warnings"] = diagnostics(f)["warnings"]
+    return out
+
+
+def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, prompts_per_day: int = 6,
+            seed: int = 1, preset: str = RECOVERY_PRESET, compliance: float = 0.75, burn_in_days: int = 90,
+            heldout_days: int = HELDOUT_DAYS, num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES,
+            num_chains: int = NUM_CHAINS, overwrite: bool = False) -> dict[str, Any]:
+    """Simulate a study with the full simulator (:func:`nssisim.ema.simulate_study`), fit its first
+    ``days`` days, and score recovery, profiles and the 7-day forecast on the next ``heldout_days``.
+
+    Writes into ``out_dir``: ``study.csv`` (the fitted days, documented format), ``heldout.csv``,
+    ``truth.csv``, ``posterior.nc``, ``summary.csv``, ``recovery.csv``, ``reliability.csv``,
+    ``recovery.json`` and the predictive-check plots. Only data from the simulator are used (no
+    data from the inference model itself). Refuses to write into a non-empty directory unless
+    ``overwrite``.
+    """
+    from .ema import STUDY_START, read_ema, simulate_study, write_ema
+
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"refusing to write into non-empty {out}: pass overwrite=True (--overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
+    params = recovery_params(n_participants, seed, preset)
+    total_days = days + heldout_days
+    st = simulate_study(seed, params, n_participants, days=total_days, prompts_per_day=prompts_per_day,
+                        compliance=compliance, burn_in_days=burn_in_days, study_states=True)
+    t = (pd.to_datetime(st.data["timestamp"], utc=True) - pd.Timestamp(STUDY_START)).dt.total_seconds() / 3600.0
+    fitted = st.data[t < days * HOURS_PER_DAY].reset_index(drop=True)
+    write_ema(fitted, out / "study.csv")
+    write_ema(st.data[t >= days * HOURS_PER_DAY].reset_index(drop=True), out / "heldout.csv")
+    st.truth.to_csv(out / "truth.csv")
+    data = read_ema(out / "study.csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitDiagnosticWarning)
+        f = fit(data, seed=seed, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains)
+    summary = summary_table(f)
+    summary.to_csv(out / "summary.csv")
+    posterior_dataset(f).to_netcdf(out / "posterior.nc")
+    plot_ppc(ppc(f, seed=seed), out)
+    scores = recovery_scores(summary, st.truth)
+    scores.to_csv(out / "recovery.csv")
+    result: dict[str, Any] = {"settings": dict(f.settings, n_participants=n_participants, days=days,
+                                               prompts_per_day=prompts_per_day, preset=preset, compliance=compliance,
+                                               burn_in_days=burn_in_days, heldout_days=heldout_days),
+                              "fit_seconds": f.seconds, "diagnostic_warnings": [str(w.message) for w in caught],
+                              "recovery": json.loads(scores.reset_index().to_json(orient="records"))}
+    truth_prof = true_profiles(st.truth, burn_in_days + total_days)  # run_acts cover the whole run
+    hit = summary["p_addictive"] > 0.5
+    result["phenotype"] = {"true_addictive": int((truth_prof == PROFILES[0]).sum()), "n": int(truth_prof.size),
+                           "accuracy_p_addictive_gt_half": float(np.mean(hit == (truth_prof == PROFILES[0]))),
+                           "brier_p_addictive": float(np.mean((summary["p_addictive"] - (truth_prof == PROFILES[0])) ** 2))}
+    if heldout_days >= 7:
+        o = heldout_outcome(st.data, days * HOURS_PER_DAY, (days + 7) * HOURS_PER_DAY, STUDY_START)
+        cal = forecast_calibration(summary["p_act_next_7d"].to_numpy(), o.loc[summary.index].to_numpy())
+        pd.DataFrame(cal["reliability"]).to_csv(out / "reliability.csv", index=False)
+        result["forecast"] = cal
+    (out / "recovery.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
+
+
+__all__ = [
+    "ESS_MIN", "FORECAST_HOURS", "IDENTIFIABLE", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
+    "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "plot_ppc", "posterior_dataset",
+    "ppc", "prepare", "recover", "recovery_scores", "self_consistency", "simulate_inference_data", "summary_table",
+    "forecast_calibration",
+]
