@@ -147,3 +147,24 @@ def test_correlation_scale_written_and_parsed():
     np.testing.assert_allclose(spec.correlation - eye, 0.4 * (base.correlation - eye), atol=1e-12)
     np.testing.assert_allclose(base.with_correlation_scale(0.4).correlation, spec.correlation, atol=1e-12)
     np.testing.assert_allclose(spec.with_correlation_scale(1.0).correlation, base.correlation, atol=1e-12)
+
+
+def test_calibrate_cli_tiny_run_writes_record_and_spec(tmp_path):
+    from typer.testing import CliRunner
+
+    from nssisim.cli import app
+
+    runner = CliRunner()
+    rec, spec = tmp_path / "rec.toml", tmp_path / "spec.toml"
+    args = ["calibrate", "--waves", "1", "--wave-size", "4", "--subjects", "16", "--confirm", "16", "--no-progress",
+            "--record", str(rec), "--write-spec", str(spec)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    record = load_record(rec)
+    assert record["method"]["candidates"] == 4 and record["method"]["subjects_per_candidate"] == 16
+    assert set(record["parameters"]) == set(CALIBRATED)
+    written = load_population(spec)
+    assert written.correlation_scale == pytest.approx(record["parameters"]["correlation_scale"])
+    assert written.parameters == pytest.approx({k: v for k, v in record["parameters"].items() if k != "correlation_scale"})
+    res = runner.invoke(app, args)  # never overwrites without --overwrite
+    assert res.exit_code == 1 and "--overwrite" in res.output
