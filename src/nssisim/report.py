@@ -757,7 +757,9 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     md = ["# nssisim report", "",
           "> Output of a formal model of non-suicidal self-injury (NSSI) with addictive features in adolescents: "
           "a research instrument for theory building, **not a clinical tool**. Presets and parameter values are "
-          "illustrative, not calibrated to any person or sample; injury severity is only an abstract number.", ""]
+          "illustrative, not calibrated to any person or sample (the population section, where present, uses the "
+          "community population calibrated to published prevalences; see its calibration table); injury severity is "
+          "only an abstract number.", ""]
 
     if person_ds is not None:
         sid = int(person_ds["subject"].values[0]) if person_subject is None else int(person_subject)
