@@ -107,12 +107,16 @@ def test_report_dir_never_overwrites_silently(tmp_path):
 def test_demo_fast_writes_the_report(tmp_path):
     out = tmp_path / "report"
     res = runner.invoke(app, ["demo", "--fast", "--no-targets", "--no-trial", "--subjects", "24", "--days", "60",
-                              "--out", str(out)])
+                              "--out", str(out), "--population-subjects", "64"])
     assert res.exit_code == 0, res.output
-    for name in ("person.png", "cohort.png", "summary.md", "person_scenario.toml", "cohort_scenario.toml"):
+    for name in ("person.png", "cohort.png", "population.png", "summary.md", "person_scenario.toml",
+                 "cohort_scenario.toml"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "person.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "share with any act" in summary and "not a clinical tool" in summary
     assert "Not run" in summary  # targets skipped
+    for part in ("12-month prevalence", "onset age", "addictive profile", "cessation by 18",
+                 "model versus published targets"):
+        assert part in summary, part
     assert str(out) in res.output

@@ -44,6 +44,9 @@ DEMO_COHORT_FAST = 300
 DEMO_COHORT_DT = 1.0
 #: Targets the demo leaves out (virtual trials, slow; ``nssisim targets`` runs them).
 DEMO_SKIP_TARGETS = ("P12", "P13")
+#: Life-course population of the demo (calibrated community sample, 11 to 18): about 15 s on a quiet 2-core machine.
+DEMO_POPULATION = 2000
+DEMO_POPULATION_FAST = 256
 #: Half-widths of the per-subject trait spread around the preset value (uniform draws, clipped to bounds).
 DEMO_SPREAD = {
     "limbic_reactivity": 0.35, "pfc_adult": 0.2, "rumination_trait": 0.3, "resilience": 0.2,
@@ -162,7 +165,8 @@ def _demo_configs(preset: str, seed: int, fast: bool, subjects: int | None,
 DEMO_EVENT_CAPACITY = 2048
 
 
-def _demo_command(fast: bool, targets: bool, preset: str, seed: int, subjects: int | None, days: int) -> str:
+def _demo_command(fast: bool, targets: bool, preset: str, seed: int, subjects: int | None, days: int,
+                  population_subjects: int | None = None) -> str:
     parts = ["nssisim demo"]
     parts += ["--fast"] if fast else []
     parts += [] if targets else ["--no-targets"]
@@ -170,6 +174,7 @@ def _demo_command(fast: bool, targets: bool, preset: str, seed: int, subjects: i
     parts += [f"--seed {seed}"] if seed != 1 else []
     parts += [f"--subjects {subjects}"] if subjects is not None else []
     parts += [f"--days {days}"] if days != DEMO_DAYS else []
+    parts += [f"--population-subjects {population_subjects}"] if population_subjects is not None else []
     return " ".join(parts)
 
 
@@ -198,6 +203,7 @@ def demo(
     subjects: Annotated[int | None, typer.Option("--subjects", min=1, help="Cohort size (default 2000, 300 with --fast).")] = None,
     days: Annotated[int, typer.Option("--days", min=1, help="Simulated days (both runs).")] = DEMO_DAYS,
     trial: Annotated[bool, typer.Option("--trial/--no-trial", help="Run the small default virtual trial (configs/trials/demo.toml).")] = True,
+    population_subjects: Annotated[int | None, typer.Option("--population-subjects", min=0, help=f"Life-course population size (default {DEMO_POPULATION}, {DEMO_POPULATION_FAST} with --fast; 0 skips it).")] = None,
 ) -> None:
     """Simulate one adolescent and a cohort over two years, run the targets, and write a report.
 
@@ -227,6 +233,24 @@ def demo(
     cohort_ds = simulate_cohort(**to_simulation_kwargs(cohort_cfg), progress=True)
     timings["cohort"] = time.perf_counter() - t0
 
+    population = None
+    n_pop = population_subjects if population_subjects is not None else (DEMO_POPULATION_FAST if fast else DEMO_POPULATION)
+    if n_pop > 0:
+        from .calibration import load_record
+        from .lifecourse import LifeCourse, run_in_memory
+
+        t0 = time.perf_counter()
+        course = LifeCourse()
+        typer.echo(f"simulating the calibrated community population: {n_pop:,} adolescents from "
+                   f"{course.start_age:g} to {course.end_age:g} ...")
+        try:
+            record = load_record("community")
+        except FileNotFoundError:
+            record = None
+        population = {"table": run_in_memory("community", n_pop, seed=seed, course=course, progress=True),
+                      "record": record, "end_age": course.end_age}
+        timings["population"] = time.perf_counter() - t0
+
     results = None
     if targets:
         from .targets import TARGETS, run_targets
@@ -252,7 +276,7 @@ def demo(
         (folder / name).write_text(to_toml(cfg, header.format(folder / name)), encoding="utf-8")
     timing_line = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     extra = [
-        f"Made by `{_demo_command(fast, targets, preset, seed, subjects, days)}{'' if trial else ' --no-trial'}` "
+        f"Made by `{_demo_command(fast, targets, preset, seed, subjects, days, population_subjects)}{'' if trial else ' --no-trial'}` "
         f"(nssisim {__version__}). The two scenarios are saved beside this file "
         "(`person_scenario.toml`, `cohort_scenario.toml`); `nssisim simulate --config <file> --out <file>.nc` "
         "reproduces either run exactly.",
@@ -266,7 +290,8 @@ def demo(
     if results is not None and DEMO_SKIP_TARGETS:
         extra += ["", f"Targets {', '.join(DEMO_SKIP_TARGETS)} (multi-arm virtual trials, about a minute each) are not "
                   f"run by the demo: `nssisim targets {' '.join('--id ' + t for t in DEMO_SKIP_TARGETS)}` runs them."]
-    paths = write_report(folder, person_ds, cohort_ds, results, "\n".join(extra), trial_ds=trial_ds)
+    paths = write_report(folder, person_ds, cohort_ds, results, "\n".join(extra), trial_ds=trial_ds,
+                         population=population)
     typer.echo(f"report written to {folder}/ ({', '.join(sorted(p.name for p in paths.values()))}, "
                f"person_scenario.toml, cohort_scenario.toml) in {time.perf_counter() - t_all:.1f} s")
     if results:
@@ -348,8 +373,14 @@ def bench(
     runs: Annotated[int, typer.Option("--runs", min=1, help="--sweep: parameter sets in the sweep.")] = 128,
     subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="--sweep: subjects per parameter set.")] = 64,
     days: Annotated[int, typer.Option("--days", min=1, help="--sweep: simulated days per run.")] = 365,
+    population: Annotated[int | None, typer.Option("--population", min=1, help="Instead: life-course population throughput (subject-years/s) for this many subjects, ages 11-18 (e.g. 100000).")] = None,
 ) -> None:
     """Measure simulator throughput (person-steps per second), or with --sweep sweep throughput, and print the report."""
+    if population is not None:
+        from .lifecourse import benchmark, format_benchmark as format_population
+
+        typer.echo(format_population(benchmark(population, progress=True)))
+        return
     try:
         from .bench import format_benchmark, format_sweep_benchmark, run_benchmark, run_sweep_benchmark
     except ImportError as err:
@@ -655,6 +686,118 @@ def sensitivity(
     pngs = [plot_indices(tidy, o, out / f"{method}_{o}.png").name for o in usable]
     typer.echo(format_indices(tidy))
     typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
+
+# ------------------------------------------------------------------- population (issue 3)
+@app.command()
+def population(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: chunks/, manifest.json, measurements.parquet, prevalence_by_age.csv, summary.nc.")],
+    spec: Annotated[str, typer.Option("--population", "-p", help="Shipped population (community, clinical) or a spec TOML path.")] = "community",
+    subjects: Annotated[int, typer.Option("--subjects", "-n", min=1, help="Number of virtual adolescents.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="Root seed (factors, random streams, survey ages).")] = 0,
+    start_age: Annotated[float, typer.Option("--start-age", help="Age at the start of the life course.")] = 11.0,
+    end_age: Annotated[float, typer.Option("--end-age", help="Age at the end (beyond 18 for maturing out).")] = 18.0,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Subjects per chunk (memory ~0.3 GB per 1,000 over 7 years).")] = 1024,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (finished chunks are kept).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Also write the measurements as CSV.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Run a population over the life course in chunks and write its measurements (see docs/population.md).
+
+    Each chunk is reduced to one row of measurements per subject and written atomically, so an interrupted run
+    continues with --resume. Writes the tidy table (measurements.parquet), prevalence by age (CSV) and a netCDF
+    summary (summary.nc).
+    """
+    import json
+
+    from .lifecourse import LifeCourse, prevalence_by_age, run_population, summarise
+    from .population import PopulationError, load_population
+
+    try:
+        pspec = load_population(spec)
+        course = LifeCourse(start_age, end_age)
+    except (PopulationError, ValueError) as err:
+        raise _fail(str(err), 2) from None
+    t0 = time.perf_counter()
+    try:
+        table = run_population(pspec, subjects, out, seed=seed, course=course, chunk_size=chunk, resume=resume,
+                               overwrite=overwrite, progress=progress)
+    except FileExistsError as err:
+        raise _fail(str(err), 1) from None
+    except ValueError as err:
+        raise _fail(str(err), 2) from None
+    wall = time.perf_counter() - t0
+    table.to_parquet(out / "measurements.parquet", index=False)
+    if csv:
+        table.to_csv(out / "measurements.csv", index=False)
+    prev = prevalence_by_age(table)
+    prev.to_csv(out / "prevalence_by_age.csv", index=False)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    _write_netcdf(summarise(table, manifest), out / "summary.nc")
+    typer.echo(prev.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    years = subjects * course.n_days / 365.25
+    typer.echo(f"{subjects:,} subjects x {course.n_days / 365.25:.2f} years in {wall:.1f} s "
+               f"({years / wall:,.0f} subject-years/s, including any chunks resumed from disk); wrote {out}/")
+
+
+@app.command()
+def calibrate(
+    spec: Annotated[str, typer.Option("--population", "-p", help="Population to calibrate (shipped name or TOML path).")] = "community",
+    targets: Annotated[Path | None, typer.Option("--targets", help="Calibration targets TOML (default: the shipped copy of targets/calibration.toml).")] = None,
+    waves: Annotated[int, typer.Option("--waves", min=1, help="History-matching waves.")] = 4,
+    wave_size: Annotated[int, typer.Option("--wave-size", min=4, help="Candidates per wave.")] = 32,
+    subjects: Annotated[int, typer.Option("--subjects", min=16, help="Subjects per candidate (common random numbers).")] = 320,
+    confirm: Annotated[int, typer.Option("--confirm", min=16, help="Subjects of the confirmation run of the best candidate.")] = 2048,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the design and the simulations.")] = 20261126,
+    record: Annotated[Path | None, typer.Option("--record", help="Calibration record to write (default: print only).")] = None,
+    write_spec: Annotated[Path | None, typer.Option("--write-spec", help="Write the spec with the calibrated [parameters] table to this TOML file.")] = None,
+    history: Annotated[Path | None, typer.Option("--history", help="Write every candidate with its implausibilities (CSV).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing --record/--write-spec/--history files.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Fit the unpinned parameters to the published numbers by history matching (see docs/population.md)."""
+    from .calibration import apply_to_spec, calibrate as run_cal, format_report, record_toml
+    from .population import PopulationError, load_population
+
+    for p in (record, write_spec, history):
+        if p is not None and p.exists() and not overwrite:
+            raise _fail(f"{p} exists; pass --overwrite to replace it", 1)
+    try:
+        pspec = load_population(spec)
+        rec = run_cal(spec, targets=targets, waves=waves, wave_size=wave_size, n_subjects=subjects,
+                      confirm_subjects=confirm, seed=seed, progress=progress, log=typer.echo)
+    except (PopulationError, ValueError, FileNotFoundError) as err:
+        raise _fail(str(err), 2) from None
+    typer.echo(format_report(rec))
+    typer.echo("calibrated: " + ", ".join(f"{k} = {v:.4g}" for k, v in rec["parameters"].items()))
+    if record is not None:
+        record.write_text(record_toml(rec), encoding="utf-8")
+        typer.echo(f"wrote {record}")
+    if history is not None:
+        rec["history"].to_csv(history, index=False)
+        typer.echo(f"wrote {history}")
+    if write_spec is not None:
+        from .population import POPULATIONS, population_path
+
+        text = (population_path(spec) if spec in POPULATIONS else Path(spec)).read_text(encoding="utf-8")
+        write_spec.write_text(apply_to_spec(text, rec["parameters"], f"calibrated by `nssisim calibrate` on {rec['date']} "
+                                            f"(record: calibration_{pspec.name}.toml)"), encoding="utf-8")
+        typer.echo(f"wrote {write_spec}")
+
+
+@app.command("calibration-report")
+def calibration_report(
+    which: Annotated[str, typer.Argument(help="Population name (shipped record) or a calibration record TOML.")] = "community",
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """Model versus target: each simulated value with the published value and interval beside it."""
+    from .calibration import format_report, load_record
+
+    try:
+        rec = load_record(which)
+    except FileNotFoundError as err:
+        raise _fail(str(err), 2) from None
+    typer.echo(format_report(rec, markdown=markdown))
 
 
 # ------------------------------------------------------------------------------------ trial

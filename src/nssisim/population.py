@@ -22,10 +22,14 @@ A *population spec* is a TOML file (shipped: ``configs/population_<name>.toml``)
     [correlation]                   # latent-normal (copula) correlations; factors not
     factors = ["sex_female", ...]   # listed here are independent of the others
     matrix = [[1.0, ...], ...]
+    scale = 1.0                     # optional: off-diagonal entries times scale in [0, 1]
 
     [mapping]                       # optional; the factor -> parameter mapping's weights
     hope_buffering_male_ratio = 0.5
     left_behind_family_stress = 0.2
+
+    [parameters]                    # optional; shared model-parameter overrides (within
+    act_bias = -3.2                 # bounds; not a factor of the spec), e.g. calibrated values
 
 Factors
 -------
@@ -111,7 +115,7 @@ MAPPING_DEFAULTS: dict[str, float] = {
 #: Prefix of the raw factors in the dict returned by :func:`sample_population`.
 FACTOR_PREFIX = "factor."
 
-_TOP_KEYS = ("name", "description", "factors", "correlation", "mapping")
+_TOP_KEYS = ("name", "description", "factors", "correlation", "mapping", "parameters")
 _GOLDEN = 0x9E3779B97F4A7C15
 _SEED_SALT = 0x6A09E667F3BCC909
 
@@ -202,6 +206,22 @@ class PopulationSpec:
     correlation: np.ndarray = field(repr=False)  # (k, k) over all factors, in factor order
     mapping: dict[str, float]
     source: str = "<dict>"
+    #: Shared model-parameter overrides (the spec's ``[parameters]`` table; e.g. calibrated values).
+    parameters: dict[str, float] = field(default_factory=dict)
+    #: The ``[correlation]`` table's ``scale``: ``correlation`` is already ``(1 - s) I + s R``.
+    correlation_scale: float = 1.0
+
+    def with_correlation_scale(self, scale: float) -> "PopulationSpec":
+        """The same spec with the off-diagonal latent correlations of the written matrix times ``scale``."""
+        from dataclasses import replace
+
+        if not 0.0 <= scale <= 1.0:
+            raise ValueError(f"correlation scale must be in [0, 1], got {scale}")
+        if self.correlation_scale <= 0.0:
+            raise ValueError("the spec's correlations are scaled to zero; the written matrix cannot be recovered")
+        eye = np.eye(len(self.factors))
+        raw = eye + (self.correlation - eye) / self.correlation_scale
+        return replace(self, correlation=eye + scale * (raw - eye), correlation_scale=float(scale))
 
     @property
     def factor_names(self) -> tuple[str, ...]:
@@ -289,9 +309,14 @@ def _parse_correlation(tab: Any, names: tuple[str, ...], problems: list) -> np.n
     full = np.eye(k)
     if tab is None:
         return full
-    if not isinstance(tab, dict) or set(tab) - {"factors", "matrix"}:
-        extra = sorted(set(tab) - {"factors", "matrix"}) if isinstance(tab, dict) else []
-        problems.append(("correlation", f"expected a table with 'factors' and 'matrix' only{'; got ' + str(extra) if extra else ''}"))
+    if not isinstance(tab, dict) or set(tab) - {"factors", "matrix", "scale"}:
+        extra = sorted(set(tab) - {"factors", "matrix", "scale"}) if isinstance(tab, dict) else []
+        problems.append(("correlation", f"expected a table with 'factors', 'matrix' and optionally 'scale'"
+                                        f"{'; got ' + str(extra) if extra else ''}"))
+        return None
+    scale = tab.get("scale", 1.0)
+    if not _number(scale) or not 0.0 <= scale <= 1.0:
+        problems.append(("correlation.scale", f"{scale!r}: expected a number in [0, 1]"))
         return None
     fac = tab.get("factors")
     if not isinstance(fac, list) or not all(isinstance(x, str) for x in fac):
@@ -334,7 +359,8 @@ def _parse_correlation(tab: Any, names: tuple[str, ...], problems: list) -> np.n
         return None
     idx = [names.index(x) for x in fac]
     full[np.ix_(idx, idx)] = r
-    return full
+    # off-diagonal entries times the scale: (1 - s) I + s R stays positive definite
+    return (1.0 - float(scale)) * np.eye(k) + float(scale) * full
 
 
 def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
@@ -369,12 +395,33 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
                 problems.append((f"mapping.{k}", f"{v!r}: expected a number in [0, 1]"))
             else:
                 mapping[k] = float(v)
+    overrides: dict[str, float] = {}
+    ptab = data.get("parameters", {})
+    if not isinstance(ptab, dict):
+        problems.append(("parameters", "expected a table of model-parameter overrides (name = number)"))
+    else:
+        fnames = set(ftab) if isinstance(ftab, dict) else set()
+        for k, v in ptab.items():
+            where = f"parameters.{k}"
+            if k not in PARAMS:
+                problems.append((where, f"unknown model parameter{_suggest(k, PARAMS)}"))
+            elif k in fnames:
+                problems.append((where, f"'{k}' is also a factor of this spec: a factor is sampled per subject, "
+                                        "it cannot also be a shared override"))
+            elif not _number(v):
+                problems.append((where, f"{v!r}: expected a finite number"))
+            elif not PARAMS[k].low <= v <= PARAMS[k].high:
+                problems.append((where, f"{v} is outside the bounds [{PARAMS[k].low}, {PARAMS[k].high}] of '{k}'"))
+            else:
+                overrides[k] = float(v)
     corr = None
     if isinstance(ftab, dict) and len(factors) == len(ftab):
         corr = _parse_correlation(data.get("correlation"), tuple(f.name for f in factors), problems)
     if problems:
         raise PopulationError(source, problems)
-    return PopulationSpec(str(name), str(desc), tuple(factors), corr, mapping, str(source))
+    ctab = data.get("correlation")
+    cscale = float(ctab.get("scale", 1.0)) if isinstance(ctab, dict) else 1.0
+    return PopulationSpec(str(name), str(desc), tuple(factors), corr, mapping, str(source), overrides, cscale)
 
 
 def population_path(name: str):
@@ -438,18 +485,20 @@ def sample_factors(spec: PopulationSpec, n: int, seed: int, subject_ids: np.ndar
 
 def factors_to_params(spec: PopulationSpec, factors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The documented mapping (module docstring): factors -> per-subject parameters for simulate_cohort."""
-    out = {k: np.asarray(v, dtype=np.float64).copy() for k, v in factors.items() if k in PARAMS}
     n = len(next(iter(factors.values())))
+    out = {k: np.full(n, v, dtype=np.float64) for k, v in spec.parameters.items()}
+    out.update({k: np.asarray(v, dtype=np.float64).copy() for k, v in factors.items() if k in PARAMS})
     mp = spec.mapping
     if "left_behind" in factors:
         p = PARAMS["parental_control"]
-        pc = out.get("parental_control", np.full(n, p.default))
+        pc = out.get("parental_control", np.full(n, spec.parameters.get("parental_control", p.default)))
         s = mp["left_behind_family_stress"] * factors["left_behind"]
         out["parental_control"] = np.clip(pc + s * (p.high - pc), p.low, p.high)
     if "sex_female" in factors:
         p = PARAMS["k_hope_mood"]
         ratio = np.where(factors["sex_female"] > 0.5, 1.0, mp["hope_buffering_male_ratio"])
-        out["k_hope_mood"] = np.clip(p.default * ratio, p.low, p.high)
+        base = spec.parameters.get("k_hope_mood", p.default)
+        out["k_hope_mood"] = np.clip(base * ratio, p.low, p.high)
     return out
 
 

@@ -5,7 +5,9 @@
 - :func:`plot_cohort`: the cohort view that makes the sporadic and the addictive
   (repetitive) regimes visible;
 - :func:`cohort_summary` / :func:`person_summary`: the numbers behind them;
-- :func:`write_report`: both figures and ``summary.md`` in one folder.
+- :func:`plot_population` / :func:`population_markdown`: a life-course population (prevalence
+  by age, onset ages, addictive profile, cessation, calibration table; issue 3);
+- :func:`write_report`: the figures and ``summary.md`` in one folder.
 
 Figures are drawn with Matplotlib's object interface on the Agg canvas (no pyplot state,
 no interactive backend), one style for all (Okabe-Ito colours, readable on grey-scale
@@ -638,9 +640,94 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
     }
 
 
+# ------------------------------------------------------------------------------ population (issue 3)
+def plot_population(table, path: str | Path = "population.png", title: str | None = None) -> Path:
+    """Life-course population: 12-month prevalence by age (Wilson 95% CIs) and the onset-age histogram."""
+    from .lifecourse import onset_histogram, prevalence_by_age
+
+    prev = prevalence_by_age(table)
+    hist = onset_histogram(table)
+    with mpl.rc_context(STYLE):
+        fig = _figure(7.0, 2.6)
+        a, b = fig.subplots(1, 2)
+        x = prev["age"].to_numpy() + 0.5
+        a.fill_between(x, 100 * prev["ci_low"], 100 * prev["ci_high"], color=_tint(COLORS["affect"]), lw=0)
+        a.plot(x, 100 * prev["prevalence_12m"], "o-", color=COLORS["affect"], ms=3, label="any act while aged A")
+        a.plot(x, 100 * prev["incidence"], "s--", color=COLORS["distress_act"], ms=3, label="first act while aged A")
+        a.set_xlabel("age (years)")
+        a.set_ylabel("% of the population")
+        a.legend(loc="upper right")
+        _letter(a, "a", "12-month prevalence by age")
+        if len(hist):
+            b.bar(hist["age"].to_numpy() + 0.5, 100 * hist["share"].to_numpy(), width=0.9, color=COLORS["sporadic"])
+        b.set_xlabel("age at first act (years)")
+        b.set_ylabel("% of those who acted")
+        _letter(b, "b", "onset age")
+        if title:
+            fig.suptitle(title, fontsize=9)
+        return _save(fig, path)
+
+
+def population_summary(table) -> dict[str, Any]:
+    """Headline numbers of a life-course population table (see ``nssisim.lifecourse``)."""
+    from .calibration import simulated_measures
+
+    m = simulated_measures(table)
+    life_end = table["end_lifetime_nssi"].to_numpy(bool)
+    out = dict(m)
+    out.update({
+        "n": len(table),
+        "lifetime_by_end": float(life_end.mean()),
+        "addictive_share": float(table["end_addictive"].mean()),
+        "addictive_share_of_lifetime": float(table["end_addictive"].to_numpy()[life_end].mean()) if life_end.any() else math.nan,
+        "cessation_share_of_lifetime": float(table["end_cessation"].to_numpy()[life_end].mean()) if life_end.any() else math.nan,
+        "criterion_a_last_year": float(table["end_criterion_a"].mean()),
+    })
+    return out
+
+
+def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
+    """The report's population section: figure, prevalence by age, headline numbers, calibration table."""
+    from .lifecourse import prevalence_by_age
+
+    plot_population(table, Path(out_dir) / "population.png")
+    ps = population_summary(table)
+    prev = prevalence_by_age(table)
+    md = ["## Population over the life course (calibrated community sample)", "",
+          "![prevalence by age and onset ages](population.png)", "",
+          f"{ps['n']:,} virtual adolescents of the default (calibrated) community population, simulated to age "
+          f"{end_age:g}; each is surveyed once at an age drawn uniformly in 12-18 (see docs/population.md).", "",
+          "| age | 12-month prevalence | 95% CI | first act at this age | mean acts |", "|---|---|---|---|---|"]
+    md += [f"| {int(r.age)} | {_fmt_pct(r.prevalence_12m)} | {_fmt_pct(r.ci_low)}–{_fmt_pct(r.ci_high)} | "
+           f"{_fmt_pct(r.incidence)} | {r.mean_acts:.2f} |" for r in prev.itertuples()]
+    md += ["", "| statistic | value |", "|---|---|",
+           f"| lifetime NSSI at the survey | {_fmt_pct(ps['lifetime_nssi'])} |",
+           f"| lifetime NSSI by {end_age:g} | {_fmt_pct(ps['lifetime_by_end'])} |",
+           f"| mean onset age (history at the survey) | {_fmt(ps['onset_mean'], 1)} years |",
+           f"| addictive profile in the year before {end_age:g} (whole population / those with a history) | "
+           f"{_fmt_pct(ps['addictive_share'])} / {_fmt_pct(ps['addictive_share_of_lifetime'])} |",
+           f"| cessation by {end_age:g}: no act in the last 12 months, among those with a history | "
+           f"{_fmt_pct(ps['cessation_share_of_lifetime'])} |",
+           f"| odds ratio of lifetime NSSI, maltreatment (published 3.42 [2.74, 4.26]) | {_fmt(ps.get('maltreatment_or', math.nan))} "
+           f"[{_fmt(ps.get('maltreatment_or_low', math.nan))}, {_fmt(ps.get('maltreatment_or_high', math.nan))}] |",
+           f"| odds ratio of lifetime NSSI, bullying victimisation (published 2.46 [2.14, 2.83]) | {_fmt(ps.get('bullying_or', math.nan))} "
+           f"[{_fmt(ps.get('bullying_or_low', math.nan))}, {_fmt(ps.get('bullying_or_high', math.nan))}] |",
+           f"| prospective odds ratio: NSSI at 14 for NSSI at 15 | {_fmt(ps.get('prospective_or', math.nan))} "
+           f"[{_fmt(ps.get('prospective_or_low', math.nan))}, {_fmt(ps.get('prospective_or_high', math.nan))}] |", ""]
+    if record is not None:
+        from .calibration import format_report
+
+        md += ["### Calibration (model versus published targets)", "",
+               "From the shipped calibration record (`nssisim calibration-report`); simulated values there come from "
+               "the confirmation cohort of the calibration, not from this run.", "",
+               format_report(record, markdown=True), ""]
+    return md
+
+
 def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: xr.Dataset | None,
                  target_results: Sequence | None = None, extra_text: str = "", person_subject: int | None = None,
-                 trial_ds: xr.Dataset | None = None) -> dict[str, Path]:
+                 trial_ds: xr.Dataset | None = None,
+                 population: dict | None = None) -> dict[str, Path]:
     """Write ``person.png``, ``cohort.png`` and ``summary.md`` into ``out_dir``.
 
     Parameters
@@ -659,6 +746,9 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     trial_ds : Dataset, optional
         A virtual trial (:func:`nssisim.trial.run_trial`): its files go to ``trial/`` and its
         summary into ``summary.md``.
+    population : dict, optional
+        ``{"table": life-course measurement table, "record": calibration record or None,
+        "end_age": float}``: adds ``population.png`` and the population section.
 
     Returns
     -------
@@ -671,7 +761,9 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     md = ["# nssisim report", "",
           "> Output of a formal model of non-suicidal self-injury (NSSI) with addictive features in adolescents: "
           "a research instrument for theory building, **not a clinical tool**. Presets and parameter values are "
-          "illustrative, not calibrated to any person or sample; injury severity is only an abstract number.", ""]
+          "illustrative, not calibrated to any person or sample (the population section, where present, uses the "
+          "community population calibrated to published prevalences; see its calibration table); injury severity is "
+          "only an abstract number.", ""]
 
     if person_ds is not None:
         sid = int(person_ds["subject"].values[0]) if person_subject is None else int(person_subject)
@@ -710,6 +802,10 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
                f"| regimes: repetitive / sporadic / never | {rc['repetitive']:,} / {rc['sporadic']:,} / {rc['never']:,} |",
                f"| event-table rows dropped (capacity) | {cs['events_dropped_total']:,} |", ""]
 
+    if population is not None:
+        md += population_markdown(population["table"], population.get("record"), out, population.get("end_age", 18.0))
+        paths["population"] = out / "population.png"
+
     md += ["## Explanatory targets", ""]
     if target_results is None:
         md += ["Not run (`nssisim targets` runs them).", ""]
@@ -736,7 +832,7 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     return paths
 
 
-__all__ = ["plot_person", "plot_cohort", "write_report", "cohort_summary", "person_summary", "classify_regimes",
+__all__ = ["plot_person", "plot_cohort", "plot_population", "population_markdown", "population_summary", "write_report", "cohort_summary", "person_summary", "classify_regimes",
            "effective_threshold", "COLORS", "STYLE", "DPI"]
 
 

@@ -427,6 +427,138 @@ _register(Target(
     f"odds ratio of ideation (peak > {IDEATION_CUTOFF}) given any act in a year, heterogeneous community design",
     f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in the clinical sample", _p14))
 
+# ----------------------------------------------------------------------------- P8
+def _p8(off):
+    """Distal diatheses (maltreatment, parental control) raise risk and depressive mood; peer victimisation triggers."""
+    groups = [dict(MODERATE, maltreatment=0.0, parental_control=0.1, peer_victimisation=0.05),
+              dict(MODERATE, maltreatment=0.6, parental_control=0.1, peer_victimisation=0.05),
+              dict(MODERATE, maltreatment=0.0, parental_control=0.7, peer_victimisation=0.05),
+              dict(MODERATE, maltreatment=0.0, parental_control=0.1, peer_victimisation=0.6)]
+    ds, group = _cohort(groups, off, seed=808)
+    inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
+    rr = [_ratio(inc[g], inc[0]) for g in (1, 2, 3)]
+    mood = [_mean(ds["mood"].values[group == g]) for g in range(4)]
+    # proximal trigger: in the peer-victimised group, a day with a stressful event vs a day without
+    acts = ds["acts"].values[group == 3] > 0
+    stress_day = ds["stressors"].values[group == 3] > 0
+    p_s, p_n = _mean(acts[stress_day]), _mean(acts[~stress_day])
+    trigger = _ratio(p_s, p_n)
+    passed = (min(rr) >= P8_MIN_RR and mood[1] > mood[0] and mood[2] > mood[0] and trigger >= P8_MIN_TRIGGER)
+    detail = (f"1-year incidence: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} (RR {rr[0]:.2f}), parental "
+              f"control 0.7 {inc[2]:.3f} (RR {rr[1]:.2f}), peer victimisation 0.6 {inc[3]:.3f} (RR {rr[2]:.2f}); mean "
+              f"depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; peer-victimised: act on a "
+              f"day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio {trigger:.2f})")
+    return passed, min(rr), detail
+
+
+P8_MIN_RR = 1.3
+P8_MIN_TRIGGER = 1.5
+
+
+_register(Target(
+    "P8", "Diathesis-stress: maltreatment and parental control raise risk through emotion dysregulation and depression; "
+          "peer victimisation acts as a proximal trigger",
+    ("Liu2018", "Guo2022", "Hu2023", "Li2024"),
+    "smallest of three 1-year incidence ratios vs a low-exposure reference (moderate-risk persons): maltreatment 0.6, "
+    "parental control 0.7, peer victimisation 0.6; with mean depressive mood and a day-level trigger ratio",
+    f"all RR >= {P8_MIN_RR:g}; mean depressive mood higher under maltreatment and under parental control; in the "
+    f"peer-victimised group P(act | day with a stressful event) / P(act | day without) >= {P8_MIN_TRIGGER:g}", _p8))
+
+
+# ----------------------------------------------------------------------------- P9
+def _p9(off):
+    """Resilience, regulatory self-efficacy and hope each lower incidence and buffer the risk they moderate."""
+    lo, hi = 0.1, 0.9
+    base = dict(MODERATE, alexithymia=0.6)
+    groups = [dict(base, resilience=lo), dict(base, resilience=hi),
+              dict(base, hope=lo), dict(base, hope=hi),
+              dict(base, regulatory_self_efficacy=lo, parental_control=0.1),
+              dict(base, regulatory_self_efficacy=lo, parental_control=0.8),
+              dict(base, regulatory_self_efficacy=hi, parental_control=0.1),
+              dict(base, regulatory_self_efficacy=hi, parental_control=0.8)]
+    ds, group = _cohort(groups, off, seed=909)
+    inc = [(_acts(ds, group, g) > 0).mean() for g in range(len(groups))]
+    rr_res, rr_hope, rr_eff = _ratio(inc[0], inc[1]), _ratio(inc[2], inc[3]), _ratio(inc[5], inc[7])
+    # buffering: the excess risk of high parental control is smaller with high self-efficacy
+    excess_lo, excess_hi = inc[5] - inc[4], inc[7] - inc[6]
+    stat = min(rr_res, rr_hope, rr_eff)
+    passed = stat >= P9_MIN_RR and excess_hi < excess_lo
+    detail = (f"1-year incidence low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_res:.2f}), hope {inc[2]:.3f}/"
+              f"{inc[3]:.3f} (RR {rr_hope:.2f}), self-efficacy at parental control 0.8 {inc[5]:.3f}/{inc[7]:.3f} (RR "
+              f"{rr_eff:.2f}); excess risk of parental control 0.8 vs 0.1: {excess_lo:+.3f} at low vs {excess_hi:+.3f} at "
+              "high self-efficacy")
+    return passed, stat, detail
+
+
+P9_MIN_RR = 1.2
+
+
+_register(Target(
+    "P9", "Protective buffering by resilience, regulatory self-efficacy and hope",
+    ("Guo2022", "Jiang2018", "Zhang2023"),
+    "smallest of three 1-year incidence ratios, protective factor 0.1 vs 0.9 (moderate-risk persons with alexithymia "
+    "0.6; self-efficacy at parental control 0.8), with the parental-control x self-efficacy interaction",
+    f"all RR >= {P9_MIN_RR:g}, and the excess risk of parental control 0.8 vs 0.1 smaller at high than at low "
+    "self-efficacy", _p9))
+
+
+# ----------------------------------------------------------------------------- P11
+P11_START_AGE, P11_CLASSIFY_AGE, P11_END_AGE = 12, 15, 18
+#: Subjects of the P11 design: enough for at least 20 addictive profiles at 15 (about 1.5% of this design).
+P11_SUBJECTS = 2048
+
+
+def _p11(off):
+    """Life course 12 -> 18: who stops by 18 among sporadic vs addictive-profile self-injurers at 15."""
+    from .measures import measure
+    from .simulation import simulate_cohort
+
+    n = P11_SUBJECTS
+    rng = np.random.default_rng(1111)
+    spread = {
+        "limbic_reactivity": rng.uniform(1.0, 2.0, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
+        "rumination_trait": rng.uniform(0.2, 0.8, n), "maltreatment": rng.uniform(0.0, 0.5, n),
+        "peer_victimisation": rng.uniform(0.0, 0.5, n), "parental_control": rng.uniform(0.0, 0.6, n),
+        "reward_sensitivity": rng.uniform(0.6, 1.6, n), "alexithymia": rng.uniform(0.1, 0.6, n),
+    }
+    days = int((P11_END_AGE - P11_START_AGE) * 365)
+    ds = simulate_cohort(1111, spread, n_subjects=n, horizon_hours=days * 24.0, dt=1.0, record_every=24,
+                         mechanisms_off=off, event_capacity=2048, start_age_years=float(P11_START_AGE))
+    k = (P11_CLASSIFY_AGE - P11_START_AGE) * 365
+    end_k = float(ds["time"].values[k - 1])
+    head = ds.isel(time=slice(0, k), event=np.asarray(ds["event_time"].values) <= end_k + 1e-9)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # event overflow: profiles become lower bounds
+        at15 = measure(head)
+    acts = ds["acts"].values
+    last_year = acts[:, -365:].sum(axis=1) > 0
+    sporadic = (at15["n_acts_12m"].to_numpy() >= 1) & ~at15["five_plus_12m"].to_numpy()
+    addictive = at15["addictive"].to_numpy()
+    stop_sporadic = _mean(~last_year[sporadic])
+    persist_addictive = _mean(last_year[addictive])
+    passed = (sporadic.sum() >= 20 and addictive.sum() >= 20 and stop_sporadic >= P11_MIN_STOP_SPORADIC
+              and persist_addictive >= P11_MIN_PERSIST_ADDICTIVE)
+    detail = (f"at {P11_CLASSIFY_AGE}: {int(sporadic.sum())} sporadic (1-4 acts in the past year), {int(addictive.sum())} "
+              f"addictive profile; no act in the year before {P11_END_AGE}: sporadic {stop_sporadic:.3f}, addictive "
+              f"{1 - persist_addictive:.3f}; maturation tau {PARAMS['tau_maturation'].default / 8766:.1f} years")
+    return passed, stop_sporadic, detail
+
+
+P11_MIN_STOP_SPORADIC = 0.5
+P11_MIN_PERSIST_ADDICTIVE = 0.5
+
+
+_register(Target(
+    "P11", "Maturing out: most sporadic self-injurers stop by late adolescence; addictive-profile ones persist",
+    ("ChenZhuo2026",),
+    f"life course {P11_START_AGE} to {P11_END_AGE} (heterogeneous at-risk design): share with no act in the year "
+    f"before {P11_END_AGE} among sporadic self-injurers at {P11_CLASSIFY_AGE}",
+    f">= {P11_MIN_STOP_SPORADIC:.0%} of sporadic stop, and >= {P11_MIN_PERSIST_ADDICTIVE:.0%} of addictive-profile "
+    "ones still act in that year", _p11))
+
+
 
 # ----------------------------------------------------------------------------- virtual trials (P12, P13)
 #: The trial design shared by P12 and P13 (nssisim.trial): eligible high-risk adolescents of the
@@ -559,6 +691,12 @@ _register(Target(
     f"<= {P13_MAX_DRUG_SHARE:g}; SSRI/placebo NSSI rate >= {P13_MIN_SSRI_EARLY:g} in months 0-3 and <= "
     f"{P13_MAX_SSRI_LATE:g} in months 3-6; naltrexone's relative reduction larger by >= {P13_MIN_NALTREXONE_GAP:g} in "
     "relief-driven than in habit-driven persons", _p13))
+
+
+# keep the registry in the brief's numbering (P1, P2, ..., P14), whatever the order of definition
+_ordered = sorted(TARGETS.items(), key=lambda kv: int(kv[0][1:]))
+TARGETS.clear()
+TARGETS.update(_ordered)
 
 
 def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] = (), progress: bool = False) -> list[TargetResult]:
