@@ -31,14 +31,19 @@ def test_recovery_correlation_goal_for_identifiable(recovery):
         assert rows[name]["correlation"] >= F.RECOVERY_CORR_MIN, (name, rows[name])
 
 
-@pytest.mark.xfail(strict=True, reason="not met at this commit: habit 90% coverage 0.63 (goal 0.8..0.98); "
-                                       "the posterior of habit is too narrow (docs/ema.md, recovery)")
 def test_recovery_coverage_goal_for_identifiable(recovery):
     rows = _rows(recovery)
     for name in F.IDENTIFIABLE:
         if rows[name]["kind"] == "same":
             lo, hi = F.COVERAGE90_RANGE
             assert lo <= rows[name]["coverage90"] <= hi, (name, rows[name])
+
+
+@pytest.mark.xfail(strict=True, reason="not met at this commit: the recovery fit warns (seed 1, 2 x 500 + 500: "
+                                       "R-hat of habit 1.062, ESS 32; the posterior of low-threshold participants "
+                                       "is bimodal in threshold x habit; 1000 + 1000 did not cure it on seed 2)")
+def test_recovery_fit_has_no_diagnostic_warnings(recovery):
+    assert recovery["diagnostic_warnings"] == []
 
 
 def test_forecast_beats_base_rate_on_heldout_week(recovery):

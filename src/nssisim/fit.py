@@ -45,7 +45,8 @@ inference model). Which of these the data identify is shown by :func:`recover`.
 
 Hierarchy (non-centred): for each parameter ``k``, ``theta_ik = lo + (hi - lo) * sigmoid(mu_k +
 sd_k * z_ik)`` (on the log scale for rates and times), ``z_ik ~ N(0, 1)``, ``mu_k ~ N(m_k, 1.5)``,
-``sd_k ~ HalfNormal(1)``. Sampling: NumPyro's NUTS kernel (diagonal mass matrix adapted in
+``sd_k ~ HalfNormal(1)``, except ``sd_k`` fixed for the parameters in
+:data:`FIXED_POPULATION_SD` (the threshold, whose spread the data cannot learn). Sampling: NumPyro's NUTS kernel (diagonal mass matrix adapted in
 warm-up) on the density of :func:`model` (written out in plain JAX as :func:`potential`), each
 chain a compiled scan; keys from ``jax.random.PRNGKey(seed)``, so a fit is deterministic given its
 seed and settings.
@@ -117,6 +118,14 @@ INFERENCE_PARAMS: tuple[InferenceParam, ...] = (
                    "act hazard (1/h) per unit habit, independent of distress"),
 )
 PARAM_NAMES = tuple(p.name for p in INFERENCE_PARAMS)
+#: Per-participant parameters whose population spread is fixed (not learned): name -> sd_k on the
+#: unconstrained scale. The recovery study showed that learning the spread of the threshold
+#: collapses it (posterior sd_k 0.16: every fitted threshold 0.42..0.50 with posterior sd 0.03,
+#: true effective thresholds 0.21..0.55), and the goal-directed part of the urge of participants
+#: with a low true threshold is then attributed to habit with false confidence (docs/ema.md). A
+#: fixed spread of 1.0 (at the prior centre, 90 % of the population between about 0.15 and 0.74) keeps the threshold's
+#: uncertainty in the posterior of habit.
+FIXED_POPULATION_SD: dict[str, float] = {"distress_threshold": 1.0}
 #: Population-level (shared) parameters: name -> (prior mean, prior sd) of a normal prior.
 ACT_AFFECT_PRIOR = (0.0, 0.2)
 URGE_SD_BOUNDS = (0.01, 0.5)
@@ -302,7 +311,8 @@ def model(d: Mapping[str, Any]) -> None:
     theta = {}
     for spec in INFERENCE_PARAMS:
         mu = numpyro.sample(f"mu_{spec.name}", dist.Normal(_center(spec), 1.5))
-        sd = numpyro.sample(f"sd_{spec.name}", dist.HalfNormal(1.0))
+        sd = (FIXED_POPULATION_SD[spec.name] if spec.name in FIXED_POPULATION_SD
+              else numpyro.sample(f"sd_{spec.name}", dist.HalfNormal(1.0)))
         with numpyro.plate("participant", n):
             z = numpyro.sample(f"z_{spec.name}", dist.Normal(0.0, 1.0))
         theta[spec.name] = numpyro.deterministic(spec.name, _constrain(mu + sd * z, spec))[:, None]
@@ -347,10 +357,15 @@ def _constrained(params: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     log_jac = 0.0
     for spec in INFERENCE_PARAMS:
-        mu, log_sd, z = params[f"mu_{spec.name}"], params[f"sd_{spec.name}"], params[f"z_{spec.name}"]
-        sd = jnp.exp(log_sd)
-        log_jac = log_jac + log_sd
-        out[f"mu_{spec.name}"], out[f"sd_{spec.name}"], out[f"z_{spec.name}"] = mu, sd, z
+        mu, z = params[f"mu_{spec.name}"], params[f"z_{spec.name}"]
+        if spec.name in FIXED_POPULATION_SD:
+            sd = FIXED_POPULATION_SD[spec.name]
+        else:
+            log_sd = params[f"sd_{spec.name}"]
+            sd = jnp.exp(log_sd)
+            log_jac = log_jac + log_sd
+            out[f"sd_{spec.name}"] = sd
+        out[f"mu_{spec.name}"], out[f"z_{spec.name}"] = mu, z
         out[spec.name] = _constrain(mu + sd * z, spec)
     for name, (lo, hi) in (("urge_sd", URGE_SD_BOUNDS), ("rating_sd", RATING_SD_BOUNDS)):
         r = params[f"{name}_raw"]
@@ -386,7 +401,8 @@ def potential(params: Mapping[str, Any], d: Mapping[str, Any]):
     lp = log_jac
     for spec in INFERENCE_PARAMS:
         lp = lp + norm.logpdf(v[f"mu_{spec.name}"], _center(spec), 1.5)
-        lp = lp + jnp.log(2.0) + norm.logpdf(v[f"sd_{spec.name}"], 0.0, 1.0)
+        if spec.name not in FIXED_POPULATION_SD:
+            lp = lp + jnp.log(2.0) + norm.logpdf(v[f"sd_{spec.name}"], 0.0, 1.0)
         lp = lp + jnp.sum(norm.logpdf(v[f"z_{spec.name}"]))
     lp = lp + norm.logpdf(v["act_affect"], *ACT_AFFECT_PRIOR) + jnp.sum(norm.logpdf(v["affect_noise"]))
     lp = lp + beta.logpdf(v["urge_sd_raw"], 2.0, 2.0) + beta.logpdf(v["rating_sd_raw"], 2.0, 2.0)
@@ -401,7 +417,8 @@ def _unconstrained_init(n: int, chains: int, seed: int, prompts: int) -> dict[st
     init: dict[str, np.ndarray] = {}
     for spec in INFERENCE_PARAMS:
         init[f"mu_{spec.name}"] = np.float32(_center(spec)) + j()
-        init[f"sd_{spec.name}"] = np.float32(math.log(0.5)) + j()  # HalfNormal: log scale
+        if spec.name not in FIXED_POPULATION_SD:
+            init[f"sd_{spec.name}"] = np.float32(math.log(0.5)) + j()  # HalfNormal: log scale
         init[f"z_{spec.name}"] = j(n)
     init["act_affect"] = j()
     init["urge_sd_raw"] = j()  # Beta: logit scale
@@ -482,7 +499,8 @@ def fit(data: EMAData | FitData, *, seed: int = 0, num_warmup: int = NUM_WARMUP,
 
 
 def _population_sites() -> list[str]:
-    return [f"{k}_{s.name}" for s in INFERENCE_PARAMS for k in ("mu", "sd")] + ["act_affect", "urge_sd", "rating_sd"]
+    return ([f"{k}_{s.name}" for s in INFERENCE_PARAMS for k in ("mu", "sd")
+             if not (k == "sd" and s.name in FIXED_POPULATION_SD)] + ["act_affect", "urge_sd", "rating_sd"])
 
 
 def diagnostics(f: Fit) -> dict[str, Any]:
