@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nssisim.calibration import (CALIBRATED, TARGETS, apply_to_spec, format_report, implausibility, load_record,
+from nssisim.calibration import (CALIBRATED, ENVIRONMENT_CALIBRATED, ENVIRONMENT_FIELD, TARGETS, apply_to_spec,
+                                 calibrated_ranges, with_settings, format_report, implausibility, load_record,
                                  load_targets, record_toml, simulated_measures)
 from nssisim.parameters import PARAMS
 from nssisim.population import load_population, parse_population, population_path
@@ -97,6 +98,10 @@ def test_shipped_record_matches_shipped_spec():
     spec = load_population("community")
     fitted = dict(rec["parameters"])
     assert spec.correlation_scale == pytest.approx(fitted.pop("correlation_scale"))
+    for k, f in ENVIRONMENT_FIELD.items():  # the environment's shape, when the spec has one
+        if k in fitted:
+            assert getattr(spec.environment[0], f) == pytest.approx(fitted.pop(k))
+    assert set(rec["parameters"]) == set(calibrated_ranges(spec))
     assert spec.parameters == pytest.approx(fitted)
     for k in ("waves", "wave_size", "subjects_per_candidate", "seed", "cutoff"):
         assert k in rec["method"]
@@ -168,3 +173,48 @@ def test_calibrate_cli_tiny_run_writes_record_and_spec(tmp_path):
     assert written.parameters == pytest.approx({k: v for k, v in record["parameters"].items() if k != "correlation_scale"})
     res = runner.invoke(app, args)  # never overwrites without --overwrite
     assert res.exit_code == 1 and "--overwrite" in res.output
+
+
+_ENV_TABLE = """
+[environment.stress]
+parameter = "lam_stress"
+change = 1.0  # a comment
+onset_age = 11.0
+peak_age = 14.5
+rise_years = 1.5
+decline_years = 3.0
+evidence = ["Plener2015"]
+"""
+
+
+def _plain_text() -> str:
+    """The shipped community spec without any [environment.<name>] table."""
+    import re
+
+    text = population_path("community").read_text(encoding="utf-8")
+    return re.sub(r"\n\[environment\.[^\]]+\]\n(?:(?!\n\[).)*", "", text, flags=re.S)
+
+
+def test_environment_shape_fitted_written_and_applied():
+    plain = _plain_text()
+    i = plain.index("\n[parameters]")
+    text = plain[:i] + "\n" + _ENV_TABLE + plain[i:]
+    spec = parse_population(tomllib.loads(text), "env.toml")
+    assert calibrated_ranges(parse_population(tomllib.loads(plain), "plain.toml")) == CALIBRATED
+    assert set(calibrated_ranges(spec)) == set(CALIBRATED) | set(ENVIRONMENT_CALIBRATED)
+    for k, (lo, hi, _) in ENVIRONMENT_CALIBRATED.items():  # the ranges pass the spec's own checks
+        for v in (lo, hi):
+            with_settings(spec, {k: v})
+    x = {"act_bias": -3.5, "environment_change": 2.5, "environment_peak_age": 15.25, "environment_rise_years": 0.8,
+         "environment_decline_years": 4.0}
+    new = apply_to_spec(text, x, "test")
+    data = tomllib.loads(new)
+    env = data["environment"]["stress"]
+    assert (env["change"], env["peak_age"], env["rise_years"], env["decline_years"]) == (2.5, 15.25, 0.8, 4.0)
+    assert env["onset_age"] == 11.0 and env["parameter"] == "lam_stress" and data["parameters"] == {"act_bias": -3.5}
+    written = parse_population(data, "new.toml")
+    assert written.environment == with_settings(spec, x).environment
+    with pytest.raises(ValueError, match="no \\[environment"):
+        apply_to_spec(plain, {"environment_change": 1.0}, "x")
+    with pytest.raises(ValueError, match="no \\[environment\\] table"):
+        with_settings(parse_population(tomllib.loads(plain), "plain.toml"), {"environment_change": 1.0})

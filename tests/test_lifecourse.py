@@ -156,3 +156,82 @@ def test_calibration_report_cli():
     assert "| lifetime |" in res.output and "[0.169, 0.284]" in res.output
     res = runner.invoke(app, ["calibration-report", "nowhere"])
     assert res.exit_code == 2 and "no calibration record" in res.output
+
+
+# ----------------------------------------------------------------------------- age-varying environment
+_ENV = {"parameter": "lam_stress", "change": 2.0, "onset_age": 12.0, "peak_age": 13.0, "rise_years": 0.5,
+        "decline_years": 1.0, "evidence": ["Plener2015"]}
+
+
+def _env_spec(**fields):
+    data = _community_data()
+    data["environment"] = {"stress": {**_ENV, **fields}}
+    return parse_population(data, "env.toml")
+
+
+def test_without_environment_the_run_is_unscheduled(spec, table):
+    """No [environment] table: no schedule, so the chunk equals a direct unscheduled simulate_cohort run."""
+    from nssisim.lifecourse import environment_schedule, reduce_chunk
+    from nssisim.population import params_of
+    from nssisim.simulation import simulate_cohort
+
+    assert spec.environment == () and environment_schedule(spec, 96, SHORT) is None
+    ids = np.arange(96)
+    ds = simulate_cohort(3, params_of(sample_population(spec, 96, 3, subject_ids=ids)), subject_ids=ids,
+                         horizon_hours=SHORT.horizon_hours, dt=SHORT.dt, record_every=SHORT.record_every,
+                         event_capacity=512, start_age_years=SHORT.start_age, chunk_size=96)
+    direct = reduce_chunk(ds, np.minimum(survey_ages(3, ids), SHORT.end_age), SHORT)
+    pd.testing.assert_frame_equal(table[direct.columns], direct)
+
+
+def test_environment_schedule_matches_component_effect():
+    """The Schedule built from the table gives base * (1 + change * e(age)) at each block start."""
+    from nssisim.lifecourse import environment_schedule
+    from nssisim.parameters import HOURS_PER_YEAR
+    from nssisim.population import params_of
+    from nssisim.simulation import effective_params, stack_params
+
+    sp = _env_spec()
+    c = sp.environment[0]
+    assert c.effect(12.0) == 0.0 and c.effect(13.0) == pytest.approx(1.0) and 0 < c.effect(12.5) < 1
+    assert c.effect(14.0) == pytest.approx(math.exp(-1.0))
+    n = 5
+    pop = sample_population(sp, n, 0)
+    sched = environment_schedule(sp, n, SHORT)
+    base = pop.get("lam_stress", np.full(n, 1.0 / 48.0))
+    for age in (11.5, 12.0, 12.4, 13.0, 13.7):
+        t = (age - SHORT.start_age) * HOURS_PER_YEAR
+        eff, _ = effective_params(stack_params(params_of(pop), n), sched.validated(n), t)
+        np.testing.assert_allclose(eff["lam_stress"], base * (1 + 2.0 * c.effect(age)), rtol=1e-5)
+
+
+def test_environment_changes_prevalence_by_age_and_hash():
+    """A stressor rate tripled around age 13 raises 12-month prevalence there; the run's hash knows it."""
+    from nssisim.lifecourse import _spec_hash
+
+    plain, env = load_population("community"), _env_spec()
+    a = prevalence_by_age(simulate_chunk(plain, np.arange(160), 5, SHORT, with_events=False))
+    b = prevalence_by_age(simulate_chunk(env, np.arange(160), 5, SHORT, with_events=False))
+    assert b.set_index("age").loc[13, "prevalence_12m"] > a.set_index("age").loc[13, "prevalence_12m"]
+    assert _spec_hash(plain) != _spec_hash(env)
+
+
+def test_environment_errors_name_the_field():
+    with pytest.raises(PopulationError) as err:
+        _env_spec(parameter="lam_stres", change=-2.0, peak_age=11.0, rise_years=0.0, evidence=["Nobody2030"],
+                  colour="red")
+    msg = str(err.value)
+    assert "env.toml" in msg and "environment.stress.parameter" in msg and "did you mean 'lam_stress'" in msg
+    assert "environment.stress.evidence[0]" in msg and "environment.stress.colour" in msg
+    with pytest.raises(PopulationError) as err:
+        _env_spec(change=-2.0, peak_age=11.0, rise_years=0.0)
+    msg = str(err.value)
+    assert "environment.stress.change" in msg and "environment.stress.peak_age" in msg
+    assert "environment.stress.rise_years" in msg
+    data = _community_data()
+    data["environment"] = {"stress": {k: v for k, v in _ENV.items() if k != "decline_years"}}
+    with pytest.raises(PopulationError, match="environment.stress.decline_years: missing"):
+        parse_population(data, "env.toml")
+    data["environment"] = {"change": 1.0}
+    with pytest.raises(PopulationError, match=r"environment: expected one \[environment.<name>\] table"):
+        parse_population(data, "env.toml")

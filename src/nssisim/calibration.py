@@ -49,7 +49,10 @@ victimisation and the limbic sensitisation by maltreatment (their evidence gives
 magnitudes are what the odds ratios being fitted measure), and the prefrontal capacity at the
 start age relative to the adult value (the life course now starts at 11, not 12). They are shared
 overrides (the spec's ``[parameters]`` table), so the explanatory targets, designed on the table's
-defaults, are unaffected.
+defaults, are unaffected. When the spec has an age-varying environment (``[environment]``), the
+shape of its first component (change, peak age, rise and decline time constants;
+:data:`ENVIRONMENT_CALIBRATED`) is fitted too and written back into that table: its only evidence
+is the published age curve (Plener2015) that the peak-age target compares with.
 """
 
 from __future__ import annotations
@@ -150,10 +153,40 @@ CALIBRATED: dict[str, tuple[float, float, str]] = {
     # population parameter: the spec's latent correlations (illustrative magnitudes) times this scale
     "correlation_scale": (0.0, 1.0, "linear"),
 }
+#: Shape of the age-varying environment (the spec's first ``[environment.<name>]`` component; fitted
+#: only when the spec has one): relative change at the peak age, the peak age, rise and decline
+#: time constants (years). The onset age stays the spec's. Their only evidence is the age curve
+#: being fitted (Plener2015: rises through early adolescence, peaks at 14-16, falls after 18).
+ENVIRONMENT_CALIBRATED: dict[str, tuple[float, float, str]] = {
+    "environment_change": (0.0, 4.0, "linear"),
+    "environment_peak_age": (12.5, 17.5, "linear"),
+    "environment_rise_years": (0.3, 4.0, "log"),
+    "environment_decline_years": (0.5, 8.0, "log"),
+}
+#: Fitted entry -> field of the environment component.
+ENVIRONMENT_FIELD = {"environment_change": "change", "environment_peak_age": "peak_age",
+                     "environment_rise_years": "rise_years", "environment_decline_years": "decline_years"}
 #: Fitted entries that are population-spec settings, not model parameters.
-POPULATION_SETTINGS = ("correlation_scale",)
+POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_CALIBRATED)
 for _k, (_lo, _hi, _s) in CALIBRATED.items():  # the ranges must lie within the parameter table's bounds
     assert _k in POPULATION_SETTINGS or PARAMS[_k].low <= _lo < _hi <= PARAMS[_k].high, _k
+
+
+def calibrated_ranges(spec: PopulationSpec) -> dict[str, tuple[float, float, str]]:
+    """The fitted entries for ``spec``: :data:`CALIBRATED`, plus the environment's shape if it has one."""
+    return {**CALIBRATED, **(ENVIRONMENT_CALIBRATED if spec.environment else {})}
+
+
+def with_settings(spec: PopulationSpec, x: dict[str, float]) -> PopulationSpec:
+    """``spec`` with the fitted population settings of ``x`` (correlation scale, environment shape) applied."""
+    if "correlation_scale" in x:
+        spec = spec.with_correlation_scale(x["correlation_scale"])
+    env = {f: float(x[k]) for k, f in ENVIRONMENT_FIELD.items() if k in x}
+    if env:
+        if not spec.environment:
+            raise ValueError(f"{spec.source}: environment settings given but the spec has no [environment] table")
+        spec = spec.with_environment(spec.environment[0].name, **env)
+    return spec
 
 
 def targets_path() -> Path:
@@ -257,17 +290,17 @@ def within_interval(t: CalTarget, entry: dict, f: float) -> bool | None:
 
 
 # ----------------------------------------------------------------------------- history matching
-def _to_unit(x: dict[str, float]) -> np.ndarray:
+def _to_unit(x: dict[str, float], ranges: dict | None = None) -> np.ndarray:
     u = []
-    for k, (lo, hi, s) in CALIBRATED.items():
+    for k, (lo, hi, s) in (ranges or CALIBRATED).items():
         v = x[k]
         u.append((math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)) if s == "log" else (v - lo) / (hi - lo))
     return np.array(u)
 
 
-def _from_unit(u: np.ndarray) -> dict[str, float]:
+def _from_unit(u: np.ndarray, ranges: dict | None = None) -> dict[str, float]:
     out = {}
-    for (k, (lo, hi, s)), v in zip(CALIBRATED.items(), np.clip(u, 0.0, 1.0)):
+    for (k, (lo, hi, s)), v in zip((ranges or CALIBRATED).items(), np.clip(u, 0.0, 1.0)):
         out[k] = float(math.exp(math.log(lo) + v * (math.log(hi) - math.log(lo)))) if s == "log" else float(lo + v * (hi - lo))
     return out
 
@@ -339,8 +372,7 @@ def _ranked(df: pd.DataFrame) -> pd.DataFrame:
 def evaluate(spec: PopulationSpec, x: dict[str, float], n: int, seed: int, course: LifeCourse,
              entries: dict) -> tuple[dict[str, float], dict[str, float]]:
     """Simulate candidate ``x`` on subjects ``0..n-1`` (common random numbers); measures and implausibilities."""
-    if "correlation_scale" in x:
-        spec = spec.with_correlation_scale(x["correlation_scale"])
+    spec = with_settings(spec, x)
     params = {k: v for k, v in x.items() if k not in POPULATION_SETTINGS}
     table = simulate_chunk(spec, np.arange(n), seed, course, overrides=params, with_events=False)
     m = simulated_measures(table)
@@ -356,10 +388,11 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
 
     spec = load_population(population)
     entries = load_targets(targets)
+    ranges = calibrated_ranges(spec)
     rng = np.random.default_rng(seed)
     t0 = time.time()
     history = []
-    k = len(CALIBRATED)
+    k = len(ranges)
     pts = qmc.LatinHypercube(d=k, seed=rng).random(wave_size)
     for w in range(1, waves + 1):
         it = range(len(pts))
@@ -369,7 +402,7 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
             it = tqdm(it, desc=f"wave {w}/{waves}", unit="candidate")
         rows = []
         for i in it:
-            x = _from_unit(pts[i])
+            x = _from_unit(pts[i], ranges)
             m, imp = evaluate(spec, x, n_subjects, seed, course, entries)
             rows.append({"wave": w, **x, **{f"I_{j}": v for j, v in imp.items()}, "I_max": max(imp.values()),
                          **{f"sim_{j}": m.get(t.measure, math.nan) for t in TARGETS for j in [t.id]}})
@@ -384,7 +417,7 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
             break
         # refocus: emulators fitted to every candidate so far, then the non-implausible part of the box
         sofar = pd.concat(history, ignore_index=True)
-        u_sim = np.stack([_to_unit(r) for r in sofar[list(CALIBRATED)].to_dict("records")])
+        u_sim = np.stack([_to_unit(r, ranges) for r in sofar[list(ranges)].to_dict("records")])
         emus = fit_emulators(u_sim, sofar)
         cloud = rng.random((EMULATOR_SAMPLES, k))
         i_em = emulated_implausibility(cloud, emus, entries)
@@ -396,12 +429,12 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
     allc = pd.concat(history, ignore_index=True)
     # finalists: the emulators' best point (their mean response smooths the simulation noise that
     # favours lucky candidates) and the best-ranked simulated candidates
-    u_sim = np.stack([_to_unit(r) for r in allc[list(CALIBRATED)].to_dict("records")])
+    u_sim = np.stack([_to_unit(r, ranges) for r in allc[list(ranges)].to_dict("records")])
     emus = fit_emulators(u_sim, allc)
     cloud = np.vstack([rng.random((EMULATOR_SAMPLES, k)), u_sim])
     i_em = emulated_implausibility(cloud, emus, entries)
-    finalists = [_from_unit(cloud[int(np.argmin(i_em))])]
-    finalists += [{p: float(r[p]) for p in CALIBRATED} for _, r in _ranked(allc).head(FINALISTS - 1).iterrows()]
+    finalists = [_from_unit(cloud[int(np.argmin(i_em))], ranges)]
+    finalists += [{p: float(r[p]) for p in ranges} for _, r in _ranked(allc).head(FINALISTS - 1).iterrows()]
     log(f"emulators' best point: emulated I_max {float(i_em.min()):.2f}")
     # choose among the finalists on a larger selection cohort, then report an independent one
     scored = []
@@ -429,7 +462,7 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
             "non_implausible": int((allc["I_max"] <= CUTOFF).sum()), "seconds": round(time.time() - t0, 1),
         },
         "parameters": x,
-        "ranges": {p: [lo, hi, s] for p, (lo, hi, s) in CALIBRATED.items()},
+        "ranges": {p: [lo, hi, s] for p, (lo, hi, s) in ranges.items()},
         "targets": {},
     }
     for t in TARGETS:
@@ -516,6 +549,21 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
         b = len(text) if b < 0 else b
         section = re.sub(r"(?m)^scale = .*\n", "", text[a:b])  # only the correlation table's own scale
         text = text[:a] + line + "\n" + section + text[b:]
+    env = {f: float(parameters[k]) for k, f in ENVIRONMENT_FIELD.items() if k in parameters}
+    if env:
+        m = re.search(r"(?m)^\[environment\.([^\]]+)\]\n", text)
+        if m is None:
+            raise ValueError("the spec has no [environment.<name>] table to write the environment shape into")
+        a = m.end()
+        b = text.find("\n[", a)
+        b = len(text) if b < 0 else b
+        section = text[a:b]
+        for f, v in env.items():
+            section, n = re.subn(rf"(?m)^{f} = [^#\n]*?(\s*#.*)?$", lambda mm, f=f, v=v: f"{f} = {_toml_value(v)}  # calibrated",
+                                 section, count=1)
+            if n != 1:
+                raise ValueError(f"environment table [environment.{m.group(1)}] has no '{f}' line to replace")
+        text = text[:a] + section + text[b:]
     return text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
 
 
@@ -552,5 +600,5 @@ def format_report(record: dict, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-__all__ = ["CALIBRATED", "CUTOFF", "TARGETS", "apply_to_spec", "calibrate", "evaluate", "format_report",
+__all__ = ["CALIBRATED", "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec", "calibrate", "evaluate", "format_report",
            "implausibility", "load_record", "load_targets", "record_toml", "simulated_measures"]

@@ -40,10 +40,15 @@ the chunking). At that age (daily resolution):
 midpoint) for every whole year of age the run covers for at least 365 days; prevalence by age and
 the prospective odds ratio come from these columns.
 
-Age-varying environments (e.g. stressor rates rising with puberty or school transitions) need
-time-varying parameters, which the simulator does not have yet (another change adds parameter
-schedules); until then every parameter except the maturing prefrontal capacity is constant over
-the life course.
+Age-varying environment
+-----------------------
+A spec's optional ``[environment.<name>]`` components (``population.py``: a parameter, its relative
+change at a peak age, onset age, rise and decline time constants, evidence keys) become one
+:class:`nssisim.simulation.Schedule` (:func:`environment_schedule`): one component per
+environment component (shared ``mult``, ``tau_on``, ``tau_off``), per-subject ``level``, ``start``
+and ``end`` arrays broadcast from the shared ages (every subject starts at the same age). The
+simulator evaluates it once per daily record block inside the compiled loop. Without the table no
+schedule is passed and the run is exactly the constant-environment one.
 """
 
 from __future__ import annotations
@@ -179,6 +184,34 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
     return df
 
 
+def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):
+    """The spec's age-varying environment as a :class:`~nssisim.simulation.Schedule` for ``n`` subjects.
+
+    Returns None for a spec without ``[environment]`` (the unscheduled simulator). Times are hours
+    since the start age: ``start = (onset_age - start_age) h/yr`` (may be negative: the rise began
+    before the run), ``end`` the peak age, ``tau_on``/``tau_off`` the rise/decline time constants;
+    ``level`` normalises the effect to 1 at the peak age, so the parameter is ``base * (1 + change)``
+    there.
+    """
+    from .simulation import SCHEDULE_TARGETS, Schedule
+
+    comps = spec.environment
+    if not comps:
+        return None
+    c_n, t_n = len(comps), len(SCHEDULE_TARGETS)
+    mult, add = np.zeros((c_n, t_n)), np.zeros((c_n, t_n))
+    start, end, level = np.zeros(c_n), np.zeros(c_n), np.zeros(c_n)
+    tau_on, tau_off = np.zeros(c_n), np.zeros(c_n)
+    for i, c in enumerate(comps):
+        mult[i, SCHEDULE_TARGETS.index(c.parameter)] = c.change
+        start[i] = (c.onset_age - course.start_age) * HOURS_PER_YEAR
+        end[i] = (c.peak_age - course.start_age) * HOURS_PER_YEAR
+        tau_on[i], tau_off[i] = c.rise_years * HOURS_PER_YEAR, c.decline_years * HOURS_PER_YEAR
+        level[i] = 1.0 / -math.expm1(-(c.peak_age - c.onset_age) / c.rise_years)
+    full = np.ones((int(n), 1))
+    return Schedule(mult, add, full * level, full * start, full * end, tau_on, tau_off)
+
+
 def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, course: LifeCourse, *,
                    overrides: dict[str, float] | None = None, with_events: bool = True,
                    event_capacity: int = POPULATION_EVENT_CAPACITY, mechanisms_off=()) -> pd.DataFrame:
@@ -192,7 +225,8 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
         params[k] = np.full(ids.size, float(v))
     ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=course.horizon_hours, dt=course.dt,
                          record_every=course.record_every, event_capacity=event_capacity if with_events else 1,
-                         start_age_years=course.start_age, chunk_size=max(ids.size, 1), mechanisms_off=mechanisms_off)
+                         start_age_years=course.start_age, chunk_size=max(ids.size, 1), mechanisms_off=mechanisms_off,
+                         schedule=environment_schedule(spec, ids.size, course))
     # a survey age beyond the end of the run (a short run) is measured at the end
     df = reduce_chunk(ds, np.minimum(survey_ages(seed, ids), course.end_age), course, with_events=with_events)
     for k, v in pop.items():
@@ -207,6 +241,9 @@ def _spec_hash(spec: PopulationSpec) -> str:
     payload = {"name": spec.name, "factors": [(f.name, f.kind, list(f.args)) for f in spec.factors],
                "correlation": np.asarray(spec.correlation).round(12).tolist(), "mapping": spec.mapping,
                "parameters": spec.parameters}
+    if spec.environment:  # only when present, so the hashes of constant-environment runs are unchanged
+        payload["environment"] = [[c.name, c.parameter, c.change, c.onset_age, c.peak_age, c.rise_years,
+                                   c.decline_years] for c in spec.environment]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -424,6 +461,6 @@ def summarise(table: pd.DataFrame, manifest: dict | None = None) -> xr.Dataset:
     return ds
 
 
-__all__ = ["benchmark", "format_benchmark", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
+__all__ = ["benchmark", "environment_schedule", "format_benchmark", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
            "collect", "odds_ratio", "onset_histogram", "prevalence_by_age", "reduce_chunk", "run_in_memory", "run_population",
            "simulate_chunk", "summarise", "survey_ages"]

@@ -31,6 +31,26 @@ A *population spec* is a TOML file (shipped: ``configs/population_<name>.toml``)
     [parameters]                    # optional; shared model-parameter overrides (within
     act_bias = -3.2                 # bounds; not a factor of the spec), e.g. calibrated values
 
+    [environment.stress]            # optional; age-varying environment, one table per component
+    parameter = "lam_stress"        # the model parameter it changes (relative change)
+    change = 1.0                    # relative change at the peak age (1.0 = doubled; >= -1)
+    onset_age = 11.0                # the change starts rising at this age (years)
+    peak_age = 14.5                 # ... rises until this age (effect = change exactly here)
+    rise_years = 1.5                # time constant of the rise (years)
+    decline_years = 3.0             # time constant of the decline after the peak age (years)
+    evidence = ["Plener2015"]       # keys of data/references.toml
+
+Age-varying environment
+-----------------------
+Each ``[environment.<name>]`` component becomes one component of a
+:class:`nssisim.simulation.Schedule` (built by :func:`nssisim.lifecourse.environment_schedule`):
+the parameter is ``base * (1 + e(age) * change)`` (clipped to its bounds), with
+``e = g(age) / g(peak_age)``, ``g`` the schedule's rise ``1 - exp(-(min(age, peak) - onset) / rise)``
+times the decline ``exp(-(age - peak)+ / decline)``; so ``e`` is 0 before the onset age, 1 at
+the peak age, and decays towards 0 after it. The parameter's per-subject values (a factor such as
+``peer_victimisation``) are scaled subject by subject. Without the table the run is the constant
+environment (no schedule at all).
+
 Factors
 -------
 * every trait parameter of :data:`nssisim.parameters.PARAMS` (``kind = "trait"``), e.g.
@@ -115,7 +135,12 @@ MAPPING_DEFAULTS: dict[str, float] = {
 #: Prefix of the raw factors in the dict returned by :func:`sample_population`.
 FACTOR_PREFIX = "factor."
 
-_TOP_KEYS = ("name", "description", "factors", "correlation", "mapping", "parameters")
+_TOP_KEYS = ("name", "description", "factors", "correlation", "mapping", "parameters", "environment")
+#: Fields of an ``[environment.<name>]`` component (all required).
+ENVIRONMENT_FIELDS: tuple[str, ...] = ("parameter", "change", "onset_age", "peak_age", "rise_years", "decline_years",
+                                       "evidence")
+#: Ages an environment component may use (years).
+ENVIRONMENT_AGE_RANGE: tuple[float, float] = (5.0, 30.0)
 _GOLDEN = 0x9E3779B97F4A7C15
 _SEED_SALT = 0x6A09E667F3BCC909
 
@@ -197,6 +222,28 @@ def _truncnorm_ab(f: Factor) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class EnvironmentComponent:
+    """One age-varying environment component (module docstring, "Age-varying environment")."""
+
+    name: str
+    parameter: str
+    change: float
+    onset_age: float
+    peak_age: float
+    rise_years: float
+    decline_years: float
+    evidence: tuple[str, ...]
+
+    def effect(self, age) -> np.ndarray:
+        """``e(age)``: 0 before the onset age, 1 at the peak age, decaying after it (NumPy)."""
+        a = np.asarray(age, dtype=np.float64)
+        on = np.maximum(np.minimum(a, self.peak_age) - self.onset_age, 0.0)
+        off = np.maximum(a - self.peak_age, 0.0)
+        g = -np.expm1(-on / self.rise_years) * np.exp(-off / self.decline_years)
+        return g / -math.expm1(-(self.peak_age - self.onset_age) / self.rise_years)
+
+
+@dataclass(frozen=True)
 class PopulationSpec:
     """A validated population spec."""
 
@@ -210,6 +257,24 @@ class PopulationSpec:
     parameters: dict[str, float] = field(default_factory=dict)
     #: The ``[correlation]`` table's ``scale``: ``correlation`` is already ``(1 - s) I + s R``.
     correlation_scale: float = 1.0
+    #: Age-varying environment components (the ``[environment]`` table; empty: constant environment).
+    environment: tuple[EnvironmentComponent, ...] = ()
+
+    def with_environment(self, name: str, **fields: float) -> "PopulationSpec":
+        """The same spec with fields of environment component ``name`` replaced (validated again)."""
+        from dataclasses import replace
+
+        comps = list(self.environment)
+        idx = [i for i, c in enumerate(comps) if c.name == name]
+        if not idx:
+            raise ValueError(f"{self.source}: no environment component '{name}'")
+        c = replace(comps[idx[0]], **fields)
+        problems: list = []
+        _check_environment(c, problems)
+        if problems:
+            raise PopulationError(self.source, problems)
+        comps[idx[0]] = c
+        return replace(self, environment=tuple(comps))
 
     def with_correlation_scale(self, scale: float) -> "PopulationSpec":
         """The same spec with the off-diagonal latent correlations of the written matrix times ``scale``."""
@@ -363,6 +428,79 @@ def _parse_correlation(tab: Any, names: tuple[str, ...], problems: list) -> np.n
     return (1.0 - float(scale)) * np.eye(k) + float(scale) * full
 
 
+def _reference_keys() -> set[str]:
+    text = files("nssisim").joinpath("data", "references.toml").read_text(encoding="utf-8")
+    return set(tomllib.loads(text))
+
+
+def _check_environment(c: EnvironmentComponent, problems: list) -> None:
+    """Range checks of a component (problems named ``environment.<name>.<field>``)."""
+    w = f"environment.{c.name}"
+    lo, hi = ENVIRONMENT_AGE_RANGE
+    if c.change < -1.0:
+        problems.append((f"{w}.change", f"{c.change}: expected >= -1 (a relative change cannot make the parameter negative)"))
+    for k in ("onset_age", "peak_age"):
+        v = getattr(c, k)
+        if not lo <= v <= hi:
+            problems.append((f"{w}.{k}", f"{v}: expected an age in [{lo:g}, {hi:g}] years"))
+    if not c.peak_age > c.onset_age:
+        problems.append((f"{w}.peak_age", f"{c.peak_age}: expected later than onset_age = {c.onset_age}"))
+    for k in ("rise_years", "decline_years"):
+        v = getattr(c, k)
+        if not 0.05 <= v <= 100.0:
+            problems.append((f"{w}.{k}", f"{v}: expected a time constant in [0.05, 100] years"))
+
+
+def _parse_environment(tab: Any, problems: list) -> tuple[EnvironmentComponent, ...]:
+    if tab is None:
+        return ()
+    if not isinstance(tab, dict) or not all(isinstance(v, dict) for v in tab.values()):
+        problems.append(("environment", "expected one [environment.<name>] table per component"))
+        return ()
+    refs = _reference_keys()
+    out = []
+    for name, t in tab.items():
+        w = f"environment.{name}"
+        bad = False
+        for k in t:
+            if k not in ENVIRONMENT_FIELDS:
+                problems.append((f"{w}.{k}", f"unexpected field{_suggest(k, ENVIRONMENT_FIELDS)}: expected "
+                                             f"{', '.join(ENVIRONMENT_FIELDS)}"))
+                bad = True
+        for k in ENVIRONMENT_FIELDS:
+            if k not in t:
+                problems.append((f"{w}.{k}", f"missing: a component needs {', '.join(ENVIRONMENT_FIELDS)}"))
+                bad = True
+            elif k == "parameter":
+                if not isinstance(t[k], str) or t[k] not in PARAMS:
+                    problems.append((f"{w}.parameter", f"{t[k]!r}: expected a model parameter of PARAMS"
+                                                       f"{_suggest(str(t[k]), PARAMS)}"))
+                    bad = True
+            elif k == "evidence":
+                ev = t[k]
+                if not isinstance(ev, list) or not ev or not all(isinstance(x, str) for x in ev):
+                    problems.append((f"{w}.evidence", "expected a non-empty list of reference keys"))
+                    bad = True
+                else:
+                    for i, x in enumerate(ev):
+                        if x not in refs:
+                            problems.append((f"{w}.evidence[{i}]", f"'{x}' is not a key of data/references.toml"
+                                                                   f"{_suggest(x, refs)}"))
+                            bad = True
+            elif not _number(t[k]):
+                problems.append((f"{w}.{k}", f"{t[k]!r}: expected a finite number"))
+                bad = True
+        if bad:
+            continue
+        c = EnvironmentComponent(str(name), t["parameter"], *(float(t[k]) for k in ENVIRONMENT_FIELDS[1:-1]),
+                                 tuple(t["evidence"]))
+        n0 = len(problems)
+        _check_environment(c, problems)
+        if len(problems) == n0:
+            out.append(c)
+    return tuple(out)
+
+
 def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
     """Validate a parsed TOML mapping; raises :class:`PopulationError` listing every problem."""
     problems: list[tuple[str, str]] = []
@@ -414,6 +552,7 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
                 problems.append((where, f"{v} is outside the bounds [{PARAMS[k].low}, {PARAMS[k].high}] of '{k}'"))
             else:
                 overrides[k] = float(v)
+    environment = _parse_environment(data.get("environment"), problems)
     corr = None
     if isinstance(ftab, dict) and len(factors) == len(ftab):
         corr = _parse_correlation(data.get("correlation"), tuple(f.name for f in factors), problems)
@@ -421,7 +560,8 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
         raise PopulationError(source, problems)
     ctab = data.get("correlation")
     cscale = float(ctab.get("scale", 1.0)) if isinstance(ctab, dict) else 1.0
-    return PopulationSpec(str(name), str(desc), tuple(factors), corr, mapping, str(source), overrides, cscale)
+    return PopulationSpec(str(name), str(desc), tuple(factors), corr, mapping, str(source), overrides, cscale,
+                          environment)
 
 
 def population_path(name: str):
@@ -524,6 +664,6 @@ def params_of(pop: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in pop.items() if not k.startswith(FACTOR_PREFIX)}
 
 
-__all__ = ["BINARY_FACTORS", "FACTOR_PREFIX", "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError",
+__all__ = ["BINARY_FACTORS", "ENVIRONMENT_FIELDS", "EnvironmentComponent", "FACTOR_PREFIX", "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError",
            "PopulationSpec", "factors_to_params", "load_population", "params_of", "parse_population",
            "sample_factors", "sample_population", "subject_normals"]
