@@ -34,6 +34,7 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .measures import REPETITIVE_ACTS, YEAR_HOURS
 from .model import urge_distress, urge_threshold
 from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 
@@ -88,8 +89,10 @@ STYLE = {
     "savefig.pad_inches": 0.05,
     "figure.facecolor": "white",
 }
-FINAL_WINDOW_DAYS = 365.0
-REPETITIVE_MIN_ACTS = 5
+#: The "past year" window and the repetitive bar are those of the virtual measurements
+#: (measures.py), so the report and the measurement table define them once.
+FINAL_WINDOW_DAYS = YEAR_HOURS / HOURS_PER_DAY
+REPETITIVE_MIN_ACTS = REPETITIVE_ACTS
 
 
 # ------------------------------------------------------------------------------ helpers
