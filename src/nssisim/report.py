@@ -644,15 +644,32 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------ population (issue 3)
+def _published_course() -> dict:
+    """The ``[course]`` entries of the shipped calibration targets (peak age, mean onset age)."""
+    import tomllib
+    from importlib.resources import files
+
+    text = files("nssisim").joinpath("data", "calibration_targets.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["course"]
+
+
 def plot_population(table, path: str | Path = "population.png", title: str | None = None) -> Path:
     """Life-course population: 12-month prevalence by age (Wilson 95% CIs) and the onset-age histogram."""
     from .lifecourse import onset_histogram, prevalence_by_age
 
     prev = prevalence_by_age(table)
     hist = onset_histogram(table)
+    course = _published_course()
     with mpl.rc_context(STYLE):
         fig = _figure(7.0, 2.6)
         a, b = fig.subplots(1, 2)
+        peak = course["peak_age_years"]
+        # whole years of age low..high inclusive, i.e. ages low to high + 1 (points sit at mid-year)
+        a.axvspan(peak["low"], peak["high"] + 1.0, color="0.92", lw=0, zorder=0,
+                  label=f"published peak age {peak['low']:g}-{peak['high']:g} (Plener 2015)")
+        onset = course["onset_mean_age_years"]["value"]
+        b.axvline(onset, color="0.3", ls=":", lw=1, label=f"published mean onset {onset:g} (Gillies 2018)")
+        b.legend(loc="upper right")
         x = prev["age"].to_numpy() + 0.5
         a.fill_between(x, 100 * prev["ci_low"], 100 * prev["ci_high"], color=_tint(COLORS["affect"]), lw=0)
         a.plot(x, 100 * prev["prevalence_12m"], "o-", color=COLORS["affect"], ms=3, label="any act while aged A")
