@@ -66,7 +66,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from .measures import REPETITIVE_ACTS, measure
+from .measures import REPETITIVE_ACTS, measure, wilson_interval
 from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 from .population import FACTOR_PREFIX, PopulationSpec, load_population, params_of, sample_population, subject_normals
 
@@ -393,16 +393,6 @@ def format_benchmark(r: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- population statistics
-def _wilson(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
-    if n <= 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
-
-
 def prevalence_by_age(table: pd.DataFrame) -> pd.DataFrame:
     """12-month prevalence (any act while aged A to A+1) for each whole year of age, with Wilson 95% CIs."""
     rows = []
@@ -410,7 +400,7 @@ def prevalence_by_age(table: pd.DataFrame) -> pd.DataFrame:
         a = int(col.rsplit("_", 1)[1])
         x = table[col].to_numpy()
         k, n = float((x > 0).sum()), float(x.size)
-        lo, hi = _wilson(k, n)
+        lo, hi = wilson_interval(k, n)
         rows.append({"age": a, "n_subjects": int(n), "prevalence_12m": k / n, "ci_low": lo, "ci_high": hi,
                      "incidence": float(((x > 0) & (np.abs(table["onset_age_block"].to_numpy() - a - 0.5) <= 0.5)).sum() / n),
                      "mean_acts": float(x.mean())})

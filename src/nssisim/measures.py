@@ -201,11 +201,14 @@ def measure(ds: xr.Dataset) -> pd.DataFrame:
     return out[list(COLUMNS)]
 
 
-def _wilson(k: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of ``k`` successes in ``n`` trials; NaN if ``n <= 0``."""
+    if n <= 0:
+        return math.nan, math.nan
     p = k / n
     d = 1 + z * z / n
     c = (p + z * z / (2 * n)) / d
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return c - h, c + h
 
 
@@ -228,9 +231,9 @@ def prevalence_by_age(ds: xr.Dataset) -> pd.DataFrame:
         if sel.sum() * block < YEAR_HOURS - 1e-6:
             continue
         k = (acts[:, sel].sum(axis=1) > 0).sum()
-        lo, hi = _wilson(np.array([k], float), np.array([n], float))
-        rows.append({"age": int(a), "n_subjects": n, "prevalence_12m": k / n, "ci_low": float(lo[0]),
-                     "ci_high": float(hi[0]), "mean_acts": float(acts[:, sel].sum(axis=1).mean())})
+        lo, hi = wilson_interval(float(k), float(n))
+        rows.append({"age": int(a), "n_subjects": n, "prevalence_12m": k / n, "ci_low": lo,
+                     "ci_high": hi, "mean_acts": float(acts[:, sel].sum(axis=1).mean())})
     return pd.DataFrame(rows, columns=["age", "n_subjects", "prevalence_12m", "ci_low", "ci_high", "mean_acts"])
 
 
