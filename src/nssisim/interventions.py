@@ -43,7 +43,6 @@ adherence propensity and dropout propensity in every arm (common random numbers)
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -56,6 +55,7 @@ import numpy as np
 from scipy import special, stats
 
 from .parameters import HOURS_PER_DAY, PARAMS
+from .parameters import did_you_mean as _suggest
 from .simulation import SCHEDULE_TARGETS, Schedule
 
 #: Shipped interventions (files ``configs/interventions/<name>.toml``).
@@ -110,11 +110,6 @@ class Intervention:
                 return c
         raise KeyError(f"{self.source}: no component '{name}'{_suggest(name, [c.name for c in self.components])}: "
                        f"expected one of {', '.join(c.name for c in self.components) or '(none)'}")
-
-
-def _suggest(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _num(v: Any) -> bool:

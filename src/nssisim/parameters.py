@@ -18,6 +18,7 @@ Presets for vulnerable or clinical persons are TOML files in ``nssisim/configs``
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -289,6 +290,12 @@ TRAITS: tuple[str, ...] = tuple(p.name for p in _TABLE if p.kind == "trait")
 def defaults() -> dict[str, float]:
     """Default value of every parameter, by name."""
     return {name: p.default for name, p in PARAMS.items()}
+
+
+def did_you_mean(name: str, options) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options`` to a misspelt ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def check_value(name: str, value: float, where: str = "parameters") -> float:

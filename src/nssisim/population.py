@@ -105,7 +105,6 @@ a factor leaves the independent normals of the others unchanged.
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -117,6 +116,7 @@ import numpy as np
 from scipy import special, stats
 
 from .parameters import PARAMS, TRAITS
+from .parameters import did_you_mean as _suggest
 
 #: Shipped population specs (``configs/population_<name>.toml``).
 POPULATIONS: tuple[str, ...] = ("community", "clinical")
@@ -294,11 +294,6 @@ class PopulationSpec:
 
 
 # --------------------------------------------------------------------------------- parsing
-def _suggest(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 

@@ -46,9 +46,10 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__
-from .interventions import Arm, InterventionError, _suggest, build_schedule, load_intervention
+from .interventions import Arm, InterventionError, build_schedule, load_intervention
 from .model import SELF_ESTEEM_NEUTRAL
 from .parameters import HOURS_PER_DAY, PARAMS, check_value
+from .parameters import did_you_mean as _suggest
 from .simulation import config_hash, effective_params, simulate_cohort, stack_params
 
 #: Days without NSSI at the end of a window that count as remission.
