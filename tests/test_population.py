@@ -182,3 +182,12 @@ def test_cited_evidence_keys_exist():
         keys |= set(re.findall(r"\b([A-Z][A-Za-z]+20\d\d[A-Za-z]*)\b", t))
     missing = sorted(k for k in keys if k not in refs)
     assert not missing, f"evidence keys not in references.toml: {missing}"
+
+
+def test_fixed_order_cholesky_matches_lapack(spec):
+    """The BLAS-free factor used for the copula is a Cholesky factor (to rounding)."""
+    from nssisim.population import _cholesky_fixed_order
+
+    low = _cholesky_fixed_order(spec.correlation)
+    np.testing.assert_allclose(low, np.linalg.cholesky(spec.correlation), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(low @ low.T, spec.correlation, rtol=0, atol=1e-12)

@@ -607,13 +607,46 @@ def subject_normals(seed: int, subject_ids: np.ndarray, k: int) -> np.ndarray:
     return special.ndtri(u)
 
 
+def _cholesky_fixed_order(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a small SPD matrix, in plain float64 scalar arithmetic.
+
+    LAPACK's factor can differ in the last bit between CPUs (its dot kernels follow the SIMD
+    width); this one runs the same sums in the same order everywhere.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    k = a.shape[0]
+    low = [[0.0] * k for _ in range(k)]
+    for i in range(k):
+        for j in range(i + 1):
+            s = float(a[i, j])
+            for m in range(j):
+                s -= low[i][m] * low[j][m]
+            low[i][j] = math.sqrt(s) if i == j else s / low[j][j]
+    return np.array(low, dtype=np.float64)
+
+
+def _correlate(eps: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """``eps @ low.T`` as element-wise multiply-adds in a fixed order.
+
+    A BLAS product rounds differently with the batch shape and the CPU's kernel, so a subject's
+    draw would depend on who else is drawn with it; column-by-column accumulation does not.
+    """
+    z = np.zeros_like(eps)
+    for i in range(low.shape[0]):
+        acc = np.zeros(eps.shape[0], dtype=np.float64)
+        for j in range(i + 1):
+            acc = acc + eps[:, j] * low[i, j]
+        z[:, i] = acc
+    return z
+
+
 def sample_factors(spec: PopulationSpec, n: int, seed: int, subject_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Raw factors (name -> array of length n): latent normals, copula, marginals."""
     ids = np.arange(int(n), dtype=np.int64) if subject_ids is None else np.asarray(subject_ids, dtype=np.int64)
     if ids.shape != (int(n),):
         raise ValueError(f"subject_ids must have length n={n}, got shape {ids.shape}")
     eps = subject_normals(seed, ids, len(spec.factors))
-    z = eps @ np.linalg.cholesky(spec.correlation).T
+    z = _correlate(eps, _cholesky_fixed_order(spec.correlation))
     u = special.ndtr(z)
     return {f.name: f.ppf(u[:, j]) for j, f in enumerate(spec.factors)}
 

@@ -126,6 +126,8 @@ class Schedule:
         if f["mult"].ndim != 2 or f["mult"].shape[1] != len(SCHEDULE_TARGETS):
             raise ValueError(f"schedule: mult must have shape (components, {len(SCHEDULE_TARGETS)}), got {f['mult'].shape}")
         c = f["mult"].shape[0]
+        if c < 1:
+            raise ValueError("schedule: needs at least one component (pass no schedule for an untreated run)")
         want = {"add": (c, len(SCHEDULE_TARGETS)), "level": (n, c), "start": (n, c), "end": (n, c), "tau_on": (c,),
                 "tau_off": (c,)}
         for k, shape in want.items():
@@ -157,14 +159,25 @@ def schedule_effects(t, level, start, end, tau_on, tau_off, xp=jnp):
     return level * -xp.expm1(-on_time / tau_on) * xp.exp(-off_time / tau_off)
 
 
+def _sum_components(eff, table):
+    """``eff @ table`` over the component axis as multiply-adds in component order."""
+    acc = eff[..., 0:1] * table[0]
+    for c in range(1, table.shape[0]):
+        acc = acc + eff[..., c:c + 1] * table[c]
+    return acc
+
+
 def apply_schedule(base, eff, mult, add, low, high, xp=jnp):
     """Modified parameter vector (clipped to bounds) and skill input from component effects ``eff``.
 
     ``base`` has the parameters in :data:`PARAM_NAMES` order along its last axis.
     """
     n_p = len(PARAM_NAMES)
-    factor = 1.0 + eff @ mult
-    shift = eff @ add
+    # The sum over components is written out in a fixed order instead of ``eff @ mult``: a dot
+    # product's rounding depends on the BLAS kernel and the batch shape, and a subject's
+    # parameters must not depend on who else is in the batch or on the CPU.
+    factor = 1.0 + _sum_components(eff, mult)
+    shift = _sum_components(eff, add)
     values = xp.clip(base * factor[..., :n_p] + shift[..., :n_p], low, high)
     skill = xp.clip(shift[..., n_p], 0.0, 1.0)
     return values, skill
