@@ -17,7 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
-from nssisim import fit as F
+from nssisim.ema import inference as F
 from nssisim.ema import read_ema, simulate_study, write_ema
 
 

@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     import jax
 
     from nssisim.bench import benchmark_params, machine_info
-    from nssisim.parameters import HOURS_PER_YEAR
-    from nssisim.simulation import simulate_cohort
+    from nssisim.core import HOURS_PER_YEAR
+    from nssisim.core import simulate_cohort
 
     params, source = benchmark_params()
     block_h = args.record_every * args.dt

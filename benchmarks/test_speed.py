@@ -8,8 +8,8 @@ benchmarks by default). For the headline numbers and the goals use ``nssisim ben
 from __future__ import annotations
 
 from nssisim.bench import benchmark_params
-from nssisim.reference import reference_run
-from nssisim.simulation import simulate_cohort
+from nssisim.core import reference_run
+from nssisim.core import simulate_cohort
 
 N_SUBJECTS = 2000
 HORIZON = 8760.0

@@ -1,7 +1,7 @@
 """Shared constants, fixtures and checks for the test suite.
 
 Compile time dominates the suite, so tests share a few canonical run shapes (the static
-arguments of ``nssisim.simulation._run_segment`` are the chunk size, number of records,
+arguments of ``nssisim.core.simulation._run_segment`` are the chunk size, number of records,
 ``record_every`` and ``event_capacity``; ``dt``, parameters, seeds and mechanism switches are
 traced and never recompile).
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssisim.model import STATE_BOUNDS, STATE_FIELDS
-from nssisim.presets import load_preset
+from nssisim.core import STATE_BOUNDS, STATE_FIELDS
+from nssisim.core import load_preset
 
 #: An at-risk adolescent: acts happen within weeks (use it where activity is needed).
 AT_RISK = load_preset("vulnerable")

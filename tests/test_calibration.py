@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nssisim.calibration import (CALIBRATED, ENVIRONMENT_CALIBRATED, ENVIRONMENT_FIELD, TARGETS, apply_to_spec,
-                                 calibrated_ranges, with_settings, format_report, implausibility, load_record,
-                                 load_targets, record_toml, simulated_measures)
-from nssisim.parameters import PARAMS
-from nssisim.population import load_population, parse_population, population_path
+from nssisim.population import (CALIBRATED, ENVIRONMENT_CALIBRATED, TARGETS, apply_to_spec, calibrated_ranges, with_settings, format_report, implausibility, load_record, load_targets, record_toml, simulated_measures)
+from nssisim.population import ENVIRONMENT_FIELD
+from nssisim.core import PARAMS
+from nssisim.population import load_population, parse_population
+from nssisim.population import population_path
 
 
 def test_shipped_targets_are_the_calibration_file():
@@ -84,7 +84,7 @@ def test_apply_to_spec_round_trip():
 
 
 def test_calibrated_ranges_within_bounds():
-    from nssisim.calibration import POPULATION_SETTINGS
+    from nssisim.population import POPULATION_SETTINGS
 
     for k, (lo, hi, _) in CALIBRATED.items():
         if k in POPULATION_SETTINGS:
@@ -116,7 +116,7 @@ def test_shipped_record_matches_shipped_spec():
 
 
 def test_emulators_recover_a_quadratic_response():
-    from nssisim.calibration import emulated_implausibility, fit_emulators
+    from nssisim.population import emulated_implausibility, fit_emulators
 
     rng = np.random.default_rng(1)
     k = len(CALIBRATED)

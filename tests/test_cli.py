@@ -9,8 +9,8 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from nssisim import __version__
-from nssisim.cli import _report_dir, app
-from nssisim.simulation import config_hash
+from nssisim.cli.app import _report_dir, app
+from nssisim.core import config_hash
 
 
 runner = CliRunner()

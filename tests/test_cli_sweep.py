@@ -7,7 +7,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from nssisim.cli import app
-from nssisim.sweep import OUTPUTS, load_sweep
+from nssisim.sweeps import OUTPUTS, load_sweep
 
 ARGS = ["--days", "20", "--subjects-per-run", "4", "--seed", "2", "--shard-size", "1", "--no-progress"]
 

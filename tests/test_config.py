@@ -9,18 +9,10 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
-from nssisim.config import (
-    ConfigError,
-    config_dict,
-    load_config,
-    resolve_params,
-    to_simulation_kwargs,
-    to_toml,
-    validate_config,
-)
-from nssisim.parameters import PARAMS, check_value
-from nssisim.presets import PRESETS, load_preset
-from nssisim.simulation import simulate_cohort
+from nssisim.core import (ConfigError, config_dict, load_config, resolve_params, to_simulation_kwargs, to_toml, validate_config)
+from nssisim.core import PARAMS, check_value
+from nssisim.core import PRESETS, load_preset
+from nssisim.core import simulate_cohort
 
 VULNERABLE = dict(limbic_reactivity=1.6, pfc_adult=0.9, maltreatment=0.3, parental_control=0.4, peer_victimisation=0.3,
                   rumination_trait=0.6, alexithymia=0.4, resilience=0.4, self_esteem=0.4, hope=0.45)

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nssisim.presets import load_preset
-from nssisim.sweep import (DIAGNOSTICS, OUTPUTS, SweepError, dask_client, load_sweep, make_manifest, run_sweep,
-                           worker_info)
+from nssisim.core import load_preset
+from nssisim.sweeps import (DIAGNOSTICS, OUTPUTS, SweepError, dask_client, load_sweep, make_manifest, run_sweep, worker_info)
 
 BASE = load_preset("vulnerable")
 #: 5 runs x 8 subjects x 20 days, two runs a shard: 3 shards, 2 of them computed concurrently.
@@ -58,7 +57,7 @@ def test_dask_sweep_resumes_a_local_one_identically(tmp_path, client):
 
 
 def test_a_failing_shard_is_a_sweep_error_naming_it(client):
-    from nssisim.sweep import _run_on_dask
+    from nssisim.sweeps.sweep import _run_on_dask
 
     good = {"seed": 1, "base_params": BASE, "names": ["pfc_adult"], "values": np.array([[1.0]]),
             "run_ids": np.array([0]), "n_subjects_per_run": 2, "days": 2, "dt": 1.0, "event_capacity": 8}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nssisim.docs import DOCS_COMMAND, check_references, load_references, render_model_md
-from nssisim.parameters import PARAMS
+from nssisim.modeldoc import DOCS_COMMAND
+from nssisim.modeldoc import check_references, load_references, render_model_md
+from nssisim.core import PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOI = re.compile(r"^10\.\d{4,9}/\S+$")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import ACTIVE
 from nssisim.cli import app
-from nssisim.ema import (ITEMS, PROMPT_TYPES, EMAError, read_ema, simulate_study, write_ema)
+from nssisim.ema import ITEMS, PROMPT_TYPES, EMAError, read_ema, simulate_study, write_ema
 
 runner = CliRunner()
 

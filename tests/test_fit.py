@@ -1,4 +1,4 @@
-"""EMA inference (nssisim.fit): data preparation, diagnostics, phenotyping rule, forecast
+"""EMA inference (nssisim.ema.inference): data preparation, diagnostics, phenotyping rule, forecast
 calibration, recovery scoring, and the CLI round trip simulate -> validate -> fit -> recover."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from nssisim import fit as F
+from nssisim.ema import inference as F
 from nssisim.cli import app
 from nssisim.ema import read_ema, simulate_study, write_ema
-from nssisim.measures import LOSS_OF_CONTROL_SHARE
+from nssisim.core import LOSS_OF_CONTROL_SHARE
 
 runner = CliRunner()
 

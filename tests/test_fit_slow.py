@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from nssisim import fit as F
+from nssisim.ema import inference as F
 
 pytestmark = pytest.mark.slow
 

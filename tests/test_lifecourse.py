@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nssisim.lifecourse import (LifeCourse, collect, odds_ratio, onset_histogram, prevalence_by_age, run_population,
-                                simulate_chunk, summarise, survey_ages)
-from nssisim.population import PopulationError, load_population, parse_population, population_path, sample_population
+from nssisim.population import (LifeCourse, collect, onset_histogram, prevalence_by_age_table as prevalence_by_age, run_population, simulate_chunk, summarise, survey_ages)
+from nssisim.stats import Z95, odds_ratio
+from nssisim.population import PopulationError, load_population, parse_population, sample_population
+from nssisim.population import population_path
 
 SHORT = LifeCourse(12.0, 14.0)  # two years keeps the tests fast
 
@@ -100,7 +101,7 @@ def test_odds_ratio_known_table():
     orr, lo, hi = odds_ratio(e, o)
     assert orr == pytest.approx(15 * 60 / (15 * 10))
     se = math.sqrt(1 / 15 + 1 / 15 + 1 / 10 + 1 / 60)
-    assert lo == pytest.approx(orr * math.exp(-1.96 * se)) and hi == pytest.approx(orr * math.exp(1.96 * se))
+    assert lo == pytest.approx(orr * math.exp(-Z95 * se)) and hi == pytest.approx(orr * math.exp(Z95 * se))
 
 
 def _community_data():
@@ -171,9 +172,9 @@ def _env_spec(**fields):
 
 def test_without_environment_the_run_is_unscheduled(spec, table):
     """No [environment] table: no schedule, so the chunk equals a direct unscheduled simulate_cohort run."""
-    from nssisim.lifecourse import environment_schedule, reduce_chunk
+    from nssisim.population import environment_schedule, reduce_chunk
     from nssisim.population import params_of
-    from nssisim.simulation import simulate_cohort
+    from nssisim.core import simulate_cohort
 
     assert spec.environment == () and environment_schedule(spec, 96, SHORT) is None
     ids = np.arange(96)
@@ -186,10 +187,10 @@ def test_without_environment_the_run_is_unscheduled(spec, table):
 
 def test_environment_schedule_matches_component_effect():
     """The Schedule built from the table gives base * (1 + change * e(age)) at each block start."""
-    from nssisim.lifecourse import environment_schedule
-    from nssisim.parameters import HOURS_PER_YEAR
+    from nssisim.population import environment_schedule
+    from nssisim.core import HOURS_PER_YEAR
     from nssisim.population import params_of
-    from nssisim.simulation import effective_params, stack_params
+    from nssisim.core import effective_params, stack_params
 
     sp = _env_spec()
     c = sp.environment[0]
@@ -207,7 +208,7 @@ def test_environment_schedule_matches_component_effect():
 
 def test_environment_changes_prevalence_by_age_and_hash():
     """A stressor rate tripled around age 13 raises 12-month prevalence there; the run's hash knows it."""
-    from nssisim.lifecourse import _spec_hash
+    from nssisim.population.lifecourse import _spec_hash
 
     plain, env = load_population("community"), _env_spec()
     a = prevalence_by_age(simulate_chunk(plain, np.arange(160), 5, SHORT, with_events=False))

@@ -9,10 +9,10 @@ import pytest
 import xarray as xr
 
 from conftest import ACTIVE, HORIZON_30D, N_SUBJECTS
-from nssisim import measures as M
-from nssisim.measures import measure, prevalence_by_age
-from nssisim.parameters import HOURS_PER_YEAR
-from nssisim.simulation import simulate_cohort
+from nssisim.core import measures as M
+from nssisim.core import measure, prevalence_by_age
+from nssisim.core import HOURS_PER_YEAR
+from nssisim.core import simulate_cohort
 
 DAY = 24.0
 

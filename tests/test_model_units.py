@@ -1,7 +1,7 @@
 """Analytic checks of the model's building blocks.
 
-Each test compares a pure function of :mod:`nssisim.model` (or the random stream of
-:mod:`nssisim.simulation`) with a result derived by hand: the solution of a linear ODE, the
+Each test compares a pure function of :mod:`nssisim.core.model` (or the random stream of
+:mod:`nssisim.core.simulation`) with a result derived by hand: the solution of a linear ODE, the
 probability of a Poisson event, the uniform distribution.
 """
 
@@ -16,8 +16,9 @@ import pytest
 
 from conftest import AT_RISK, N_SUBJECTS
 from nssisim import simulate_cohort
-from nssisim.model import MECHANISM_IDS, _linear_bounded, _relax, event_prob, initial_state, step
-from nssisim.simulation import mechanism_switches, stack_params, step_uniforms
+from nssisim.core import MECHANISM_IDS, event_prob, initial_state, step
+from nssisim.core.model import _linear_bounded, _relax
+from nssisim.core import mechanism_switches, stack_params, step_uniforms
 
 RNG = np.random.default_rng(20260126)
 

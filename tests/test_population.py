@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from nssisim.parameters import PARAMS
-from nssisim.population import (FACTOR_PREFIX, POPULATIONS, PopulationError, load_population, params_of,
-                                parse_population, population_path, sample_population)
+from nssisim.core import PARAMS
+from nssisim.population import (FACTOR_PREFIX, POPULATIONS, PopulationError, load_population, params_of, parse_population, sample_population)
+from nssisim.population import population_path
 
 N = 20_000
 
@@ -169,11 +169,12 @@ def test_cited_evidence_keys_exist():
     import re
     from pathlib import Path
 
-    import nssisim.measures
-    import nssisim.population
+    import nssisim.core.measures
+    import nssisim.population.spec
+    from nssisim.files import resource
 
-    refs = tomllib.loads((Path(nssisim.population.__file__).parent / "data" / "references.toml").read_text("utf-8"))
-    texts = [Path(nssisim.population.__file__).read_text("utf-8"), Path(nssisim.measures.__file__).read_text("utf-8")]
+    refs = tomllib.loads(resource("data", "references.toml").read_text("utf-8"))
+    texts = [Path(nssisim.population.spec.__file__).read_text("utf-8"), Path(nssisim.core.measures.__file__).read_text("utf-8")]
     doc = Path(__file__).parent.parent / "docs" / "population.md"
     if doc.exists():
         texts.append(doc.read_text("utf-8"))
@@ -186,7 +187,7 @@ def test_cited_evidence_keys_exist():
 
 def test_fixed_order_cholesky_matches_lapack(spec):
     """The BLAS-free factor used for the copula is a Cholesky factor (to rounding)."""
-    from nssisim.population import _cholesky_fixed_order
+    from nssisim.population.spec import _cholesky_fixed_order
 
     low = _cholesky_fixed_order(spec.correlation)
     np.testing.assert_allclose(low, np.linalg.cholesky(spec.correlation), rtol=0, atol=1e-12)

@@ -1,8 +1,8 @@
 """Property-based tests over the parameter bounds (hypothesis).
 
-For parameters anywhere inside the bounds of :data:`nssisim.parameters.PARAMS`, any
+For parameters anywhere inside the bounds of :data:`nssisim.core.parameters.PARAMS`, any
 in-domain state, any uniforms, any step length and any set of switched-off mechanisms, one
-step keeps every state finite and inside :data:`nssisim.model.STATE_BOUNDS`, produces
+step keeps every state finite and inside :data:`nssisim.core.model.STATE_BOUNDS`, produces
 consistent events and is deterministic. A multi-step cohort run at the corners of the
 parameter box stays in the domain at every step.
 """
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from conftest import N_SUBJECTS, domain_violations
 from nssisim import simulate_cohort
-from nssisim.model import MECHANISM_IDS, N_MECHANISMS, STATE_BOUNDS, STATE_FIELDS, State, step
-from nssisim.parameters import PARAMS, defaults
+from nssisim.core import MECHANISM_IDS, N_MECHANISMS, STATE_BOUNDS, STATE_FIELDS, State, step
+from nssisim.core import PARAMS, defaults
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = tuple(PARAMS)

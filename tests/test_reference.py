@@ -1,4 +1,4 @@
-"""The JAX step function (:mod:`nssisim.model`) agrees with the plain-Python reference.
+"""The JAX step function (:mod:`nssisim.core.model`) agrees with the plain-Python reference.
 
 Both are fed exactly the same numbers: every parameter, state value, switch, ``dt`` and
 uniform is first rounded to float32, and the same float32 values are then used by the JAX
@@ -29,17 +29,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from nssisim.model import N_MECHANISMS, STATE_BOUNDS, STATE_FIELDS, State, StepEvents, initial_state, step
-from nssisim.parameters import PARAMS, defaults
-from nssisim.reference import (
-    EVENT_FIELDS,
-    N_UNIFORMS,
-    reference_initial_state,
-    reference_params,
-    reference_run,
-    reference_step,
-)
-from nssisim.reference import STATE_FIELDS as REF_STATE_FIELDS
+from nssisim.core import N_MECHANISMS, STATE_BOUNDS, STATE_FIELDS, State, StepEvents, initial_state, step
+from nssisim.core import PARAMS, defaults
+from nssisim.core import (EVENT_FIELDS, N_UNIFORMS, reference_initial_state, reference_params, reference_run, reference_step)
+from nssisim.core import STATE_FIELDS as REF_STATE_FIELDS
 
 RTOL = 1e-4
 ATOL = 1e-5

@@ -9,7 +9,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from nssisim.cli import app
-from nssisim.sensitivity import MorrisDesign, SobolDesign, format_indices, param_ranges, plot_indices
+from nssisim.sweeps import MorrisDesign, SobolDesign, format_indices, param_ranges, plot_indices
 
 PI = np.pi
 ISHIGAMI = {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)}
@@ -131,7 +131,7 @@ def _run_cli(args):
 
 
 def test_cli_sobol_of_8_parameters_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path):
-    from nssisim.sweep import load_sweep, sweep_status
+    from nssisim.sweeps import load_sweep, sweep_status
 
     full, part = tmp_path / "full", tmp_path / "part"
     text = _run_cli(_sobol_args(full))
@@ -157,7 +157,7 @@ def test_cli_sobol_of_8_parameters_interrupted_and_resumed_equals_an_uninterrupt
 
 @pytest.mark.slow
 def test_cli_sobol_on_a_local_dask_cluster_equals_the_local_run(tmp_path):
-    from nssisim.sweep import load_sweep
+    from nssisim.sweeps import load_sweep
 
     _run_cli(_sobol_args(tmp_path / "local"))
     _run_cli(_sobol_args(tmp_path / "dask", "--dask-local", "2"))

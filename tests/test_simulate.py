@@ -16,9 +16,12 @@ import xarray as xr
 
 import nssisim
 from conftest import ACTIVE, AT_RISK, HORIZON_30D, N_SUBJECTS
-from nssisim import events_table, simulate, simulate_cohort
-from nssisim.model import MECHANISM_IDS, STATE_FIELDS
-from nssisim.simulation import COUNT_FIELDS, _grid, mechanism_switches
+from nssisim import events_table
+from nssisim import simulate
+from nssisim import simulate_cohort
+from nssisim.core import MECHANISM_IDS, STATE_FIELDS
+from nssisim.core import COUNT_FIELDS, mechanism_switches
+from nssisim.core.simulation import _grid
 
 SEED = 7
 KW = dict(horizon_hours=HORIZON_30D, dt=1.0, record_every=24)
@@ -335,9 +338,9 @@ def test_non_finite_states_are_flagged_not_silent(monkeypatch):
     """A step that produces NaN (injected here) must be flagged per subject and warned about."""
     import jax.numpy as jnp
 
-    import nssisim.model as model_mod
+    import nssisim.core.model as model_mod
 
-    import nssisim.simulation as sim_mod
+    import nssisim.core.simulation as sim_mod
     real_step = model_mod.step
 
     def broken_step(u, s, p, on, dt, const=None):
@@ -357,10 +360,10 @@ def test_non_finite_states_are_flagged_not_silent(monkeypatch):
 
 def test_time_segments_equal_one_piece(monkeypatch, cohort):
     """With a progress bar, long runs advance in time segments; the result must not change."""
-    import nssisim.simulation as sim_mod
+    import nssisim.core.simulation as sim_mod
     monkeypatch.setattr(sim_mod, "SEGMENT_PERSON_STEPS", 1)
     assert sim_mod._segment_records(30, 24, 128, progress=True) == 3  # 10 segments of 3 days
     seg = simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, horizon_hours=HORIZON_30D, record_every=24,
                           progress=True)
-    for f in [*nssisim.model.STATE_FIELDS, "acts", "urges", "event_time", "event_severity", "events_dropped"]:
+    for f in [*nssisim.core.model.STATE_FIELDS, "acts", "urges", "event_time", "event_severity", "events_dropped"]:
         np.testing.assert_array_equal(seg[f].values, cohort[f].values, err_msg=f)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nssisim.presets import load_preset
-from nssisim.sweep import OUTPUTS, SweepError, load_sweep, make_manifest, run_sweep, shard_path
+from nssisim.core import load_preset
+from nssisim.sweeps import OUTPUTS, SweepError, load_sweep, make_manifest, run_sweep
+from nssisim.sweeps import shard_path
 
 BASE = load_preset("vulnerable")
 #: Tiny runs: 8 subjects x 30 days each (one compilation shared by every test here: the
@@ -97,13 +98,13 @@ def test_load_sweep_of_an_empty_folder_names_what_is_missing(tmp_path):
 
 
 def test_outputs_are_the_measures_of_the_runs_subjects(tmp_path):
-    from nssisim.measures import measure
-    from nssisim.simulation import simulate_cohort
+    from nssisim.core import measure
+    from nssisim.core import simulate_cohort
 
     m = _manifest(2)
     run_sweep(m, tmp_path, shard_size=2, **KW)
     ds = load_sweep(tmp_path)
-    # the same 16 subjects simulated directly (ids r * 8 + i) and measured with nssisim.measures
+    # the same 16 subjects simulated directly (ids r * 8 + i) and measured with nssisim.core.measures
     ids = np.arange(16)
     params = {**BASE, **{k: np.repeat(m[k].to_numpy(), 8) for k in ("limbic_reactivity", "pfc_adult")}}
     cohort = simulate_cohort(KW["seed"], params, subject_ids=ids, horizon_hours=30 * 24.0, record_every=24,
@@ -129,7 +130,7 @@ def test_outputs_are_the_measures_of_the_runs_subjects(tmp_path):
 
 
 def test_the_p14_odds_ratio_and_its_undefined_cases():
-    from nssisim.sweep import _odds_ratio
+    from nssisim.sweeps.sweep import _odds_ratio
 
     nssi = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
     ideation = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)

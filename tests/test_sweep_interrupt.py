@@ -15,7 +15,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from nssisim.cli import app
-from nssisim.sweep import load_sweep, sweep_status
+from nssisim.sweeps import load_sweep, sweep_status
 
 PARAMS = ["limbic_reactivity", "pfc_adult", "opioid_tone", "reward_sensitivity", "rumination_trait", "resilience",
           "eta_habit", "distress_threshold"]

@@ -13,11 +13,10 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from nssisim.cli import app
-from nssisim.interventions import (INTERVENTIONS, Arm, InterventionError, build_schedule, load_intervention,
-                                   parse_intervention)
-from nssisim.simulation import SCHEDULE_TARGETS, Schedule, effective_params, simulate_cohort, stack_params
-from nssisim.trial import (DESIGNS, DesignError, hedges_g, load_design, odds_ratio, paired_difference, parse_design,
-                           randomise, risk_difference, run_trial, screen, simulate_arms)
+from nssisim.trials import (INTERVENTIONS, Arm, InterventionError, build_schedule, load_intervention, parse_intervention)
+from nssisim.core import SCHEDULE_TARGETS, Schedule, effective_params, simulate_cohort, stack_params
+from nssisim.trials import (DESIGNS, DesignError, load_design, parse_design, randomise, run_trial, screen, simulate_arms)
+from nssisim.stats import hedges_g, odds_ratio_groups as odds_ratio, paired_difference, risk_difference
 
 from conftest import AT_RISK, HORIZON_30D, N_SUBJECTS
 
@@ -304,7 +303,7 @@ def test_report_gains_the_trial_section(tiny_arms, tmp_path):
 
 
 def test_intervention_evidence_keys_resolve_in_references():
-    from nssisim.docs import load_references
+    from nssisim.modeldoc import load_references
 
     refs = load_references()
     missing = sorted({(n, k) for n in INTERVENTIONS for iv in [load_intervention(n)]
@@ -313,7 +312,7 @@ def test_intervention_evidence_keys_resolve_in_references():
 
 
 def test_trial_resumes_from_its_checkpoint(tiny_arms, tmp_path, monkeypatch):
-    import nssisim.trial as trial_mod
+    import nssisim.trials.trial as trial_mod
 
     d, _ = tiny_arms
     first = run_trial(d, checkpoint=tmp_path)
@@ -331,16 +330,17 @@ def test_trial_resumes_from_its_checkpoint(tiny_arms, tmp_path, monkeypatch):
 def test_docs_mapping_table_is_in_sync():
     from pathlib import Path
 
-    from nssisim.interventions import mapping_markdown
+    from nssisim.trials import mapping_markdown
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "trials.md").read_text(encoding="utf-8")
-    assert mapping_markdown() in text, "docs/trials.md: regenerate the mapping table from nssisim.interventions.mapping_markdown()"
+    assert mapping_markdown() in text, "docs/trials.md: regenerate the mapping table from nssisim.trials.interventions.mapping_markdown()"
 
 
 @pytest.mark.slow
 def test_calibrated_dbt_strength_reproduces_its_record():
     """The recorded calibration (docs/trials.md §5): strength 0.413 gives g = -0.324 on its design."""
-    from nssisim.trial import DBT_TARGET_D, strength_curve
+    from nssisim.trials import DBT_TARGET_D
+    from nssisim.trials import strength_curve
 
     strength = load_intervention("dbt_a").strength
     assert strength == load_intervention("dbt").strength == pytest.approx(0.413)

@@ -5,8 +5,6 @@ A research instrument for theory building, in-silico trials and fitting to resea
 never a clinical tool. Injury severity is an abstract number in [0, 1].
 """
 
-__version__ = "0.1.0"
-
 import os as _os
 
 # Cohorts are split across XLA host devices, one per CPU core, so that a CPU run uses every
@@ -18,7 +16,8 @@ if "xla_force_host_platform_device_count" not in _os.environ.get("XLA_FLAGS", ""
     if int(_n) > 1:
         _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={int(_n)}").strip()
 
-from .parameters import MECHANISMS, PARAMS, defaults  # noqa: E402
-from .simulation import events_table, simulate, simulate_cohort  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .core.parameters import MECHANISMS, PARAMS, defaults  # noqa: E402
+from .core.simulation import events_table, simulate, simulate_cohort  # noqa: E402
 
 __all__ = ["MECHANISMS", "PARAMS", "defaults", "simulate", "simulate_cohort", "events_table", "__version__"]

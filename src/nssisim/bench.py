@@ -39,14 +39,19 @@ import platform
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import jax
 import numpy as np
 
-from .model import N_MECHANISMS
-from .parameters import HOURS_PER_YEAR
-from .reference import reference_run
-from .simulation import simulate_cohort
+from .core.model import N_MECHANISMS
+from .core.parameters import HOURS_PER_YEAR, PARAMS
+from .core.presets import load_preset
+from .core.reference import reference_run
+from .core.simulation import simulate_cohort
+from .population.lifecourse import DEFAULT_CHUNK, LifeCourse, run_in_memory, simulate_chunk
+from .population.spec import load_population
+from .sweeps.sweep import dask_client, load_sweep, make_manifest, OUTPUTS, run_sweep, simulate_shard
 
 #: Goal for the compiled simulator (person-steps per second, warm).
 GOAL_PERSON_STEPS_PER_S = 1e7
@@ -55,8 +60,6 @@ GOAL_SPEEDUP = 300.0
 
 def benchmark_params() -> tuple[dict[str, float], str]:
     """The at-risk parameter set of the benchmark and where it came from."""
-    from .presets import load_preset
-
     return dict(load_preset("vulnerable")), "preset 'vulnerable'"
 
 
@@ -224,11 +227,6 @@ def run_sweep_benchmark(
     results were identical, the shard layout and :func:`machine_info`.
     """
     import tempfile
-    from pathlib import Path
-
-    from .parameters import PARAMS
-    from .presets import load_preset
-    from .sweep import OUTPUTS, dask_client, load_sweep, make_manifest, run_sweep, simulate_shard
 
     if n_runs < 1 or n_subjects_per_run < 1 or days < 1 or workers < 1:
         raise ValueError("n_runs, n_subjects_per_run, days and workers must be >= 1")
@@ -322,6 +320,43 @@ def format_sweep_benchmark(result: Mapping) -> str:
         f"  identical      {'yes' if r['identical'] else 'NO'} (every output of every run, local vs Dask)",
     ]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- life course
+def run_population_benchmark(n_subjects: int = 100_000, *, course: LifeCourse = LifeCourse(),
+                             chunk_size: int = DEFAULT_CHUNK, seed: int = 0, population: str | Path = "community", progress: bool = False) -> dict:
+    """Cohort throughput over the life course: subject-years (and person-steps) per second, end to end.
+
+    Times one warm-up chunk (compilation) separately, then the whole cohort (sampling, simulation,
+    reduction to measurements; no files), and reports the machine.
+    """
+    import time as _time
+
+
+    spec = load_population(population)
+    t0 = _time.perf_counter()
+    simulate_chunk(spec, np.arange(min(chunk_size, n_subjects)), seed + 1, course)
+    warm = _time.perf_counter() - t0
+    t0 = _time.perf_counter()
+    table = run_in_memory(spec, n_subjects, seed=seed, course=course, chunk_size=chunk_size, progress=progress)
+    wall = _time.perf_counter() - t0
+    years = course.n_days / 365.25
+    steps = n_subjects * course.n_days * 24.0 / course.dt
+    return {"n_subjects": int(n_subjects), "years": years, "start_age": course.start_age, "end_age": course.end_age,
+            "dt": course.dt, "chunk_size": int(chunk_size), "first_chunk_s": warm, "wall_s": wall,
+            "subject_years_per_s": n_subjects * years / wall, "person_steps_per_s": steps / wall,
+            "lifetime_by_end": float(table["end_lifetime_nssi"].mean()), "machine": machine_info()}
+
+
+def format_population_benchmark(r: dict) -> str:
+    m = r["machine"]
+    return (f"life-course population benchmark: {r['n_subjects']:,} subjects x {r['years']:.2f} years "
+            f"(ages {r['start_age']:g}-{r['end_age']:g}, dt={r['dt']:g} h, chunks of {r['chunk_size']:,})\n"
+            f"  wall {r['wall_s']:.1f} s (first chunk incl. compilation {r['first_chunk_s']:.1f} s, timed separately)\n"
+            f"  {r['subject_years_per_s']:,.0f} subject-years/s = {r['person_steps_per_s'] / 1e6:.2f} M person-steps/s, "
+            f"end to end (sampling, simulation, reduction)\n"
+            f"  machine: {m['cpu_count']} CPUs, {m['platform']}, jax {m['jax_version']} on {m['jax_device']} "
+            f"x{m['jax_device_count']}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .model import MECHANISM_IDS
-from .parameters import PARAMS
-from .presets import load_preset
+from ._version import __version__
+from .core.measures import measure
+from .core.model import MECHANISM_IDS
+from .core.parameters import PARAMS
+from .core.presets import load_preset
+from .core.simulation import simulate_cohort
+from .stats import hedges_g, odds_ratio
+from .trials.trial import parse_design, screen, simulate_arms
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,6 @@ def _cohort(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int =
     Subject ids are ``0..n-1`` in every group (common random numbers across groups), so a
     contrast between groups is paired: the same person under two parameter settings.
     """
-    from .simulation import simulate_cohort
-
     names = sorted(set().union(*groups))
     params = {k: np.concatenate([np.full(n, g.get(k, PARAMS[k].default), np.float32) for g in groups]) for k in names}
     ids = np.tile(np.arange(n), len(groups))
@@ -392,8 +395,6 @@ def _p14(off):
         "peer_victimisation": rng.uniform(0.0, 0.5, n), "parental_control": rng.uniform(0.0, 0.6, n),
         "burdensomeness": rng.uniform(0.0, 0.6, n),
     }
-    from .simulation import simulate_cohort
-
     common = dict(horizon_hours=YEAR_DAYS * 24.0, dt=1.0, record_every=24, mechanisms_off=off, event_capacity=1024)
     comm = simulate_cohort(1414, spread, n_subjects=n, **common)
     clin = simulate_cohort(1415, dict(CLINICAL), n_subjects=n, **common)
@@ -404,18 +405,17 @@ def _p14(off):
         return nssi, si
 
     nssi, si = split(comm)
-    tab = np.array([[np.sum(nssi & si), np.sum(nssi & ~si)], [np.sum(~nssi & si), np.sum(~nssi & ~si)]], float) + 0.5
-    odds_ratio = float(tab[0, 0] * tab[1, 1] / (tab[0, 1] * tab[1, 0]))
+    odds_ratio_ = odds_ratio(nssi, si, correction="always")[0]
     low_pfc = spread["pfc_adult"] < np.median(spread["pfc_adult"])
     p_low = _mean(si[nssi & low_pfc])
     p_high = _mean(si[nssi & ~low_pfc])
     c_nssi, c_si = split(clin)
     p_clin = _mean(c_si[c_nssi])
     p_comm = _mean(si[nssi])
-    passed = odds_ratio >= P14_MIN_OR and p_low > p_high and p_clin > p_comm
+    passed = odds_ratio_ >= P14_MIN_OR and p_low > p_high and p_clin > p_comm
     detail = (f"P(ideation | NSSI): low vs high prefrontal {p_low:.3f} vs {p_high:.3f}; clinical vs community "
               f"{p_clin:.3f} vs {p_comm:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
-    return passed, odds_ratio, detail
+    return passed, odds_ratio_, detail
 
 
 P14_MIN_OR = 2.0
@@ -510,9 +510,6 @@ P11_SUBJECTS = 2048
 
 def _p11(off):
     """Life course 12 -> 18: who stops by 18 among sporadic vs addictive-profile self-injurers at 15."""
-    from .measures import measure
-    from .simulation import simulate_cohort
-
     n = P11_SUBJECTS
     rng = np.random.default_rng(1111)
     spread = {
@@ -580,8 +577,6 @@ TRIAL_TARGET_PATIENTS = 192  # eligible patients, each simulated in every arm
 def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None):
     """Simulate the eligible patients of :data:`TRIAL_TARGET_DESIGN` in every arm; per stratum
     (arm names, outputs of :func:`nssisim.trial.simulate_arms`)."""
-    from .trial import parse_design, screen, simulate_arms
-
     data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
     if strata:
         data["strata"] = strata
@@ -602,8 +597,6 @@ def _nssi_6m(out, a: int) -> np.ndarray:
 
 def _p12(off):
     """DBT-A vs supportive therapy; skills only vs individual therapy only; neural proxies under DBT."""
-    from .trial import hedges_g
-
     arms = {"dbt_a": {"intervention": "dbt_a"}, "supportive": {"intervention": "supportive"},
             "skills_only": {"intervention": "dbt", "components": list(SKILLS_COMPONENTS)},
             "individual_only": {"intervention": "dbt", "components": ["individual"]}}
@@ -650,8 +643,6 @@ HABIT_DRIVEN = {"eta_habit": 0.15, "lam_cue": 0.1, "habit_bypass": 0.9}
 
 def _p13(off):
     """Drugs vs placebo (and DBT-A for scale); SSRI timing; naltrexone by profile."""
-    from .trial import hedges_g
-
     arms = {"ssri": {"intervention": "ssri"}, "naltrexone": {"intervention": "naltrexone"},
             "antipsychotic": {"intervention": "antipsychotic"}, "dbt_a": {"intervention": "dbt_a"},
             "placebo": {"intervention": "placebo"}}
@@ -752,8 +743,6 @@ def format_results(results: Sequence[TargetResult]) -> str:
 def ablation_markdown(df: pd.DataFrame) -> str:
     """The ablation table and its statistics as a Markdown document (stamped with version and date)."""
     import datetime
-
-    from . import __version__
 
     cols = list(df.columns)
     out = [

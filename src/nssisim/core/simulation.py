@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
+from .._version import __version__
 from .model import MECHANISM_IDS, N_MECHANISMS, N_UNIFORMS, STATE_FIELDS, initial_state, step, step_constants
 from .parameters import HOURS_PER_YEAR, PARAMS, check_value, defaults
 
@@ -560,3 +560,9 @@ def events_table(ds: xr.Dataset) -> pd.DataFrame:
     })
     df.loc[df["kind"] == "attempt", "trigger"] = ""
     return df
+
+
+__all__ = ["apply_schedule", "config_hash", "COUNT_FIELDS", "effective_params", "EVENT_FIELDS", "EVENT_KINDS",
+           "events_table", "mechanism_switches", "PARAM_NAMES", "Schedule", "schedule_effects", "SCHEDULE_TARGETS",
+           "SEGMENT_PERSON_STEPS", "simulate", "simulate_cohort", "stack_params", "step_uniforms",
+           "SUBJECT_QUANTUM", "UNROLL"]

@@ -36,10 +36,8 @@ the file, the field path (``person.limbic_reactivity``) and what was expected.
 from __future__ import annotations
 
 import copy
-import json
 import difflib
 import math
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .parameters import HOURS_PER_DAY, MECHANISMS, PARAMS
 from .presets import PRESETS, load_preset
+from ..files import SpecError, did_you_mean, toml_file, toml_value
 
 MechanismId = Literal["M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M10", "M11", "M12", "M13"]
 PresetName = Literal["typical", "vulnerable", "clinical"]
@@ -60,7 +59,7 @@ MAX_STEPS = 2**24
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
-class ConfigError(ValueError):
+class ConfigError(SpecError):
     """A scenario config is invalid. ``str(err)`` is a complete, user-facing message.
 
     Attributes
@@ -252,6 +251,8 @@ def _path(loc: tuple) -> str:
 def _unknown_key(loc: tuple) -> str:
     key, parent = str(loc[-1]), tuple(loc[:-1])
     allowed = _SECTION_FIELDS.get(parent, ())
+    # up to three candidates here (a key is often one of several near-identical names), so not
+    # files.did_you_mean, which offers one
     close = difflib.get_close_matches(key, allowed, n=3, cutoff=0.6)
     msg = f"unknown key '{key}'"
     if close:
@@ -291,9 +292,7 @@ def _describe(e: dict) -> tuple[str, str]:
         return path, f"expected a value {bounds[typ]} {limit}, got {given!r}"
     if typ == "literal_error":
         if loc and loc[0] == "preset":
-            close = difflib.get_close_matches(str(given), PRESETS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            return path, f"unknown preset {given!r}{hint}; expected one of {', '.join(PRESETS)}"
+            return path, f"unknown preset {given!r}{did_you_mean(given, PRESETS)}; expected one of {', '.join(PRESETS)}"
         if "mechanisms_off" in loc:
             return path, (f"{given!r} is not a mechanism; expected one of M1..M13 ("
                           + ", ".join(f"{k} {v}" for k, v in MECHANISMS.items()) + ")")
@@ -331,18 +330,7 @@ def load_config(path: str | Path) -> ScenarioConfig:
         file, every offending field and what was expected.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(str(path), [("", "no such file")]) from None
-    except OSError as err:
-        raise ConfigError(str(path), [("", f"cannot read the file: {err.strerror or err}")]) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), [("", "not a UTF-8 text file")]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(str(path), [("", f"not valid TOML: {err}")]) from None
+    data = toml_file(path, str(path), lambda source, message: ConfigError(source, [("", message)]))
     return validate_config(data, source=str(path))
 
 
@@ -405,28 +393,14 @@ def to_simulation_kwargs(cfg: ScenarioConfig) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- writing
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
 def to_toml(cfg: ScenarioConfig, header: str = "") -> str:
     """The scenario as a TOML file that :func:`load_config` reads back to an equal config."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
     if cfg.preset is not None:
-        lines += [f"preset = {_toml_value(cfg.preset)}"]
-    lines += ["", "[run]"] + [f"{k} = {_toml_value(v)}" for k, v in cfg.run.model_dump().items()]
-    lines += ["", "[person]"] + [f"{k} = {_toml_value(v)}" for k, v in cfg.person_values().items()]
-    lines += ["", "[person_ranges]"] + [f"{k} = {_toml_value(list(v))}" for k, v in cfg.range_values().items()]
+        lines += [f"preset = {toml_value(cfg.preset)}"]
+    lines += ["", "[run]"] + [f"{k} = {toml_value(v)}" for k, v in cfg.run.model_dump().items()]
+    lines += ["", "[person]"] + [f"{k} = {toml_value(v)}" for k, v in cfg.person_values().items()]
+    lines += ["", "[person_ranges]"] + [f"{k} = {toml_value(list(v))}" for k, v in cfg.range_values().items()]
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

@@ -48,6 +48,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..core.model import urge_distress, urge_threshold
+from ..core.presets import load_preset
+from ..core.simulation import simulate_cohort
+from ..files import SpecError
+
 #: Columns of the format, in the order they are written.
 REQUIRED_COLUMNS = ("participant", "timestamp", "prompt_type", "answered", "negative_affect", "urge", "act")
 OPTIONAL_COLUMNS = ("stressor", "skill_use")
@@ -67,7 +72,7 @@ _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
 
 
-class EMAError(ValueError):
+class EMAError(SpecError):
     """A bad EMA file. ``str(err)`` names the file, row (1-based, header = row 1), column and what was expected."""
 
     def __init__(self, path: str, row: int, column: str, reason: str):
@@ -497,9 +502,6 @@ def simulate_study(
     window means), the numbers of acts and habit-triggered acts in the window and over the whole run
     (burn-in included). Recovery (:mod:`nssisim.fit`) compares fitted quantities with these.
     """
-    from .presets import load_preset
-    from .simulation import simulate_cohort
-
     if isinstance(params, str):
         params = load_preset(params)
     n = int(n_participants)
@@ -604,8 +606,6 @@ STUDY_STATE_COLUMNS = ("study_relief_value", "study_habit", "study_tolerance", "
 def _study_states(ds: xr.Dataset, first_step: int, ids: list[str]) -> pd.DataFrame:
     """Window means of the states that the EMA inference model estimates (see :func:`simulate_study`)."""
     import jax.numpy as jnp
-
-    from .model import urge_distress, urge_threshold
 
     win = slice(max(first_step, 0), None)
     mean = {f: ds[f].values[:, win].astype(np.float64).mean(axis=1)

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..stats import wilson_interval
 from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 
 #: Length of the "past 12 months" window, hours (365 days).
@@ -201,15 +202,23 @@ def measure(ds: xr.Dataset) -> pd.DataFrame:
     return out[list(COLUMNS)]
 
 
-def wilson_interval(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval (95% by default) of ``k`` successes in ``n`` trials; NaN if ``n <= 0``."""
-    if n <= 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
+def prevalence_rows(ages, acts: np.ndarray) -> pd.DataFrame:
+    """12-month prevalence for each year of age from acts per subject and year of age.
+
+    ``acts`` has shape ``(n_subjects, len(ages))``. Each row: the share with at least one act
+    in that year of age, its Wilson 95% interval, and the mean number of acts. Both the run
+    measures (:func:`prevalence_by_age`) and the life-course survey tables use this one
+    definition.
+    """
+    acts = np.asarray(acts, dtype=np.float64)
+    n = acts.shape[0]
+    rows = []
+    for j, a in enumerate(ages):
+        k = float((acts[:, j] > 0).sum())
+        lo, hi = wilson_interval(k, float(n))
+        rows.append({"age": int(a), "n_subjects": int(n), "prevalence_12m": k / n if n else math.nan, "ci_low": lo,
+                     "ci_high": hi, "mean_acts": float(acts[:, j].mean()) if n else math.nan})
+    return pd.DataFrame(rows, columns=["age", "n_subjects", "prevalence_12m", "ci_low", "ci_high", "mean_acts"])
 
 
 def prevalence_by_age(ds: xr.Dataset) -> pd.DataFrame:
@@ -224,17 +233,9 @@ def prevalence_by_age(ds: xr.Dataset) -> pd.DataFrame:
     mid_age = start_age + (time - block / 2) / HOURS_PER_YEAR
     year = np.floor(mid_age + 1e-12).astype(np.int64)
     acts = np.asarray(ds["acts"].values, dtype=np.float64)
-    n = acts.shape[0]
-    rows = []
-    for a in np.unique(year):
-        sel = year == a
-        if sel.sum() * block < YEAR_HOURS - 1e-6:
-            continue
-        k = (acts[:, sel].sum(axis=1) > 0).sum()
-        lo, hi = wilson_interval(float(k), float(n))
-        rows.append({"age": int(a), "n_subjects": n, "prevalence_12m": k / n, "ci_low": lo,
-                     "ci_high": hi, "mean_acts": float(acts[:, sel].sum(axis=1).mean())})
-    return pd.DataFrame(rows, columns=["age", "n_subjects", "prevalence_12m", "ci_low", "ci_high", "mean_acts"])
+    ages = [int(a) for a in np.unique(year) if (year == a).sum() * block >= YEAR_HOURS - 1e-6]
+    by_age = np.stack([acts[:, year == a].sum(axis=1) for a in ages], axis=1) if ages else np.zeros((acts.shape[0], 0))
+    return prevalence_rows(ages, by_age)
 
 
 def summary(m: pd.DataFrame) -> dict[str, float]:
@@ -248,4 +249,4 @@ def summary(m: pd.DataFrame) -> dict[str, float]:
 
 __all__ = ["ADDICTIVE_MIN_COMPONENTS", "COLUMNS", "CRAVING_URGES_PER_WEEK", "CRITERION_A_DAYS", "DESPITE_HARM_MIN_ACTS",
            "EPISODE_GAP_HOURS", "HARM_CUTOFF", "IDEATION_CUTOFF", "LOSS_OF_CONTROL_SHARE", "REPETITIVE_ACTS",
-           "TOLERANCE_CUTOFF", "YEAR_HOURS", "measure", "prevalence_by_age", "summary"]
+           "TOLERANCE_CUTOFF", "YEAR_HOURS", "measure", "prevalence_by_age", "prevalence_rows", "summary"]

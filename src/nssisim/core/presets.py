@@ -15,27 +15,20 @@ parameters in its own ``[person]`` table (see :mod:`nssisim.config`).
 
 from __future__ import annotations
 
-import difflib
 import tomllib
-from importlib.resources import files
 
+from ..files import did_you_mean, resource
 from .parameters import check_value
 
 #: Names of the shipped presets.
 PRESETS: tuple[str, ...] = ("typical", "vulnerable", "clinical")
 
 
-def _resource(name: str):
-    return files("nssisim").joinpath("configs", f"{name}.toml")
-
-
 def preset_text(name: str) -> str:
     """The TOML source of a preset (with its explanatory comment)."""
     if name not in PRESETS:
-        close = difflib.get_close_matches(name, PRESETS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise KeyError(f"unknown preset '{name}'{hint}: expected one of {', '.join(PRESETS)}")
-    return _resource(name).read_text(encoding="utf-8")
+        raise KeyError(f"unknown preset '{name}'{did_you_mean(name, PRESETS)}: expected one of {', '.join(PRESETS)}")
+    return resource("configs", f"{name}.toml").read_text(encoding="utf-8")
 
 
 def load_preset(name: str) -> dict[str, float]:

@@ -44,19 +44,18 @@ adherence propensity and dropout propensity in every arm (common random numbers)
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import special, stats
 
-from .parameters import HOURS_PER_DAY, PARAMS
-from .parameters import did_you_mean as _suggest
-from .simulation import SCHEDULE_TARGETS, Schedule
+from ..core.parameters import HOURS_PER_DAY, PARAMS
+from ..core.simulation import Schedule, SCHEDULE_TARGETS
+from ..files import did_you_mean as _suggest, read_toml, resource, SpecError
+from ..population.spec import subject_normals
 
 #: Shipped interventions (files ``configs/interventions/<name>.toml``).
 INTERVENTIONS: tuple[str, ...] = (
@@ -71,7 +70,7 @@ _TOP_KEYS = {"name", "description", "evidence", "strength", "adherence", "dropou
 _COMPONENT_KEYS = {"description", "evidence", "tau_on_days", "tau_off_days", "delay_days", "duration_days", "effects"}
 
 
-class InterventionError(ValueError):
+class InterventionError(SpecError):
     """An intervention file is invalid; the message names the file and the field."""
 
 
@@ -210,24 +209,14 @@ def parse_intervention(data: Mapping, source: str = "<dict>") -> Intervention:
 
 def intervention_path(name: str):
     """The shipped file of intervention ``name``."""
-    return files("nssisim").joinpath("configs", "interventions", f"{name}.toml")
+    return resource("configs", "interventions", f"{name}.toml")
 
 
 def load_intervention(name_or_path: str | Path) -> Intervention:
     """Load a shipped intervention by name or a TOML file by path."""
-    s = str(name_or_path)
-    if s in INTERVENTIONS:
-        src, text = f"intervention '{s}' (configs/interventions/{s}.toml)", intervention_path(s).read_text(encoding="utf-8")
-    else:
-        p = Path(s)
-        if not p.is_file():
-            raise InterventionError(f"{s}: no such file, and not a shipped intervention{_suggest(s, INTERVENTIONS)}: "
-                                    f"expected a path or one of {', '.join(INTERVENTIONS)}")
-        src, text = str(p), p.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InterventionError(f"{src}: not valid TOML: {e}") from None
+    src, data = read_toml(name_or_path, kind="intervention", shipped=INTERVENTIONS,
+                          location=lambda s: f"configs/interventions/{s}.toml",
+                          error=lambda source, message: InterventionError(f"{source}: {message}"))
     return parse_intervention(data, src)
 
 
@@ -255,8 +244,6 @@ class Arm:
 
 def propensities(seed: int, subject_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-person uniforms (adherence, dropout) in (0, 1), keyed by (seed, subject id) only."""
-    from .population import subject_normals
-
     z = subject_normals(int(seed) ^ PROPENSITY_SALT, np.asarray(subject_ids, np.int64), 2)
     u = special.ndtr(z)
     return u[:, 0], u[:, 1]

@@ -6,7 +6,7 @@
   (repetitive) regimes visible;
 - :func:`cohort_summary` / :func:`person_summary`: the numbers behind them;
 - :func:`plot_population` / :func:`population_markdown`: a life-course population (prevalence
-  by age, onset ages, addictive profile, cessation, calibration table; issue 3);
+  by age, onset ages, addictive profile, cessation, calibration table);
 - :func:`write_report`: the figures and ``summary.md`` in one folder.
 
 Figures are drawn with Matplotlib's object interface on the Agg canvas (no pyplot state,
@@ -31,63 +31,21 @@ import matplotlib.patches  # noqa: F401  (mpl.patches)
 import matplotlib.ticker  # noqa: F401  (mpl.ticker)
 import numpy as np
 import xarray as xr
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from .measures import REPETITIVE_ACTS, YEAR_HOURS
-from .model import urge_distress, urge_threshold
-from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR
+from ..core.measures import REPETITIVE_ACTS, YEAR_HOURS
+from ..core.model import urge_distress, urge_threshold
+from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
+from ..files import toml_file
+from ..plotting import COLORS, figure, save, style
+from ..population.calibration import format_report, targets_path
+from ..population.survey import onset_histogram, prevalence_by_age_table, simulated_measures
+from ..targets import format_results
+from ..trials.plots import trial_markdown, write_trial
 
-DPI = 180
-#: Okabe-Ito palette, one meaning per colour across all figures.
-COLORS = {
-    "distress_act": "#D55E00",  # vermillion: distress-triggered (goal-directed) act
-    "habit_act": "#CC79A7",  # reddish purple: habit-triggered act
-    "resisted": "#8C8C8C",  # grey: urge resisted
-    "attempt": "#000000",
-    "affect": "#0072B2",
-    "threshold": "#000000",
-    "urge": "#E69F00",
-    "relief_value": "#0072B2",
-    "habit": "#CC79A7",
-    "tolerance": "#009E73",
-    "harm": "#8C8C8C",
-    "load": "#D55E00",
-    "mood": "#56B4E9",
-    "ideation": "#332288",
-    # regimes
-    "repetitive": "#D55E00",
-    "sporadic": "#0072B2",
-    "never": "#8C8C8C",
-}
 REGIME_LABELS = {
     "repetitive": "repetitive: \u22655 acts in final year",
     "sporadic": "sporadic: acted, <5 in final year",
     "never": "never acted",
-}
-STYLE = {
-    "font.size": 8.5,
-    "axes.titlesize": 9,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.labelsize": 8.5,
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "legend.fontsize": 7.5,
-    "legend.frameon": False,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.linewidth": 0.7,
-    "xtick.major.width": 0.7,
-    "ytick.major.width": 0.7,
-    "lines.linewidth": 1.1,
-    "axes.grid": True,
-    "grid.color": "#E6E6E6",
-    "grid.linewidth": 0.5,
-    "savefig.dpi": DPI,
-    "savefig.bbox": "tight",
-    "savefig.pad_inches": 0.05,
-    "figure.facecolor": "white",
 }
 #: The "past year" window and the repetitive bar are those of the virtual measurements
 #: (measures.py), so the report and the measurement table define them once.
@@ -95,18 +53,6 @@ FINAL_WINDOW_DAYS = YEAR_HOURS / HOURS_PER_DAY
 REPETITIVE_MIN_ACTS = REPETITIVE_ACTS
 
 
-# ------------------------------------------------------------------------------ helpers
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png", metadata={"Software": "nssisim"})
-    return path
 
 
 def _letter(ax, letter: str, title: str) -> None:
@@ -228,8 +174,8 @@ def plot_person(ds: xr.Dataset, subject: int = 0, path: str | Path = "person.png
                  f"dt = {ds.attrs.get('dt_hours'):g} h{_off_text(ds)})")
 
     zoom = _zoom_windows(ev) if block_h <= 1.0 + 1e-9 else []
-    with mpl.rc_context(STYLE):
-        fig = _figure(7.4, 11.0 if zoom else 9.2)
+    with style():
+        fig = figure(7.4, 11.0 if zoom else 9.2)
         fig.suptitle(title, fontsize=9, x=0.01, ha="left")
         if zoom:
             top, bottom = fig.subfigures(2, 1, height_ratios=[9.0, 2.0])
@@ -325,7 +271,7 @@ def plot_person(ds: xr.Dataset, subject: int = 0, path: str | Path = "person.png
                 _plot_zoom(zax, ds, subject, ev, centre, th_t, th)
                 _letter(zax, letter, label)
             zaxes[0].set_ylabel("aversive arousal\n(0\u20131)")
-        return _save(fig, path)
+        return save(fig, path)
 
 
 ZOOM_HALF_WIDTH_H = 24.0
@@ -499,8 +445,8 @@ def plot_cohort(ds: xr.Dataset, path: str | Path = "cohort.png", title: str | No
                  f"from age {a0:g}; seed {ds.attrs.get('seed')}, dt = {ds.attrs.get('dt_hours'):g} h{_off_text(ds)}")
     order = ("repetitive", "sporadic", "never")
 
-    with mpl.rc_context(STYLE):
-        fig = _figure(7.4, 5.5)
+    with style():
+        fig = figure(7.4, 5.5)
         axs = fig.subplots(2, 3)
         fig.suptitle(title, fontsize=9, x=0.01, ha="left")
 
@@ -613,7 +559,7 @@ def plot_cohort(ds: xr.Dataset, path: str | Path = "cohort.png", title: str | No
                    for r in order]
         fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5, title="regime (panels A, C\u2013F; "
                    "D, E: lines mean, bands interquartile range)", title_fontsize=7.5)
-        return _save(fig, path)
+        return save(fig, path)
 
 
 # ------------------------------------------------------------------------------ report
@@ -643,25 +589,20 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
     }
 
 
-# ------------------------------------------------------------------------------ population (issue 3)
+# ------------------------------------------------------------------------------ population
 def _published_course() -> dict:
     """The ``[course]`` entries of the shipped calibration targets (peak age, mean onset age)."""
-    import tomllib
-    from importlib.resources import files
-
-    text = files("nssisim").joinpath("data", "calibration_targets.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)["course"]
+    return toml_file(targets_path())["course"]
 
 
 def plot_population(table, path: str | Path = "population.png", title: str | None = None) -> Path:
     """Life-course population: 12-month prevalence by age (Wilson 95% CIs) and the onset-age histogram."""
-    from .lifecourse import onset_histogram, prevalence_by_age
 
-    prev = prevalence_by_age(table)
+    prev = prevalence_by_age_table(table)
     hist = onset_histogram(table)
     course = _published_course()
-    with mpl.rc_context(STYLE):
-        fig = _figure(7.0, 2.6)
+    with style():
+        fig = figure(7.0, 2.6)
         a, b = fig.subplots(1, 2)
         peak = course["peak_age_years"]
         # whole years of age low..high inclusive, i.e. ages low to high + 1 (points sit at mid-year)
@@ -685,13 +626,11 @@ def plot_population(table, path: str | Path = "population.png", title: str | Non
         _letter(b, "b", "onset age")
         if title:
             fig.suptitle(title, fontsize=9)
-        return _save(fig, path)
+        return save(fig, path)
 
 
 def population_summary(table) -> dict[str, Any]:
     """Headline numbers of a life-course population table (see ``nssisim.lifecourse``)."""
-    from .calibration import simulated_measures
-
     m = simulated_measures(table)
     life_end = table["end_lifetime_nssi"].to_numpy(bool)
     out = dict(m)
@@ -708,11 +647,9 @@ def population_summary(table) -> dict[str, Any]:
 
 def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
     """The report's population section: figure, prevalence by age, headline numbers, calibration table."""
-    from .lifecourse import prevalence_by_age
-
     plot_population(table, Path(out_dir) / "population.png")
     ps = population_summary(table)
-    prev = prevalence_by_age(table)
+    prev = prevalence_by_age_table(table)
     md = ["## Population over the life course (calibrated community sample)", "",
           "![prevalence by age and onset ages](population.png)", "",
           f"{ps['n']:,} virtual adolescents of the default (calibrated) community population, simulated to age "
@@ -735,8 +672,6 @@ def population_markdown(table, record: dict | None, out_dir: str | Path, end_age
            f"| prospective odds ratio: NSSI at 14 for NSSI at 15 | {_fmt(ps.get('prospective_or', math.nan))} "
            f"[{_fmt(ps.get('prospective_or_low', math.nan))}, {_fmt(ps.get('prospective_or_high', math.nan))}] |", ""]
     if record is not None:
-        from .calibration import format_report
-
         md += ["### Calibration (model versus published targets)", "",
                "From the shipped calibration record (`nssisim calibration-report`); simulated values there come from "
                "the confirmation cohort of the calibration, not from this run.", "",
@@ -832,14 +767,11 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     elif len(target_results) == 0:
         md += ["No explanatory targets are registered in this version.", ""]
     else:
-        from .targets import format_results
 
         held = sum(bool(r.passed) for r in target_results)
         md += [f"{held} of {len(target_results)} targets hold.", "", "```", format_results(target_results), "```", ""]
 
-    if trial_ds is not None:  # a virtual trial (nssisim.trial): files in trial/, summary here
-        from .trial_plots import trial_markdown, write_trial
-
+    if trial_ds is not None:  # a virtual trial (nssisim.trials): files in trial/, summary here
         tp = write_trial(trial_ds, out / "trial")
         paths.update({f"trial_{k}": v for k, v in tp.items()})
         md += [trial_markdown(trial_ds), f"Files in `trial/`: {', '.join(sorted(tp))}.", ""]
@@ -853,6 +785,6 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
 
 
 __all__ = ["plot_person", "plot_cohort", "plot_population", "population_markdown", "population_summary", "write_report", "cohort_summary", "person_summary", "classify_regimes",
-           "effective_threshold", "COLORS", "STYLE", "DPI"]
+           "effective_threshold"]
 
 

@@ -106,17 +106,16 @@ a factor leaves the independent normals of the others unchanged.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import special, stats
 
-from .parameters import PARAMS, TRAITS
-from .parameters import did_you_mean as _suggest
+from ..core.parameters import PARAMS, TRAITS
+from ..files import SpecError, read_toml, resource, toml_file
+from ..files import did_you_mean as _suggest
 
 #: Shipped population specs (``configs/population_<name>.toml``).
 POPULATIONS: tuple[str, ...] = ("community", "clinical")
@@ -145,7 +144,7 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _SEED_SALT = 0x6A09E667F3BCC909
 
 
-class PopulationError(ValueError):
+class PopulationError(SpecError):
     """A population spec is invalid; ``str(err)`` names the file, the field and what was expected."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
@@ -424,8 +423,7 @@ def _parse_correlation(tab: Any, names: tuple[str, ...], problems: list) -> np.n
 
 
 def _reference_keys() -> set[str]:
-    text = files("nssisim").joinpath("data", "references.toml").read_text(encoding="utf-8")
-    return set(tomllib.loads(text))
+    return set(toml_file(resource("data", "references.toml")))
 
 
 def _check_environment(c: EnvironmentComponent, problems: list) -> None:
@@ -561,25 +559,14 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
 
 def population_path(name: str):
     """The shipped spec file of population ``name``."""
-    return files("nssisim").joinpath("configs", f"population_{name}.toml")
+    return resource("configs", f"population_{name}.toml")
 
 
 def load_population(name_or_path: str | Path) -> PopulationSpec:
     """Load a shipped population (``"community"``, ``"clinical"``) or a TOML file by path."""
-    s = str(name_or_path)
-    if s in POPULATIONS:
-        src, text = f"population '{s}' (configs/population_{s}.toml)", population_path(s).read_text(encoding="utf-8")
-    else:
-        p = Path(s)
-        if not p.is_file():
-            hint = _suggest(s, POPULATIONS)
-            raise PopulationError(s, [("", f"no such file, and not a shipped population{hint}: expected a path "
-                                           f"to a TOML file or one of {', '.join(POPULATIONS)}")])
-        src, text = str(p), p.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise PopulationError(src, [("", f"not valid TOML: {e}")]) from None
+    src, data = read_toml(name_or_path, kind="population", shipped=POPULATIONS,
+                          location=lambda s: f"configs/population_{s}.toml",
+                          error=lambda source, message: PopulationError(source, [("", message)]))
     return parse_population(data, src)
 
 
@@ -692,6 +679,6 @@ def params_of(pop: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in pop.items() if not k.startswith(FACTOR_PREFIX)}
 
 
-__all__ = ["BINARY_FACTORS", "ENVIRONMENT_FIELDS", "EnvironmentComponent", "FACTOR_PREFIX", "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError",
+__all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "EnvironmentComponent", "FACTOR_PREFIX", "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError",
            "PopulationSpec", "factors_to_params", "load_population", "params_of", "parse_population",
            "sample_factors", "sample_population", "subject_normals"]

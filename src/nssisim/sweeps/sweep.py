@@ -57,8 +57,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
-from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS, check_value
+from .._version import __version__
+from ..core.measures import measure
+from ..core.parameters import check_value, HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS
+from ..core.simulation import simulate_cohort
+from ..files import atomic_write
+from ..stats import odds_ratio
 
 #: Per-run summary statistics written by :func:`run_sweep`: shares and means over the run's
 #: subjects. The per-subject definitions are those of :mod:`nssisim.measures` (named in brackets),
@@ -148,11 +152,7 @@ def _odds_ratio(exposed: np.ndarray, outcome: np.ndarray) -> float:
     """
     if exposed.all() or not exposed.any() or outcome.all() or not outcome.any():
         return float("nan")
-    a = np.sum(exposed & outcome) + 0.5
-    b = np.sum(exposed & ~outcome) + 0.5
-    c = np.sum(~exposed & outcome) + 0.5
-    d = np.sum(~exposed & ~outcome) + 0.5
-    return float(a * d / (b * c))
+    return odds_ratio(exposed, outcome, correction="always")[0]
 
 
 def run_outputs(ds: xr.Dataset, n_runs: int, n_per_run: int) -> dict[str, np.ndarray]:
@@ -161,8 +161,6 @@ def run_outputs(ds: xr.Dataset, n_runs: int, n_per_run: int) -> dict[str, np.nda
     Per-subject measures come from :func:`nssisim.measures.measure`; an overflowing event table
     is recorded in ``events_overflow_share`` instead of warning (measure's warning says the same).
     """
-    from .measures import measure
-
     with warnings.catch_warnings():
         # recorded per run in events_overflow_share (see DIAGNOSTICS)
         warnings.filterwarnings("ignore", message=r".*overflowed the event table", category=RuntimeWarning)
@@ -209,8 +207,6 @@ def simulate_shard(task: Mapping) -> dict[str, np.ndarray]:
     of run ``r`` gets the global id ``r * n_subjects_per_run + i``. Returns the arrays of
     :data:`OUTPUTS` and :data:`DIAGNOSTICS`, one value per run.
     """
-    from .simulation import simulate_cohort
-
     run_ids = np.asarray(task["run_ids"], dtype=np.int64)
     values = np.asarray(task["values"], dtype=np.float64).reshape(len(run_ids), len(task["names"]))
     n_per = int(task["n_subjects_per_run"])
@@ -241,16 +237,6 @@ def _settings(seed, base_params, n_subjects_per_run, days, dt, shard_size, n_run
 
 def shard_path(out_dir: str | Path, index: int) -> Path:
     return Path(out_dir) / f"shard-{index:05d}.nc"
-
-
-def _write_atomic(out_dir: Path, path: Path, write) -> None:
-    tmp = out_dir / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 _TMP_NAME = re.compile(r"^\.shard-\d+\.nc\.(\d+)\.tmp$")
@@ -359,8 +345,8 @@ def run_sweep(
             raise SweepError(f"refusing to write into {out_dir}: it is not empty (pass resume=True / --resume to "
                              "continue a sweep there, or choose an empty folder)")
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out_dir, manifest_path, lambda p: manifest.to_parquet(p, index=False))
-        _write_atomic(out_dir, settings_path, lambda p: p.write_text(
+        atomic_write(manifest_path, lambda p: manifest.to_parquet(p, index=False))
+        atomic_write(settings_path, lambda p: p.write_text(
             json.dumps({**settings, "nssisim_version": __version__}, indent=2), encoding="utf-8"))
 
     if resume:
@@ -417,7 +403,7 @@ def _write_shard(out_dir: Path, s: int, task: Mapping, outs: Mapping[str, np.nda
     )
     for name, meaning in OUTPUTS.items():
         shard[name].attrs["long_name"] = meaning
-    _write_atomic(out_dir, shard_path(out_dir, s), lambda p: shard.to_netcdf(p, engine="h5netcdf"))
+    atomic_write(shard_path(out_dir, s), lambda p: shard.to_netcdf(p, engine="h5netcdf"))
 
 
 # ------------------------------------------------------------------------------------ Dask
@@ -559,5 +545,5 @@ def results_table(ds: xr.Dataset) -> pd.DataFrame:
     return ds.reset_coords().to_dataframe()
 
 
-__all__ = ["DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep", "make_manifest",
+__all__ = ["shard_path", "DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep", "make_manifest",
            "results_table", "run_outputs", "run_sweep", "simulate_shard", "sweep_status", "worker_info"]

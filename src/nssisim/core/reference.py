@@ -409,3 +409,7 @@ def reference_run(
         if (t + 1) % record_every == 0:
             states.append(s)
     return states, events
+
+
+__all__ = ["EVENT_FIELDS", "event_prob", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL", "reference_initial_state",
+           "reference_params", "reference_run", "reference_step", "SELF_ESTEEM_NEUTRAL", "STATE_FIELDS"]

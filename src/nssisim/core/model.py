@@ -369,3 +369,8 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
         interpersonal=interpersonal, attempt=attempt, stressor=stressor, urge_intensity=urge_intensity,
     )
     return new, ev
+
+
+__all__ = ["event_prob", "initial_state", "MECHANISM_IDS", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL",
+           "SELF_ESTEEM_NEUTRAL", "State", "STATE_BOUNDS", "STATE_FIELDS", "step", "step_constants", "StepEvents",
+           "stressor_hazard", "urge_distress", "urge_threshold"]

@@ -61,17 +61,17 @@ import datetime as _dt
 import math
 import re
 import time
-import tomllib
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .lifecourse import LifeCourse, odds_ratio, prevalence_by_age, simulate_chunk
-from .parameters import PARAMS
-from .population import PopulationSpec, load_population, population_path
+from ..files import resource, toml_file, toml_value
+from .lifecourse import LifeCourse, simulate_chunk
+from .survey import BULLYING_EXPOSED, MALTREATMENT_EXPOSED, simulated_measures
+from ..core.parameters import PARAMS
+from .spec import PopulationSpec, load_population
 
 #: Implausibility cut-off (three-sigma rule).
 CUTOFF = 3.0
@@ -81,12 +81,6 @@ POINT_REL_SD = 0.10
 ONSET_SD_YEARS = 0.5
 #: Model discrepancy sd, relative to the target.
 MODEL_DISCREPANCY_REL = 0.05
-#: Maltreatment exposure: factor score at or above this counts as "maltreated" (a documented choice).
-MALTREATMENT_EXPOSED = 0.25
-#: Peer victimisation exposure: score at or above this counts as "bullied" (a documented choice).
-BULLYING_EXPOSED = 0.25
-#: Prospective odds ratio: NSSI while aged A (any act) predicting NSSI while aged A + 1.
-PROSPECTIVE_AGE = 14
 
 #: Default method settings.
 WAVES = 4
@@ -191,18 +185,15 @@ def with_settings(spec: PopulationSpec, x: dict[str, float]) -> PopulationSpec:
 
 def targets_path() -> Path:
     """The calibration targets shipped with the package (a copy of ``targets/calibration.toml``)."""
-    return Path(str(files("nssisim").joinpath("data", "calibration_targets.toml")))
+    return resource("data", "calibration_targets.toml")
 
 
 def load_targets(path: str | Path | None = None) -> dict:
     """Parse a calibration targets TOML; errors name the file and the missing entry."""
     p = Path(path) if path is not None else targets_path()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{p}: no such calibration targets file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{p}: not valid TOML: {e}") from None
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such calibration targets file")
+    data = toml_file(p)
     out = {}
     for t in TARGETS:
         sec, name = t.key.split(".", 1)
@@ -214,37 +205,6 @@ def load_targets(path: str | Path | None = None) -> dict:
 
 
 # ----------------------------------------------------------------------------- simulated measures
-def simulated_measures(table: pd.DataFrame) -> dict[str, float]:
-    """The simulated counterparts of the published numbers (definitions in :data:`TARGETS`), plus sample sizes."""
-    life = table["survey_lifetime"].to_numpy(bool)
-    n, n_life = len(table), int(life.sum())
-    prev = prevalence_by_age(table)
-    peak = float(prev["age"].to_numpy()[int(np.argmax(prev["prevalence_12m"].to_numpy()))]) if len(prev) else math.nan
-    onset = table["onset_age_block"].to_numpy()[life]
-    out = {
-        "n": float(n), "n_lifetime": float(n_life),
-        "lifetime_nssi": float(life.mean()),
-        "nssi_12m": float(table["survey_12m"].mean()),
-        "five_plus_12m": float(table["survey_five_plus"].mean()),
-        "onset_mean": float(onset.mean()) if n_life else math.nan,
-        "onset_var": float(onset.var(ddof=1)) if n_life > 1 else math.nan,
-        "peak_age": peak,
-        "intrapersonal_share": float(table["survey_intrapersonal"].to_numpy()[life].mean()) if n_life else math.nan,
-        "interpersonal_share": float(table["survey_interpersonal"].to_numpy()[life].mean()) if n_life else math.nan,
-        "nssi_and_attempt": float(table["survey_nssi_and_attempt"].mean()),
-    }
-    for name, col, cut in (("maltreatment_or", "factor.maltreatment", MALTREATMENT_EXPOSED),
-                           ("bullying_or", "factor.peer_victimisation", BULLYING_EXPOSED)):
-        if col in table:
-            exp = table[col].to_numpy() >= cut
-            o, lo, hi = odds_ratio(exp, life)
-            out[name], out[name + "_low"], out[name + "_high"] = o, lo, hi
-            out[name + "_exposed_share"] = float(exp.mean())
-    a, b = f"acts_age_{PROSPECTIVE_AGE}", f"acts_age_{PROSPECTIVE_AGE + 1}"
-    if a in table and b in table:
-        o, lo, hi = odds_ratio(table[a].to_numpy() > 0, table[b].to_numpy() > 0)
-        out["prospective_or"], out["prospective_or_low"], out["prospective_or_high"] = o, lo, hi
-    return out
 
 
 def _obs(entry: dict) -> tuple[float | None, float | None, float | None]:
@@ -486,39 +446,24 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
 
 
 # ----------------------------------------------------------------------------- record files
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(type(v))
-
-
 def record_toml(record: dict) -> str:
     """The calibration record as TOML text (the candidate history is not included)."""
     lines = ["# Calibration record written by `nssisim calibrate` (history matching; see nssisim.calibration).",
              "# Research instrument, not a clinical tool.", ""]
-    lines += [f"population = {_toml_value(record['population'])}", f"date = {_toml_value(record['date'])}", ""]
+    lines += [f"population = {toml_value(record['population'])}", f"date = {toml_value(record['date'])}", ""]
     for sec in ("method", "parameters", "ranges", "population_statistics"):
         lines.append(f"[{sec}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in record[sec].items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in record[sec].items()]
         lines.append("")
     for tid, rec in record["targets"].items():
         lines.append(f"[targets.{tid}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in rec.items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in rec.items()]
         lines.append("")
     return "\n".join(lines)
 
 
 def record_path(population: str) -> Path:
-    return Path(str(files("nssisim").joinpath("configs", f"calibration_{population}.toml")))
+    return resource("configs", f"calibration_{population}.toml")
 
 
 def load_record(path_or_population: str | Path = "community") -> dict:
@@ -527,7 +472,7 @@ def load_record(path_or_population: str | Path = "community") -> dict:
     if not p.is_file():
         raise FileNotFoundError(f"{s}: no calibration record (expected a file or a population with "
                                 f"configs/calibration_<population>.toml; run `nssisim calibrate`)")
-    return tomllib.loads(p.read_text(encoding="utf-8"))
+    return toml_file(p)
 
 
 def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> str:
@@ -537,10 +482,10 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
     the ``scale`` of the ``[correlation]`` table (replaced if present).
     """
     params = {k: v for k, v in parameters.items() if k not in POPULATION_SETTINGS}
-    block = ["[parameters]", f"# {note}"] + [f"{k} = {_toml_value(float(v))}" for k, v in params.items()]
+    block = ["[parameters]", f"# {note}"] + [f"{k} = {toml_value(float(v))}" for k, v in params.items()]
     text = re.sub(r"\n\[parameters\]\n(?:(?!\n\[).)*", "", spec_text, flags=re.S)
     if "correlation_scale" in parameters:
-        line = f"scale = {_toml_value(float(parameters['correlation_scale']))}  # calibrated: off-diagonal latent correlations x scale"
+        line = f"scale = {toml_value(float(parameters['correlation_scale']))}  # calibrated: off-diagonal latent correlations x scale"
         head = "\n[correlation]\n"
         if head not in text:
             raise ValueError("the spec has no [correlation] table to scale")
@@ -559,7 +504,7 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
         b = len(text) if b < 0 else b
         section = text[a:b]
         for f, v in env.items():
-            section, n = re.subn(rf"(?m)^{f} = [^#\n]*?(\s*#.*)?$", lambda mm, f=f, v=v: f"{f} = {_toml_value(v)}  # calibrated",
+            section, n = re.subn(rf"(?m)^{f} = [^#\n]*?(\s*#.*)?$", lambda mm, f=f, v=v: f"{f} = {toml_value(v)}  # calibrated",
                                  section, count=1)
             if n != 1:
                 raise ValueError(f"environment table [environment.{m.group(1)}] has no '{f}' line to replace")
@@ -600,5 +545,5 @@ def format_report(record: dict, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-__all__ = ["CALIBRATED", "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec", "calibrate", "evaluate", "format_report",
+__all__ = ["ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "emulated_implausibility", "fit_emulators", "CALIBRATED", "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec", "calibrate", "evaluate", "format_report",
            "implausibility", "load_record", "load_targets", "record_toml", "simulated_measures"]

@@ -72,10 +72,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .ema import PROMPT_TYPES, EMAData
-from .measures import LOSS_OF_CONTROL_SHARE, REPETITIVE_ACTS
-from .model import STATE_BOUNDS
-from .parameters import HOURS_PER_DAY, PARAMS
+from .data import PROMPT_TYPES, EMAData
+from ..core.measures import LOSS_OF_CONTROL_SHARE, REPETITIVE_ACTS
+from ..core.model import STATE_BOUNDS
+from ..core.parameters import HOURS_PER_DAY, PARAMS
 
 
 # ------------------------------------------------------------------------------ the model
@@ -779,7 +779,7 @@ RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 def recovery_params(n: int, seed: int, preset: str = RECOVERY_PRESET) -> dict[str, Any]:
     """Parameter overrides for ``n`` recovery participants: the preset plus uniform draws on
     :data:`RECOVERY_RANGES` from ``numpy.random.default_rng([seed, 2])``."""
-    from .presets import load_preset
+    from ..core.presets import load_preset
 
     rng = np.random.default_rng([int(seed), 2])
     out: dict[str, Any] = dict(load_preset(preset))
@@ -893,7 +893,7 @@ def self_consistency(seed: int = 1, n_participants: int = 30, days: int = 14, pr
     recover from what the mismatch between inference model and simulator costs."""
     import tempfile
 
-    from .ema import read_ema, simulate_study, write_ema
+    from .data import read_ema, simulate_study, write_ema
 
     st = simulate_study(seed, "clinical", n_participants, days=days, prompts_per_day=prompts_per_day)
     with tempfile.TemporaryDirectory() as tmp:
@@ -930,7 +930,7 @@ def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, pr
     data from the inference model itself). Refuses to write into a non-empty directory unless
     ``overwrite``.
     """
-    from .ema import STUDY_START, read_ema, simulate_study, write_ema
+    from .data import STUDY_START, read_ema, simulate_study, write_ema
 
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:

@@ -15,14 +15,21 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .report import _figure, _save
-from .trial import BINARY_OUTCOMES, Z95, summary_table
+from ..files import atomic_write_netcdf
+from ..plotting import figure, save, style
+from ..stats import Z95
+from .trial import arm_summary, BINARY_OUTCOMES, effects_table, summary_table
 
 ARM_COLORS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d")
 
 
 def plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
     """Forest plot of the randomised effects (see module docstring)."""
+    with style():
+        return _plot_forest(ds, path)
+
+
+def _plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
     s = summary_table(ds)
     s = s[s.analysis == "randomised"]
     panels = [("risk_difference", "risk difference (arm - control), shares", 0.0),
@@ -30,7 +37,7 @@ def plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
     contrasts = list(dict.fromkeys(s.contrast))
     rows = list(dict.fromkeys(zip(s.stratum, s.outcome, s.window)))
     n_rows = max(len([r for r in rows if (r[1] in BINARY_OUTCOMES) == (m == "risk_difference")]) for m, _, _ in panels)
-    fig = _figure(12.0, 1.2 + 0.28 * n_rows * max(1, len(contrasts)) ** 0.5 + 0.3 * n_rows)
+    fig = figure(12.0, 1.2 + 0.28 * n_rows * max(1, len(contrasts)) ** 0.5 + 0.3 * n_rows)
     axes = fig.subplots(1, 2)
     strata = list(dict.fromkeys(s.stratum))
     for ax, (measure, title, null) in zip(axes, panels):
@@ -62,13 +69,18 @@ def plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
     reps = int(ds.sizes["replicate"])
     fig.suptitle(f"Virtual trial: randomised effects with 95% intervals (replicate 0, n={ds.sizes['patient']})"
                  + (f"; shaded: 2.5-97.5% of estimates over {reps} trials" if reps > 1 else ""), fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_trajectories(ds: xr.Dataset, path: str | Path = "trajectories.png") -> Path:
     """Mean NSSI acts per month by assigned arm (replicate 0), per stratum."""
+    with style():
+        return _plot_trajectories(ds, path)
+
+
+def _plot_trajectories(ds: xr.Dataset, path: str | Path = "trajectories.png") -> Path:
     strata = list(ds["stratum"].values)
-    fig = _figure(4.6 * len(strata) + 1.0, 3.6)
+    fig = figure(4.6 * len(strata) + 1.0, 3.6)
     axes = np.atleast_1d(fig.subplots(1, len(strata), squeeze=False)[0])
     start = ds["month_start_day"].values / 30.4375
     edges = np.append(start, float(ds["window_end_day"].max()) / 30.4375)
@@ -90,15 +102,12 @@ def plot_trajectories(ds: xr.Dataset, path: str | Path = "trajectories.png") -> 
         ax.set_ylabel("NSSI acts per month (mean, assigned arm)")
         ax.set_title(str(st) if len(strata) > 1 else ds.attrs.get("title", ""), fontsize=8)
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _half95(se: np.ndarray) -> np.ndarray:
     """Half-width of a normal 95% interval."""
     return Z95 * se
-
-
-__all__ = ["plot_forest", "plot_trajectories"]
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -108,8 +117,6 @@ TRIAL_FILES = ("trial.nc", "effects.csv", "summary.csv", "arms.csv", "forest.png
 
 def trial_markdown(ds: xr.Dataset) -> str:
     """A short Markdown summary: screening, arms, and the randomised effects of replicate 0."""
-    from .trial import arm_summary
-
     s = summary_table(ds)
     s = s[s.analysis == "randomised"]
     lines = [f"## Virtual trial: {json_name(ds)}", "",
@@ -142,22 +149,10 @@ def json_name(ds: xr.Dataset) -> str:
 
 def write_trial(ds: xr.Dataset, folder: str | Path) -> dict[str, Path]:
     """Write the Dataset (netCDF, atomically), tidy tables, plots and a Markdown summary."""
-    import os
-
-    from .trial import arm_summary, effects_table
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    nc = folder / "trial.nc"
-    tmp = nc.with_name(f".{nc.name}.{os.getpid()}.tmp")
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, nc)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    paths["trial.nc"] = nc
+    paths["trial.nc"] = atomic_write_netcdf(ds, folder / "trial.nc")
     for name, df in (("effects.csv", effects_table(ds)), ("summary.csv", summary_table(ds)), ("arms.csv", arm_summary(ds))):
         df.to_csv(folder / name, index=False)
         paths[name] = folder / name
@@ -166,3 +161,6 @@ def write_trial(ds: xr.Dataset, folder: str | Path) -> dict[str, Path]:
     (folder / "trial.md").write_text(trial_markdown(ds), encoding="utf-8")
     paths["trial.md"] = folder / "trial.md"
     return paths
+
+
+__all__ = ["TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]

@@ -56,7 +56,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +65,11 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from .measures import REPETITIVE_ACTS, measure, wilson_interval
-from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR
-from .population import FACTOR_PREFIX, PopulationSpec, load_population, params_of, sample_population, subject_normals
+from ..core.measures import measure, REPETITIVE_ACTS
+from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
+from ..core.simulation import Schedule, SCHEDULE_TARGETS, simulate_cohort
+from ..files import atomic_write, atomic_write_text
+from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
 
 #: Default life course: start and end ages (years).
 DEFAULT_START_AGE = 11.0
@@ -193,8 +194,6 @@ def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):
     ``level`` normalises the effect to 1 at the peak age, so the parameter is ``base * (1 + change)``
     there.
     """
-    from .simulation import SCHEDULE_TARGETS, Schedule
-
     comps = spec.environment
     if not comps:
         return None
@@ -216,8 +215,6 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
                    overrides: dict[str, float] | None = None, with_events: bool = True,
                    event_capacity: int = POPULATION_EVENT_CAPACITY, mechanisms_off=()) -> pd.DataFrame:
     """Sample, simulate and reduce one chunk of subjects; returns the chunk's measurement rows."""
-    from .simulation import simulate_cohort
-
     ids = np.asarray(subject_ids, dtype=np.int64)
     pop = sample_population(spec, ids.size, seed, subject_ids=ids)
     params = params_of(pop)
@@ -248,15 +245,7 @@ def _spec_hash(spec: PopulationSpec) -> str:
 
 
 def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def _atomic_text(text: str, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: str | Path, *, seed: int = 0,
@@ -299,7 +288,7 @@ def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: 
     elif resume and cdir.exists() and any(cdir.iterdir()):
         raise ValueError(f"{out}: chunk files without a manifest; cannot tell which run they belong to")
     cdir.mkdir(parents=True, exist_ok=True)
-    _atomic_text(json.dumps(manifest, indent=1, sort_keys=True), mpath)
+    atomic_write_text(mpath, json.dumps(manifest, indent=1, sort_keys=True))
     starts = list(range(0, int(n_subjects), int(chunk_size)))
     bar = None
     if progress:
@@ -354,103 +343,11 @@ def collect(out_dir: str | Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
 
 
-# ----------------------------------------------------------------------------- benchmark
-def benchmark(n_subjects: int = 100_000, *, course: LifeCourse = LifeCourse(), chunk_size: int = DEFAULT_CHUNK,
-              seed: int = 0, population: str | Path = "community", progress: bool = False) -> dict:
-    """Cohort throughput over the life course: subject-years (and person-steps) per second, end to end.
-
-    Times one warm-up chunk (compilation) separately, then the whole cohort (sampling, simulation,
-    reduction to measurements; no files), and reports the machine.
-    """
-    import time as _time
-
-    from .bench import machine_info
-
-    spec = load_population(population)
-    t0 = _time.perf_counter()
-    simulate_chunk(spec, np.arange(min(chunk_size, n_subjects)), seed + 1, course)
-    warm = _time.perf_counter() - t0
-    t0 = _time.perf_counter()
-    table = run_in_memory(spec, n_subjects, seed=seed, course=course, chunk_size=chunk_size, progress=progress)
-    wall = _time.perf_counter() - t0
-    years = course.n_days / 365.25
-    steps = n_subjects * course.n_days * 24.0 / course.dt
-    return {"n_subjects": int(n_subjects), "years": years, "start_age": course.start_age, "end_age": course.end_age,
-            "dt": course.dt, "chunk_size": int(chunk_size), "first_chunk_s": warm, "wall_s": wall,
-            "subject_years_per_s": n_subjects * years / wall, "person_steps_per_s": steps / wall,
-            "lifetime_by_end": float(table["end_lifetime_nssi"].mean()), "machine": machine_info()}
-
-
-def format_benchmark(r: dict) -> str:
-    m = r["machine"]
-    return (f"life-course population benchmark: {r['n_subjects']:,} subjects x {r['years']:.2f} years "
-            f"(ages {r['start_age']:g}-{r['end_age']:g}, dt={r['dt']:g} h, chunks of {r['chunk_size']:,})\n"
-            f"  wall {r['wall_s']:.1f} s (first chunk incl. compilation {r['first_chunk_s']:.1f} s, timed separately)\n"
-            f"  {r['subject_years_per_s']:,.0f} subject-years/s = {r['person_steps_per_s'] / 1e6:.2f} M person-steps/s, "
-            f"end to end (sampling, simulation, reduction)\n"
-            f"  machine: {m['cpu_count']} CPUs, {m['platform']}, jax {m['jax_version']} on {m['jax_device']} "
-            f"x{m['jax_device_count']}")
 
 
 # ----------------------------------------------------------------------------- population statistics
-def prevalence_by_age(table: pd.DataFrame) -> pd.DataFrame:
-    """12-month prevalence (any act while aged A to A+1) for each whole year of age, with Wilson 95% CIs."""
-    rows = []
-    for col in [c for c in table.columns if c.startswith("acts_age_")]:
-        a = int(col.rsplit("_", 1)[1])
-        x = table[col].to_numpy()
-        k, n = float((x > 0).sum()), float(x.size)
-        lo, hi = wilson_interval(k, n)
-        rows.append({"age": a, "n_subjects": int(n), "prevalence_12m": k / n, "ci_low": lo, "ci_high": hi,
-                     "incidence": float(((x > 0) & (np.abs(table["onset_age_block"].to_numpy() - a - 0.5) <= 0.5)).sum() / n),
-                     "mean_acts": float(x.mean())})
-    return pd.DataFrame(rows)
 
 
-def odds_ratio(exposed: np.ndarray, outcome: np.ndarray) -> tuple[float, float, float]:
-    """Odds ratio with a Woolf 95% interval (0.5 added to every cell when one is empty)."""
-    e, o = np.asarray(exposed, bool), np.asarray(outcome, bool)
-    t = np.array([[np.sum(e & o), np.sum(e & ~o)], [np.sum(~e & o), np.sum(~e & ~o)]], float)
-    if (t == 0).any():
-        t += 0.5
-    lor = math.log(t[0, 0] * t[1, 1] / (t[0, 1] * t[1, 0]))
-    se = math.sqrt((1 / t).sum())
-    return math.exp(lor), math.exp(lor - 1.96 * se), math.exp(lor + 1.96 * se)
-
-
-def onset_histogram(table: pd.DataFrame) -> pd.DataFrame:
-    """Onset ages (whole years) of everyone with an act during the run: counts and shares."""
-    on = table["onset_age_block"].dropna().to_numpy()
-    if on.size == 0:
-        return pd.DataFrame({"age": [], "count": [], "share": []})
-    a = np.floor(on).astype(int)
-    ages = np.arange(a.min(), a.max() + 1)
-    cnt = np.array([(a == x).sum() for x in ages])
-    return pd.DataFrame({"age": ages, "count": cnt, "share": cnt / on.size})
-
-
-def summarise(table: pd.DataFrame, manifest: dict | None = None) -> xr.Dataset:
-    """Population summary as a Dataset: prevalence by age (dimension ``age``) and scalar shares."""
-    prev = prevalence_by_age(table)
-    ds = xr.Dataset({c: ("age", prev[c].to_numpy()) for c in prev.columns if c != "age"},
-                    coords={"age": prev["age"].to_numpy()})
-    hist = onset_histogram(table)
-    ds["onset_count"] = ("onset_age", hist["count"].to_numpy().astype(np.int64))
-    ds = ds.assign_coords(onset_age=hist["age"].to_numpy())
-    from .calibration import simulated_measures
-
-    for k, v in simulated_measures(table).items():
-        ds.attrs[k] = float(v)
-    for k in ("end_lifetime_nssi", "end_nssi_12m", "end_addictive", "end_cessation", "end_criterion_a"):
-        if k in table:
-            ds.attrs[k.replace("end_", "by_end_")] = float(table[k].mean())
-    ds.attrs["n_subjects"] = int(len(table))
-    ds.attrs["title"] = "nssisim population summary (research instrument; not a clinical tool)"
-    if manifest:
-        ds.attrs["manifest"] = json.dumps(manifest, sort_keys=True)
-    return ds
-
-
-__all__ = ["benchmark", "environment_schedule", "format_benchmark", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
-           "collect", "odds_ratio", "onset_histogram", "prevalence_by_age", "reduce_chunk", "run_in_memory", "run_population",
-           "simulate_chunk", "summarise", "survey_ages"]
+__all__ = ["environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
+           "collect", "reduce_chunk", "run_in_memory", "run_population",
+           "simulate_chunk", "survey_ages"]

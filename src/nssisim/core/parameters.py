@@ -18,7 +18,6 @@ Presets for vulnerable or clinical persons are TOML files in ``nssisim/configs``
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -292,12 +291,6 @@ def defaults() -> dict[str, float]:
     return {name: p.default for name, p in PARAMS.items()}
 
 
-def did_you_mean(name: str, options) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``options`` to a misspelt ``name``, else ``""``."""
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def check_value(name: str, value: float, where: str = "parameters") -> float:
     """Return ``value`` as float if ``name`` is a known parameter and ``value`` lies within bounds.
 
@@ -310,3 +303,6 @@ def check_value(name: str, value: float, where: str = "parameters") -> float:
     if not np.isfinite(v) or v < p.low or v > p.high:
         raise ValueError(f"{where}: parameter '{name}' = {value!r} is outside its bounds [{p.low}, {p.high}] ({p.unit})")
     return v
+
+
+__all__ = ["check_value", "defaults", "HOURS_PER_DAY", "HOURS_PER_YEAR", "MECHANISMS", "Param", "PARAMS", "TRAITS"]

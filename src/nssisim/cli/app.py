@@ -12,7 +12,6 @@ replaced). This keeps ``make demo`` repeatable without losing an earlier report.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import datetime
@@ -21,10 +20,11 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
-from .config import ConfigError, ScenarioConfig, load_config, to_simulation_kwargs, to_toml, validate_config
-from .parameters import MECHANISMS, PARAMS
-from .presets import PRESETS, load_preset
+from .._version import __version__
+from ..files import atomic_write_netcdf
+from ..core.scenario import ConfigError, ScenarioConfig, load_config, to_simulation_kwargs, to_toml, validate_config
+from ..core.parameters import MECHANISMS, PARAMS
+from ..core.presets import PRESETS, load_preset
 
 app = typer.Typer(
     name="nssisim",
@@ -84,16 +84,10 @@ def _check_mechanisms(names: list[str] | None) -> tuple[str, ...]:
 
 def _write_netcdf(ds, path: Path) -> None:
     """Write atomically: a crash never leaves a half-written file under ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
+        atomic_write_netcdf(ds, path)
     except ImportError as err:
         raise _fail(f"cannot write netCDF: {err} (install h5py: pip install h5py)", 1) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------- simulate
@@ -113,7 +107,7 @@ def simulate(
     existing = [p for p in (out, events) if p is not None and p.exists()]
     if existing and not overwrite:
         raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
-    from .simulation import events_table, simulate_cohort
+    from ..core.simulation import events_table, simulate_cohort
 
     t0 = time.perf_counter()
     try:
@@ -216,8 +210,8 @@ def demo(
     folder, note = _report_dir(out, overwrite)
     if note:
         typer.echo(note)
-    from .report import write_report
-    from .simulation import simulate_cohort
+    from ..report.figures import write_report
+    from ..core.simulation import simulate_cohort
 
     t_all = time.perf_counter()
     person_cfg, cohort_cfg = _demo_configs(preset, seed, fast, subjects, days)
@@ -236,8 +230,8 @@ def demo(
     population = None
     n_pop = population_subjects if population_subjects is not None else (DEMO_POPULATION_FAST if fast else DEMO_POPULATION)
     if n_pop > 0:
-        from .calibration import load_record
-        from .lifecourse import LifeCourse, run_in_memory
+        from ..population.calibration import load_record
+        from ..population.lifecourse import LifeCourse, run_in_memory
 
         t0 = time.perf_counter()
         course = LifeCourse()
@@ -253,7 +247,7 @@ def demo(
 
     results = None
     if targets:
-        from .targets import TARGETS, run_targets
+        from ..targets import TARGETS, run_targets
 
         t0 = time.perf_counter()
         demo_targets = [t for t in TARGETS if t not in DEMO_SKIP_TARGETS]
@@ -263,7 +257,7 @@ def demo(
 
     trial_ds = None
     if trial:
-        from .trial import load_design, run_trial
+        from ..trials.trial import load_design, run_trial
 
         t0 = time.perf_counter()
         typer.echo("running the demo virtual trial (configs/trials/demo.toml: DBT-A vs supportive therapy) ...")
@@ -308,7 +302,7 @@ def targets_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run the explanatory targets and print the table (exit 0 unless --strict and one fails)."""
-    from .targets import format_results, run_targets
+    from ..targets import format_results, run_targets
 
     off = _check_mechanisms(mechanisms_off)
     if not _check_targets(ids):
@@ -324,7 +318,7 @@ def targets_cmd(
 
 def _check_targets(ids: list[str] | None) -> bool:
     """Exit 2 on unknown target ids; False (after saying so) when no target is registered."""
-    from .targets import TARGETS
+    from ..targets import TARGETS
 
     unknown = [i for i in (ids or []) if i not in TARGETS]
     if unknown:
@@ -345,7 +339,7 @@ def ablate(
     """Phenomena-by-mechanism table: does each target hold with each mechanism switched off?"""
     if markdown is not None and markdown.exists() and not overwrite:
         raise _fail(f"{markdown} exists; pass --overwrite to replace it", 1)
-    from .targets import ablation, format_ablation
+    from ..targets import ablation, format_ablation
 
     if not _check_targets(ids):
         return
@@ -353,7 +347,7 @@ def ablate(
     df = ablation(ids or None, progress=True, **kw)
     typer.echo(format_ablation(df))
     if markdown is not None:
-        from .targets import ablation_markdown
+        from ..targets import ablation_markdown
 
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(ablation_markdown(df), encoding="utf-8")
@@ -376,15 +370,12 @@ def bench(
     population: Annotated[int | None, typer.Option("--population", min=1, help="Instead: life-course population throughput (subject-years/s) for this many subjects, ages 11-18 (e.g. 100000).")] = None,
 ) -> None:
     """Measure simulator throughput (person-steps per second), or with --sweep sweep throughput, and print the report."""
-    if population is not None:
-        from .lifecourse import benchmark, format_benchmark as format_population
+    from ..bench import (format_benchmark, format_population_benchmark, format_sweep_benchmark, run_benchmark,
+                         run_population_benchmark, run_sweep_benchmark)
 
-        typer.echo(format_population(benchmark(population, progress=True)))
+    if population is not None:
+        typer.echo(format_population_benchmark(run_population_benchmark(population, progress=True)))
         return
-    try:
-        from .bench import format_benchmark, format_sweep_benchmark, run_benchmark, run_sweep_benchmark
-    except ImportError as err:
-        raise _fail(f"the benchmark module is not available: {err}", 1) from None
     if sweep:
         typer.echo(format_sweep_benchmark(run_sweep_benchmark(n_runs=runs, n_subjects_per_run=subjects_per_run,
                                                               days=days, workers=workers, progress=True)))
@@ -406,7 +397,7 @@ def docs(
 ) -> None:
     """Generate the model documentation (equations, parameter table, targets) as Markdown."""
     try:
-        from .docs import render_model_md
+        from ..modeldoc.render import render_model_md
     except ImportError as err:
         raise _fail(f"the docs module is not available: {err}", 1) from None
     text = render_model_md()
@@ -456,7 +447,7 @@ def ema_validate(
     scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar <stem>.scales.json, else 100.")] = None,
 ) -> None:
     """Check an EMA file and print a summary (exit 2 with the row and column of the first problem)."""
-    from .ema import EMAError, read_ema
+    from ..ema.data import EMAError, read_ema
 
     scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
     try:
@@ -491,7 +482,7 @@ def ema_simulate(
         raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
     if out.exists() and not overwrite:
         raise _fail(f"refusing to overwrite {out}: pass --overwrite to replace", 1)
-    from .ema import simulate_study, write_ema
+    from ..ema.data import simulate_study, write_ema
 
     t0 = time.perf_counter()
     study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day, compliance=compliance)
@@ -517,7 +508,7 @@ def fit_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs in --out.")] = False,
 ) -> None:
     """Fit the EMA inference model (NumPyro NUTS, hierarchical) to a file; see docs/ema.md. Research use only."""
-    from .ema import EMAError, read_ema
+    from ..ema.data import EMAError, read_ema
 
     names = ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_affect_around_acts.png")
     existing = [n for n in names if (out / n).exists()]
@@ -526,7 +517,7 @@ def fit_cmd(
     scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
     try:
         data = read_ema(file, scales=scales)
-        from .fit import prepare
+        from ..ema.inference import prepare
 
         prepared = prepare(data)
     except (EMAError, ValueError, OSError) as err:
@@ -534,7 +525,7 @@ def fit_cmd(
     import json
     import warnings
 
-    from .fit import FitDiagnosticWarning, diagnostics, fit, plot_ppc, posterior_dataset, ppc, summary_table
+    from ..ema.inference import FitDiagnosticWarning, diagnostics, fit, plot_ppc, posterior_dataset, ppc, summary_table
 
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -579,7 +570,7 @@ def recover_cmd(
         raise _fail(f"--out {out}: exists and is not a directory", 2)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise _fail(f"refusing to write into non-empty {out}: pass --overwrite", 1)
-    from .fit import recover
+    from ..ema.inference import recover
 
     r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
                 compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup, num_samples=samples, num_chains=chains, overwrite=overwrite)
@@ -620,8 +611,8 @@ def sensitivity(
     Ranges default to the parameter table's bounds. The sweep lives in DIR/sweep and is written shard by shard;
     an interrupted run continues with --resume and gives the same result. See docs/sensitivity.md.
     """
-    from .sensitivity import format_indices, make_design, parse_param_spec, plot_indices
-    from .sweep import OUTPUTS, SweepError, load_sweep, run_sweep, sweep_status
+    from ..sweeps.sensitivity import format_indices, make_design, parse_param_spec, plot_indices
+    from ..sweeps.sweep import OUTPUTS, SweepError, load_sweep, run_sweep, sweep_status
 
     if method not in ("sobol", "morris"):
         raise _fail(f"--method must be 'sobol' or 'morris', got '{method}'", 2)
@@ -710,8 +701,7 @@ def population(
     """
     import json
 
-    from .lifecourse import LifeCourse, prevalence_by_age, run_population, summarise
-    from .population import PopulationError, load_population
+    from ..population import LifeCourse, PopulationError, load_population, prevalence_by_age_table, run_population, summarise
 
     try:
         pspec = load_population(spec)
@@ -730,7 +720,7 @@ def population(
     table.to_parquet(out / "measurements.parquet", index=False)
     if csv:
         table.to_csv(out / "measurements.csv", index=False)
-    prev = prevalence_by_age(table)
+    prev = prevalence_by_age_table(table)
     prev.to_csv(out / "prevalence_by_age.csv", index=False)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     _write_netcdf(summarise(table, manifest), out / "summary.nc")
@@ -756,8 +746,8 @@ def calibrate(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Fit the unpinned parameters to the published numbers by history matching (see docs/population.md)."""
-    from .calibration import apply_to_spec, calibrate as run_cal, format_report, record_toml
-    from .population import PopulationError, load_population
+    from ..population.calibration import apply_to_spec, calibrate as run_cal, format_report, record_toml
+    from ..population.spec import PopulationError, load_population
 
     for p in (record, write_spec, history):
         if p is not None and p.exists() and not overwrite:
@@ -777,7 +767,7 @@ def calibrate(
         rec["history"].to_csv(history, index=False)
         typer.echo(f"wrote {history}")
     if write_spec is not None:
-        from .population import POPULATIONS, population_path
+        from ..population.spec import POPULATIONS, population_path
 
         text = (population_path(spec) if spec in POPULATIONS else Path(spec)).read_text(encoding="utf-8")
         write_spec.write_text(apply_to_spec(text, rec["parameters"], f"calibrated by `nssisim calibrate` on {rec['date']} "
@@ -791,7 +781,7 @@ def calibration_report(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ) -> None:
     """Model versus target: each simulated value with the published value and interval beside it."""
-    from .calibration import format_report, load_record
+    from ..population.calibration import format_report, load_record
 
     try:
         rec = load_record(which)
@@ -813,8 +803,8 @@ def trial(
     Interrupted runs resume: finished groups of replicates are kept in OUT/.trial_partial/ and
     reused when the same command is run again (removed once the results are written).
     """
-    from .trial import DesignError, load_design, run_trial
-    from .trial_plots import TRIAL_FILES, trial_markdown, write_trial
+    from ..trials.trial import DesignError, load_design, run_trial
+    from ..trials.plots import TRIAL_FILES, trial_markdown, write_trial
 
     existing = [out / f for f in TRIAL_FILES if (out / f).exists()]
     if existing and not overwrite:
@@ -863,7 +853,7 @@ def sweep_cmd(
     """
     import pandas as pd
 
-    from .sweep import SweepError, load_sweep, make_manifest, results_table, run_sweep, sweep_status
+    from ..sweeps.sweep import SweepError, load_sweep, make_manifest, results_table, run_sweep, sweep_status
 
     if preset not in PRESETS:
         raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
@@ -921,7 +911,7 @@ def _sweep_executor(scheduler: str | None, dask_local: int | None):
     if scheduler is None and dask_local is None:
         return nullcontext(None)
     try:
-        from .sweep import dask_client
+        from ..sweeps.sweep import dask_client
     except ImportError as err:  # pragma: no cover - dask is a dependency
         raise _fail(f"the Dask executor needs dask.distributed: {err}", 1) from None
     return dask_client(scheduler=scheduler, n_workers=dask_local)

@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .parameters import HOURS_PER_DAY, HOURS_PER_YEAR, MECHANISMS, PARAMS
+from ..core import model
+from ..core.model import PFC_NEUTRAL
+from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR, MECHANISMS, PARAMS
+from ..files import resource, toml_file
+from ..targets import TARGETS
 
-REFERENCES_PATH = Path(__file__).resolve().parent / "data" / "references.toml"
+REFERENCES_PATH = resource("data", "references.toml")
 DOCS_COMMAND = "nssisim docs --out docs/model.md"
 
 #: Math symbol of each parameter in the equations (LaTeX, without dollars).
@@ -145,13 +148,10 @@ SYMBOLS: dict[str, str] = {
 # ============================================================================ references
 def load_references(path: str | Path | None = None) -> dict[str, dict]:
     """The reference table (``data/references.toml``): evidence key -> fields."""
-    with open(path or REFERENCES_PATH, "rb") as f:
-        return tomllib.load(f)
+    return toml_file(path or REFERENCES_PATH)
 
 
 def _targets() -> Mapping:
-    from .targets import TARGETS
-
     return TARGETS
 
 
@@ -313,8 +313,6 @@ _TIME = r"""
 
 
 def _state_section() -> str:
-    from . import model
-
     rows = []
     for field, comment in _field_comments(model.State):
         parts = [c.strip() for c in comment.split(",")]
@@ -696,8 +694,6 @@ def _mechanism_evidence(mid: str, brief: Iterable[str]) -> list[str]:
 
 
 def _mechanisms_section() -> str:
-    from .model import PFC_NEUTRAL
-
     out = [
         "\n## 4. Mechanisms and equations\n",
         "Each mechanism is a switchable block of `nssisim.model.step`. States: $S$ stress, $C$ cortisol, "
@@ -917,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["render_model_md", "write_model_md", "check_references", "load_references", "evidence_usage", "SYMBOLS"]
+__all__ = ["DOCS_COMMAND", "render_model_md", "write_model_md", "check_references", "load_references", "evidence_usage", "SYMBOLS"]
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,17 +44,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
-from .interventions import Arm, InterventionError, build_schedule, load_intervention
-from .model import SELF_ESTEEM_NEUTRAL
-from .parameters import HOURS_PER_DAY, PARAMS, check_value
-from .parameters import did_you_mean as _suggest
-from .simulation import config_hash, effective_params, simulate_cohort, stack_params
+from .._version import __version__
+from ..core.model import SELF_ESTEEM_NEUTRAL
+from ..core.parameters import check_value, HOURS_PER_DAY, PARAMS
+from ..core.simulation import config_hash, effective_params, simulate_cohort, stack_params
+from ..files import did_you_mean as _suggest, read_toml, SpecError
+from .interventions import Arm, build_schedule, InterventionError, load_intervention
+from ..population.spec import load_population, params_of, PopulationError, POPULATIONS, sample_population
+from ..stats import hedges_g, odds_ratio_groups, paired_difference, risk_difference
 
 #: Days without NSSI at the end of a window that count as remission.
 REMISSION_DAYS = 56
-#: Two-sided 95% normal quantile.
-Z95 = 1.959963984540054
 #: Days per month for per-month frequencies.
 DAYS_PER_MONTH = 30.4375
 #: Outcomes that are shares (per-patient 0/1): risk difference and odds ratio.
@@ -68,7 +67,7 @@ BETTER = {"nssi_free": 1, "attempt_free": 1, "self_harm_free": 1, "remission": 1
           "nssi_per_month": -1, "self_harm_per_month": -1, "limbic_change": -1, "regulation_change": 1}
 
 
-class DesignError(ValueError):
+class DesignError(SpecError):
     """A trial design is invalid; the message names the file and the field."""
 
 
@@ -179,8 +178,6 @@ def parse_design(data: Mapping, source: str = "<dict>") -> Design:
     pop = data.get("population", "clinical")
     if not isinstance(pop, str):
         raise DesignError(f"{w}: population: expected a population name or a path")
-    from .population import POPULATIONS, PopulationError, load_population
-
     if pop not in POPULATIONS and not Path(pop).is_absolute() and (Path(source).parent / pop).is_file():
         pop = str(Path(source).parent / pop)  # a path relative to the design file
     try:
@@ -292,30 +289,17 @@ def parse_design(data: Mapping, source: str = "<dict>") -> Design:
 
 def load_design(path: str | Path) -> Design:
     """Load and validate a design file (a path, or the name of a shipped example)."""
-    p = Path(path)
-    if not p.is_file():
-        from importlib.resources import files
-
-        shipped = files("nssisim").joinpath("configs", "trials", f"{path}.toml")
-        if shipped.is_file():
-            p = Path(str(shipped))
-        else:
-            raise DesignError(f"{path}: no such design file (shipped examples: {', '.join(DESIGNS)})")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise DesignError(f"{p}: not valid TOML: {e}") from None
-    return parse_design(data, str(p))
+    src, data = read_toml(path, kind="trial design", shipped=DESIGNS, location=lambda s: f"configs/trials/{s}.toml",
+                          error=lambda source, message: DesignError(f"{source}: {message}"))
+    return parse_design(data, src)
 
 
 #: Shipped example designs (``configs/trials/<name>.toml``).
-DESIGNS = ("dbt_vs_supportive", "dbt_components", "ssri_vs_placebo", "naltrexone_profiles", "demo")
+DESIGNS = ("dbt_vs_supportive", "dbt_components", "ssri_vs_placebo", "naltrexone_profiles", "demo", "calibrate_dbt")
 
 
 # ------------------------------------------------------------------------------ simulation
 def _population(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> dict[str, np.ndarray]:
-    from .population import load_population, params_of, sample_population
-
     spec = load_population(design.population)
     pop = params_of(sample_population(spec, len(ids), design.seed, subject_ids=ids))
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
@@ -452,44 +436,6 @@ def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
 
 
 # ------------------------------------------------------------------------------ statistics
-def risk_difference(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
-    """Risk difference p1 - p0 with a Wald 95% interval."""
-    n1, n0 = len(x1), len(x0)
-    p1, p0 = float(np.mean(x1)), float(np.mean(x0))
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    return p1 - p0, p1 - p0 - Z95 * se, p1 - p0 + Z95 * se
-
-
-def odds_ratio(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
-    """Odds ratio (arm vs control) with a Woolf (log) 95% interval; 0.5 is added to every cell
-    when any cell is empty (Haldane-Anscombe)."""
-    a, b = float(np.sum(x1)), float(len(x1) - np.sum(x1))
-    c, d = float(np.sum(x0)), float(len(x0) - np.sum(x0))
-    if min(a, b, c, d) == 0:
-        a, b, c, d = a + 0.5, b + 0.5, c + 0.5, d + 0.5
-    lor = math.log(a * d / (b * c))
-    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-    return math.exp(lor), math.exp(lor - Z95 * se), math.exp(lor + Z95 * se)
-
-
-def hedges_g(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
-    """Hedges' g (arm minus control over the pooled SD, small-sample corrected) with a 95% interval."""
-    n1, n0 = len(x1), len(x0)
-    s2 = ((n1 - 1) * np.var(x1, ddof=1) + (n0 - 1) * np.var(x0, ddof=1)) / (n1 + n0 - 2)
-    if not s2 > 0:
-        return float("nan"), float("nan"), float("nan")
-    j = 1.0 - 3.0 / (4.0 * (n1 + n0) - 9.0)
-    g = j * (np.mean(x1) - np.mean(x0)) / math.sqrt(s2)
-    se = math.sqrt((n1 + n0) / (n1 * n0) + g * g / (2.0 * (n1 + n0)))
-    return float(g), float(g - Z95 * se), float(g + Z95 * se)
-
-
-def paired_difference(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
-    """Mean within-patient difference (arm minus control, same patients) with a 95% interval."""
-    d = np.asarray(x1, float) - np.asarray(x0, float)
-    m = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return m, m - Z95 * se, m + Z95 * se
 
 
 #: Null value of each effect measure (an interval excluding it is "significant").
@@ -521,7 +467,7 @@ def _effects(design: Design, out: Mapping[str, np.ndarray], assigned: np.ndarray
     c = names.index(design.control)
     wi = {w.name: j for j, w in enumerate(design.windows)}
     res = np.full((len(rows), 3), np.nan)
-    fns = {"risk_difference": risk_difference, "odds_ratio": odds_ratio, "hedges_g": hedges_g,
+    fns = {"risk_difference": risk_difference, "odds_ratio": odds_ratio_groups, "hedges_g": hedges_g,
            "paired_difference": paired_difference}
     for r, (con, o, wn, meas, analysis) in enumerate(rows):
         a = names.index(con.split(" vs ")[0])
@@ -757,7 +703,4 @@ def calibrate_strength(design: Design, arm: str, strengths: Sequence[float], tar
     raise ValueError(f"target {target} not bracketed by the strengths {list(s)} (g = {list(np.round(g, 3))})")
 
 
-__all__ = ["BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES", "REMISSION_DAYS",
-           "arm_summary", "calibrate_strength", "effects_table", "eligible", "hedges_g", "load_design",
-           "neural_proxies", "odds_ratio", "paired_difference", "parse_design", "randomise", "risk_difference",
-           "run_trial", "screen", "simulate_arms", "strength_curve", "summary_table"]
+__all__ = ["DBT_TARGET_D", "BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES", "REMISSION_DAYS", "arm_summary", "calibrate_strength", "effects_table", "eligible", "load_design", "neural_proxies", "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve", "summary_table"]

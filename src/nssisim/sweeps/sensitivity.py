@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .parameters import PARAMS
+from ..core.parameters import PARAMS
+from ..plotting import figure, save, style
 from .sweep import make_manifest
 
 SOBOL_COLUMNS = ("parameter", "output", "S1", "S1_conf", "ST", "ST_conf")
@@ -261,17 +262,18 @@ def format_indices(tidy: pd.DataFrame) -> str:
 
 def plot_indices(tidy: pd.DataFrame, output: str, path: str | Path) -> Path:
     """Ranked horizontal bars of ST (Sobol) or mu* (Morris) with their intervals, for one output."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     g = tidy[tidy["output"] == output]
     if g.empty:
         raise KeyError(f"no indices for output '{output}'")
     sobol = "ST" in g.columns
     key, conf = ("ST", "ST_conf") if sobol else ("mu_star", "mu_star_conf")
     g = g.sort_values(key, ascending=True, na_position="first")
-    fig = Figure(figsize=(6.0, 0.6 + 0.32 * len(g)), layout="constrained")
-    FigureCanvasAgg(fig)
+    with style():
+        return _draw_indices(g, output, sobol, key, conf, path)
+
+
+def _draw_indices(g: pd.DataFrame, output: str, sobol: bool, key: str, conf: str, path: str | Path) -> Path:
+    fig = figure(6.0, 0.6 + 0.32 * len(g))
     ax = fig.add_subplot()
     y = np.arange(len(g))
     ax.barh(y, g[key].to_numpy(), xerr=g[conf].to_numpy(), color="#4477AA", ecolor="#333333", capsize=2,
@@ -285,10 +287,7 @@ def plot_indices(tidy: pd.DataFrame, output: str, path: str | Path) -> Path:
     ax.set_title(f"{output}: parameters ranked by {'ST' if sobol else 'mu*'}", loc="left", fontsize=9)
     ax.grid(axis="x", color="#E6E6E6", linewidth=0.5)
     ax.set_axisbelow(True)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, format="png", metadata={"Software": "nssisim"})
-    return path
+    return save(fig, path)
 
 
 __all__ = ["MorrisDesign", "SobolDesign", "format_indices", "make_design", "param_ranges", "parse_param_spec",

@@ -1,0 +1,57 @@
+"""EMA data and its fit: the long format, reader and validator, synthetic studies, the
+prompt-level inference model, posterior checks and parameter recovery.
+"""
+
+from .data import (
+    COLUMNS,
+    EMAData,
+    EMAError,
+    ITEMS,
+    OPTIONAL_COLUMNS,
+    participant_ids,
+    ParticipantData,
+    PROMPT_TYPES,
+    read_ema,
+    REQUIRED_COLUMNS,
+    sidecar_path,
+    simulate_study,
+    STUDY_START,
+    STUDY_STATE_COLUMNS,
+    SyntheticStudy,
+    write_ema,
+)
+from .inference import (
+    diagnostics,
+    ESS_MIN,
+    Fit,
+    fit,
+    FitData,
+    FitDiagnosticWarning,
+    forecast_calibration,
+    FORECAST_HOURS,
+    hazards,
+    IDENTIFIABLE,
+    INFERENCE_PARAMS,
+    model,
+    PARAM_NAMES,
+    phenotype,
+    plot_ppc,
+    posterior_dataset,
+    ppc,
+    prepare,
+    PROFILES,
+    recover,
+    recovery_scores,
+    RHAT_MAX,
+    self_consistency,
+    simulate_inference_data,
+    summary_table,
+)
+
+__all__ = ["COLUMNS", "EMAData", "EMAError", "ITEMS", "OPTIONAL_COLUMNS", "PROMPT_TYPES", "ParticipantData",
+           "REQUIRED_COLUMNS", "STUDY_START", "STUDY_STATE_COLUMNS", "SyntheticStudy", "participant_ids",
+           "read_ema", "sidecar_path", "simulate_study", "write_ema", "ESS_MIN", "FORECAST_HOURS", "IDENTIFIABLE",
+           "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData", "FitDiagnosticWarning",
+           "diagnostics", "fit", "hazards", "model", "phenotype", "plot_ppc", "posterior_dataset", "ppc", "prepare",
+           "recover", "recovery_scores", "self_consistency", "simulate_inference_data", "summary_table",
+           "forecast_calibration"]

@@ -1,0 +1,16 @@
+"""The model reference (docs/model.md), rendered from the code: equations, units, state
+domains, targets, the parameter table and references.
+"""
+
+from .render import (
+    check_references,
+    DOCS_COMMAND,
+    evidence_usage,
+    load_references,
+    render_model_md,
+    SYMBOLS,
+    write_model_md,
+)
+
+__all__ = ["DOCS_COMMAND", "render_model_md", "write_model_md", "check_references", "load_references",
+           "evidence_usage", "SYMBOLS"]

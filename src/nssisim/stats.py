@@ -1,0 +1,86 @@
+"""The statistics that more than one part of the package reports, each defined once.
+
+All intervals are two-sided 95 % intervals with the normal quantile :data:`Z95`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: The standard normal 97.5 % quantile.
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of ``k`` successes in ``n`` trials; NaN if ``n <= 0``."""
+    if n <= 0:
+        return math.nan, math.nan
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return c - h, c + h
+
+
+def odds_ratio_cells(a: float, b: float, c: float, d: float, *, correction: str = "if_empty") -> tuple[float, float, float]:
+    """Odds ratio ``a d / (b c)`` of a 2x2 table with a Woolf (log) 95 % interval.
+
+    ``a, b``: exposed with and without the outcome; ``c, d``: unexposed with and without.
+    ``correction`` adds 0.5 to every cell (Haldane-Anscombe): ``"if_empty"`` only when a cell
+    is empty, ``"always"`` in every table.
+    """
+    if correction not in ("if_empty", "always"):
+        raise ValueError(f"correction must be 'if_empty' or 'always', got {correction!r}")
+    a, b, c, d = float(a), float(b), float(c), float(d)
+    if correction == "always" or min(a, b, c, d) == 0:
+        a, b, c, d = a + 0.5, b + 0.5, c + 0.5, d + 0.5
+    ratio = a * d / (b * c)
+    lor = math.log(ratio)
+    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    return ratio, math.exp(lor - Z95 * se), math.exp(lor + Z95 * se)
+
+
+def odds_ratio(exposed: np.ndarray, outcome: np.ndarray, *, correction: str = "if_empty") -> tuple[float, float, float]:
+    """Odds ratio of ``outcome`` given ``exposed`` (two boolean arrays over the same people)."""
+    e, o = np.asarray(exposed, bool), np.asarray(outcome, bool)
+    return odds_ratio_cells(np.sum(e & o), np.sum(e & ~o), np.sum(~e & o), np.sum(~e & ~o), correction=correction)
+
+
+def odds_ratio_groups(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
+    """Odds ratio of a binary outcome in group 1 (``x1``) against group 0 (``x0``)."""
+    s1, s0 = float(np.sum(x1)), float(np.sum(x0))
+    return odds_ratio_cells(s1, len(x1) - s1, s0, len(x0) - s0)
+
+
+def risk_difference(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
+    """Risk difference p1 - p0 with a Wald 95% interval."""
+    n1, n0 = len(x1), len(x0)
+    p1, p0 = float(np.mean(x1)), float(np.mean(x0))
+    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return p1 - p0, p1 - p0 - Z95 * se, p1 - p0 + Z95 * se
+
+
+def hedges_g(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
+    """Hedges' g (group 1 minus group 0 over the pooled SD, small-sample corrected) with a 95% interval."""
+    n1, n0 = len(x1), len(x0)
+    s2 = ((n1 - 1) * np.var(x1, ddof=1) + (n0 - 1) * np.var(x0, ddof=1)) / (n1 + n0 - 2)
+    if not s2 > 0:
+        return float("nan"), float("nan"), float("nan")
+    j = 1.0 - 3.0 / (4.0 * (n1 + n0) - 9.0)
+    g = j * (np.mean(x1) - np.mean(x0)) / math.sqrt(s2)
+    se = math.sqrt((n1 + n0) / (n1 * n0) + g * g / (2.0 * (n1 + n0)))
+    return float(g), float(g - Z95 * se), float(g + Z95 * se)
+
+
+def paired_difference(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
+    """Mean within-person difference (``x1 - x0``, same people) with a 95% interval."""
+    d = np.asarray(x1, float) - np.asarray(x0, float)
+    m = float(d.mean())
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return m, m - Z95 * se, m + Z95 * se
+
+
+__all__ = ["Z95", "hedges_g", "odds_ratio", "odds_ratio_cells", "odds_ratio_groups", "paired_difference",
+           "risk_difference", "wilson_interval"]

@@ -1,0 +1,34 @@
+"""Parameter sweeps (manifests run in resumable shards, locally or on Dask) and global
+sensitivity analysis (Sobol, Morris).
+"""
+
+from .sweep import (
+    dask_client,
+    DIAGNOSTICS,
+    load_sweep,
+    make_manifest,
+    OUTPUTS,
+    results_table,
+    run_outputs,
+    run_sweep,
+    shard_path,
+    simulate_shard,
+    sweep_status,
+    SweepError,
+    WORKER_ENV,
+    worker_info,
+)
+from .sensitivity import (
+    format_indices,
+    make_design,
+    MorrisDesign,
+    param_ranges,
+    parse_param_spec,
+    plot_indices,
+    SobolDesign,
+)
+
+__all__ = ["shard_path", "DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep",
+           "make_manifest", "results_table", "run_outputs", "run_sweep", "simulate_shard", "sweep_status",
+           "worker_info", "MorrisDesign", "SobolDesign", "format_indices", "make_design", "param_ranges",
+           "parse_param_spec", "plot_indices"]

@@ -1,0 +1,48 @@
+"""Virtual trials: interventions as time-varying parameter schedules, trial designs, arms with
+common random numbers, effects and power, and the trial's figures and tables.
+"""
+
+from .interventions import (
+    Arm,
+    build_schedule,
+    Component,
+    Intervention,
+    InterventionError,
+    INTERVENTIONS,
+    load_intervention,
+    mapping_markdown,
+    mapping_rows,
+    parse_intervention,
+    propensities,
+)
+from .trial import (
+    arm_summary,
+    BINARY_OUTCOMES,
+    calibrate_strength,
+    CONTINUOUS_OUTCOMES,
+    DBT_TARGET_D,
+    Design,
+    DesignError,
+    DESIGNS,
+    effects_table,
+    eligible,
+    load_design,
+    neural_proxies,
+    OUTCOMES,
+    parse_design,
+    randomise,
+    REMISSION_DAYS,
+    run_trial,
+    screen,
+    simulate_arms,
+    strength_curve,
+    summary_table,
+)
+from .plots import plot_forest, plot_trajectories, TRIAL_FILES, trial_markdown, write_trial
+
+__all__ = ["Arm", "Component", "INTERVENTIONS", "Intervention", "InterventionError", "build_schedule",
+           "load_intervention", "mapping_markdown", "mapping_rows", "parse_intervention", "propensities",
+           "DBT_TARGET_D", "BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES",
+           "REMISSION_DAYS", "arm_summary", "calibrate_strength", "effects_table", "eligible", "load_design",
+           "neural_proxies", "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve",
+           "summary_table", "TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
