@@ -2,11 +2,11 @@
 
 :func:`run_benchmark` times
 
-(a) :func:`nssisim.simulation.simulate_cohort` for a cohort (default 10,000 persons over one
+(a) :func:`nssisim.core.simulation.simulate_cohort` for a cohort (default 10,000 persons over one
     year in steps of one hour: 87.6 million person-steps), once cold (the first call
     traces and compiles) and once warm, end to end: from parameters to the labelled
     ``xarray`` Dataset, event table included;
-(b) :func:`nssisim.reference.reference_run`, the same equations written as peer models in
+(b) :func:`nssisim.core.reference.reference_run`, the same equations written as peer models in
     this field usually are: a ``for`` loop over the steps of one person, calling a
     plain-Python step function, with ``random.Random`` for the draws.
 

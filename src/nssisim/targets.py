@@ -558,7 +558,7 @@ _register(Target(
 
 
 # ----------------------------------------------------------------------------- virtual trials (P12, P13)
-#: The trial design shared by P12 and P13 (nssisim.trial): eligible high-risk adolescents of the
+#: The trial design shared by P12 and P13 (nssisim.trials): eligible high-risk adolescents of the
 #: "clinical" population (>= 3 lifetime acts, recent ideation or attempt), randomised at 15
 #: after a year of simulated history, 6 months of treatment. Every eligible patient is
 #: simulated in every arm (common random numbers), so contrasts compare the same patients.
@@ -576,7 +576,7 @@ TRIAL_TARGET_PATIENTS = 192  # eligible patients, each simulated in every arm
 
 def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None):
     """Simulate the eligible patients of :data:`TRIAL_TARGET_DESIGN` in every arm; per stratum
-    (arm names, outputs of :func:`nssisim.trial.simulate_arms`)."""
+    (arm names, outputs of :func:`nssisim.trials.simulate_arms`)."""
     data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
     if strata:
         data["strata"] = strata

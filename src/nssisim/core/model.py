@@ -1,7 +1,7 @@
 """The step function: mechanisms M1-M13 as one pure JAX function over a person's state.
 
 Everything here is pure and traceable: no I/O, no Python branching on values. Parameters
-arrive as a flat dict of arrays (one entry per row of :data:`nssisim.parameters.PARAMS`),
+arrive as a flat dict of arrays (one entry per row of :data:`nssisim.core.parameters.PARAMS`),
 mechanism switches as a float vector ``on`` of length 13 (1 = on, 0 = off), so ablations
 and (later) intervention arms are data and one compiled simulator serves them all.
 
@@ -194,7 +194,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
         Uniforms in [0, 1) for this person-step: stressor, urge (acted on or resisted), the
         marks of an act (interpersonal consequence, severity), attempt.
     s : State
-    p : dict of parameter arrays (see :data:`nssisim.parameters.PARAMS`).
+    p : dict of parameter arrays (see :data:`nssisim.core.parameters.PARAMS`).
     on : array (13,)
         Mechanism switches M1..M13 (1.0 on, 0.0 off).
     dt : float

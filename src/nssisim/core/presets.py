@@ -2,7 +2,7 @@
 
 Each preset is a file ``nssisim/configs/<name>.toml`` with a single ``[person]`` table of
 parameter overrides (parameters not named keep their defaults from
-:data:`nssisim.parameters.PARAMS`). The presets are illustrative, not calibrated: they show
+:data:`nssisim.core.parameters.PARAMS`). The presets are illustrative, not calibrated: they show
 the direction of the reviewed risk factors, not any real person or sample.
 
 - ``typical``: all defaults (a typical adolescent of a community sample);
@@ -10,7 +10,7 @@ the direction of the reviewed risk factors, not any real person or sample.
 - ``clinical``: a high-risk adolescent, as seen in clinical samples.
 
 A scenario config selects a preset with ``preset = "vulnerable"`` and may override single
-parameters in its own ``[person]`` table (see :mod:`nssisim.config`).
+parameters in its own ``[person]`` table (see :mod:`nssisim.core.scenario`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 What it is for
 --------------
-1. **An executable cross-check of** :mod:`nssisim.model`. :func:`reference_step` writes out
-   exactly the equations of :func:`nssisim.model.step`, line by line, with the ``math``
+1. **An executable cross-check of** :mod:`nssisim.core.model`. :func:`reference_step` writes out
+   exactly the equations of :func:`nssisim.core.model.step`, line by line, with the ``math``
    module and plain (double-precision) floats. ``tests/test_reference.py`` feeds both the
    same parameters, state, switches and uniforms and checks that they agree, so a slip in
    the vectorised JAX code (a wrong sign, a swapped argument, a mask applied to the wrong
@@ -15,13 +15,13 @@ What it is for
    nor hand-optimised), and the benchmark reports how many times faster the compiled
    cohort simulator is.
 
-It is not used by the simulator itself. When ``model.py`` changes, change this file in the
+It is not used by the simulator itself. When ``core/model.py`` changes, change this file in the
 same way (the tests will insist).
 
-Conventions are those of :mod:`nssisim.model`: time in hours; a state is a ``dict`` with the
-fields of :class:`nssisim.model.State`; the events of a step are a ``dict`` with the fields
-of :class:`nssisim.model.StepEvents`; parameters are a ``dict`` of floats (one entry per
-row of :data:`nssisim.parameters.PARAMS`); ``on`` holds the 13 mechanism switches M1..M13
+Conventions are those of :mod:`nssisim.core.model`: time in hours; a state is a ``dict`` with the
+fields of :class:`nssisim.core.model.State`; the events of a step are a ``dict`` with the fields
+of :class:`nssisim.core.model.StepEvents`; parameters are a ``dict`` of floats (one entry per
+row of :data:`nssisim.core.parameters.PARAMS`); ``on`` holds the 13 mechanism switches M1..M13
 (1.0 on, 0.0 off). Severity is an abstract number in [0, 1].
 """
 
@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from .parameters import MECHANISMS, defaults
 
 N_MECHANISMS = len(MECHANISMS)
-#: Uniforms per person-step: stressor, urge, act decision, attempt (as in ``model.py``).
+#: Uniforms per person-step: stressor, urge, act decision, attempt (as in ``core/model.py``).
 N_UNIFORMS = 4
 #: Prefrontal capacity used when M3 is off (same constant as ``model.PFC_NEUTRAL``).
 PFC_NEUTRAL = 0.5
@@ -53,7 +53,7 @@ EVENT_FIELDS = (
 
 
 # ---------------------------------------------------------------------------------------------
-# small helpers (the same as in model.py)
+# small helpers (the same as in core/model.py)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -131,16 +131,16 @@ def reference_step(
     dt: float,
     comparisons: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[dict[str, float], dict[str, float | bool]]:
-    """Advance one person by ``dt`` hours: the equations of :func:`nssisim.model.step`.
+    """Advance one person by ``dt`` hours: the equations of :func:`nssisim.core.model.step`.
 
     Parameters
     ----------
     u : 4 floats in [0, 1)
         Uniforms for this step: stressor, urge, act decision, attempt.
     state : dict
-        Fields of :class:`nssisim.model.State` as floats.
+        Fields of :class:`nssisim.core.model.State` as floats.
     p : dict
-        Every parameter of :data:`nssisim.parameters.PARAMS` as a float.
+        Every parameter of :data:`nssisim.core.parameters.PARAMS` as a float.
     on : 13 floats
         Mechanism switches M1..M13 (1.0 on, 0.0 off).
     dt : float

@@ -27,7 +27,7 @@ one numpy Generator per parameter, seeded with ``(run.seed, index of the paramet
 PARAMS)``, so subject ``i`` gets the same traits whatever the cohort size.
 
 Every value is checked here, at the boundary: unknown keys (with a "did you mean"),
-parameter bounds (from :data:`nssisim.parameters.PARAMS`, the single source of truth),
+parameter bounds (from :data:`nssisim.core.parameters.PARAMS`, the single source of truth),
 mechanism names, and that the horizon is a whole number of steps and of recording blocks.
 :func:`load_config` turns every problem into one :class:`ConfigError` whose message names
 the file, the field path (``person.limbic_reactivity``) and what was expected.
@@ -370,7 +370,7 @@ def config_dict(cfg: ScenarioConfig) -> dict[str, Any]:
 
 
 def to_simulation_kwargs(cfg: ScenarioConfig) -> dict[str, Any]:
-    """Keyword arguments for :func:`nssisim.simulation.simulate_cohort`.
+    """Keyword arguments for :func:`nssisim.core.simulation.simulate_cohort`.
 
     ``simulate_cohort(**to_simulation_kwargs(cfg))`` runs the scenario; the ``config`` entry
     is :func:`config_dict` (stored with its hash in the result's ``attrs``).

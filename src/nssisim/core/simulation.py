@@ -2,7 +2,7 @@
 
 Data flow: parameters (dict name -> value or per-subject array) -> :func:`stack_params`
 (arrays of shape ``(n_subjects,)``) -> :func:`_run_segment` (jit: ``vmap`` over subjects of
-a nested ``lax.scan`` over time, calling :func:`nssisim.model.step`) -> numpy -> Dataset.
+a nested ``lax.scan`` over time, calling :func:`nssisim.core.model.step`) -> numpy -> Dataset.
 
 Interventions (:class:`Schedule`): time-varying parameter modifiers evaluated inside the
 compiled loop once per record block (:func:`schedule_effects`, :func:`apply_schedule`): the

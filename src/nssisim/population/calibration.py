@@ -7,7 +7,7 @@ Data flow
 compared with, and how it is defined) -> candidate parameter sets (:data:`CALIBRATED`, their
 ranges) -> :func:`evaluate` (one life-course chunk per candidate: same subjects, same random
 streams and survey ages for every candidate, i.e. common random numbers; reduced by
-:func:`nssisim.lifecourse.reduce_chunk` and :func:`simulated_measures`) -> implausibility ->
+:func:`nssisim.population.lifecourse.reduce_chunk` and :func:`simulated_measures`) -> implausibility ->
 next wave -> the best candidate, re-run on a larger confirmation cohort -> a calibration record
 (``configs/calibration_<population>.toml``) and the calibrated values in the spec's
 ``[parameters]`` table.
@@ -41,7 +41,7 @@ the noise, and the best-ranked simulated candidates), each simulated on a select
 independent confirmation cohort (seed + 2); the record reports that run, so its numbers are not
 selected on their own noise.
 
-Only parameters not pinned by mechanism evidence are fitted (the defaults in ``parameters.py``
+Only parameters not pinned by mechanism evidence are fitted (the defaults in ``core/parameters.py``
 stay, since the explanatory targets are designed on them): the baseline log-odds of acting
 (a review-level assumption), the two function parameters whose only evidence is the function
 shares being fitted, the attempt hazard scale, the stressor weights of maltreatment and peer
@@ -448,7 +448,7 @@ def calibrate(population: str | Path = "community", *, targets: str | Path | Non
 # ----------------------------------------------------------------------------- record files
 def record_toml(record: dict) -> str:
     """The calibration record as TOML text (the candidate history is not included)."""
-    lines = ["# Calibration record written by `nssisim calibrate` (history matching; see nssisim.calibration).",
+    lines = ["# Calibration record written by `nssisim calibrate` (history matching; see nssisim.population.calibration).",
              "# Research instrument, not a clinical tool.", ""]
     lines += [f"population = {toml_value(record['population'])}", f"date = {toml_value(record['date'])}", ""]
     for sec in ("method", "parameters", "ranges", "population_statistics"):

@@ -2,12 +2,12 @@
 
 Data flow
 ---------
-population spec (``population.py``; its ``[parameters]`` table holds shared overrides, e.g. the
-calibrated values) -> for each chunk of subject ids: :func:`nssisim.population.sample_population`
--> :func:`nssisim.simulation.simulate_cohort` (daily record blocks, ``start_age_years``; the
+population spec (``population/spec.py``; its ``[parameters]`` table holds shared overrides, e.g. the
+calibrated values) -> for each chunk of subject ids: :func:`nssisim.population.spec.sample_population`
+-> :func:`nssisim.core.simulation.simulate_cohort` (daily record blocks, ``start_age_years``; the
 prefrontal maturation of M12 runs from the start age) -> :func:`reduce_chunk` (one row per subject:
 raw factors, the survey-age measures below, the end-of-run measures of
-:func:`nssisim.measures.measure`, and acts per year of age) -> one Parquet file per chunk, written
+:func:`nssisim.core.measures.measure`, and acts per year of age) -> one Parquet file per chunk, written
 atomically (temporary file, then rename) -> :func:`collect` (tidy table) and :func:`summarise`
 (prevalence by age and population shares as an ``xarray`` Dataset).
 
@@ -42,9 +42,9 @@ the prospective odds ratio come from these columns.
 
 Age-varying environment
 -----------------------
-A spec's optional ``[environment.<name>]`` components (``population.py``: a parameter, its relative
+A spec's optional ``[environment.<name>]`` components (``population/spec.py``: a parameter, its relative
 change at a peak age, onset age, rise and decline time constants, evidence keys) become one
-:class:`nssisim.simulation.Schedule` (:func:`environment_schedule`): one component per
+:class:`nssisim.core.simulation.Schedule` (:func:`environment_schedule`): one component per
 environment component (shared ``mult``, ``tau_on``, ``tau_off``), per-subject ``level``, ``start``
 and ``end`` arrays broadcast from the shared ages (every subject starts at the same age). The
 simulator evaluates it once per daily record block inside the compiled loop. Without the table no
@@ -139,7 +139,7 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
 
     Uses only per-block counts for the survey measures (row order, never the subject labels, so
     a calibration run may repeat subject ids across candidates); ``with_events`` adds the
-    end-of-run measures of :func:`nssisim.measures.measure` (which need unique subject ids).
+    end-of-run measures of :func:`nssisim.core.measures.measure` (which need unique subject ids).
     """
     time = np.asarray(ds["time"].values, dtype=np.float64)  # block end times, hours
     block = float(time[1] - time[0]) if time.size > 1 else float(time[0])
@@ -186,7 +186,7 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
 
 
 def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):
-    """The spec's age-varying environment as a :class:`~nssisim.simulation.Schedule` for ``n`` subjects.
+    """The spec's age-varying environment as a :class:`~nssisim.core.simulation.Schedule` for ``n`` subjects.
 
     Returns None for a spec without ``[environment]`` (the unscheduled simulator). Times are hours
     since the start age: ``start = (onset_age - start_age) h/yr`` (may be negative: the rise began

@@ -43,7 +43,7 @@ A *population spec* is a TOML file (shipped: ``configs/population_<name>.toml``)
 Age-varying environment
 -----------------------
 Each ``[environment.<name>]`` component becomes one component of a
-:class:`nssisim.simulation.Schedule` (built by :func:`nssisim.lifecourse.environment_schedule`):
+:class:`nssisim.core.simulation.Schedule` (built by :func:`nssisim.population.lifecourse.environment_schedule`):
 the parameter is ``base * (1 + e(age) * change)`` (clipped to its bounds), with
 ``e = g(age) / g(peak_age)``, ``g`` the schedule's rise ``1 - exp(-(min(age, peak) - onset) / rise)``
 times the decline ``exp(-(age - peak)+ / decline)``; so ``e`` is 0 before the onset age, 1 at
@@ -53,7 +53,7 @@ environment (no schedule at all).
 
 Factors
 -------
-* every trait parameter of :data:`nssisim.parameters.PARAMS` (``kind = "trait"``), e.g.
+* every trait parameter of :data:`nssisim.core.parameters.PARAMS` (``kind = "trait"``), e.g.
   ``maltreatment``, ``parental_control``, ``peer_victimisation``, ``rumination_trait``,
   ``alexithymia``, ``resilience``, ``regulatory_self_efficacy``, ``hope``, ``self_esteem``,
   ``burdensomeness``, ``limbic_reactivity``, ``pfc_adult``: continuous (``beta`` or

@@ -1,6 +1,6 @@
 """Survey statistics of a life-course population: the numbers a survey or cohort study reports.
 
-A life-course run (:mod:`nssisim.population.lifecourse`) reduces each subject to one row of a
+A life-course run (:mod:`nssisim.population.spec.lifecourse`) reduces each subject to one row of a
 *survey table*: acts per year of age, onset age, survey-window measures and the subject's risk
 factors. This module turns that table into population statistics defined like the published
 ones: 12-month prevalence by age, onset ages, risk-factor and prospective odds ratios, the

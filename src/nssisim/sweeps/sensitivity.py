@@ -5,7 +5,7 @@ seed) and keeps it; ``.sample()`` returns it as a sweep manifest (``run_id`` = r
 sample) and ``.analyze(results)`` matches the results to that sample *by run_id* (and checks
 any parameter columns in the results against the sample), so the order that SALib's analysis
 needs can never be mixed up. Ranges come from the parameter table
-(:data:`nssisim.parameters.PARAMS` low/high) or from user sub-ranges within those bounds.
+(:data:`nssisim.core.parameters.PARAMS` low/high) or from user sub-ranges within those bounds.
 
 Sobol: Saltelli's scheme with first- and total-order indices (``calc_second_order=False``:
 ``N * (D + 2)`` runs), ``N`` a power of two. Morris: ``N`` trajectories of ``D + 1`` runs on a
@@ -143,7 +143,7 @@ class _Design:
         """Indices per (parameter, output) as a tidy DataFrame, ranked within each output.
 
         ``results``: a DataFrame indexed by (or with a column) ``run_id``, or a loaded sweep
-        (:func:`nssisim.sweep.load_sweep`). ``outputs``: columns to analyse (default: every
+        (:func:`nssisim.sweeps.sweep.load_sweep`). ``outputs``: columns to analyse (default: every
         column that is not a parameter). An output with a non-finite value is an error naming
         it; a constant output gets NaN indices (nothing to apportion).
         """

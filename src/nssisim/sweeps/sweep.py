@@ -2,9 +2,9 @@
 
 A *sweep* is a manifest (a :class:`pandas.DataFrame`) with an integer ``run_id`` column and one
 column per varied parameter (:func:`make_manifest` checks names and bounds against
-:data:`nssisim.parameters.PARAMS`). :func:`run_sweep` simulates every run as a small cohort of
+:data:`nssisim.core.parameters.PARAMS`). :func:`run_sweep` simulates every run as a small cohort of
 ``n_subjects_per_run`` subjects on top of ``base_params`` (e.g. a preset) and reduces it to the
-summary statistics in :data:`OUTPUTS` (per-subject measures from :mod:`nssisim.measures`,
+summary statistics in :data:`OUTPUTS` (per-subject measures from :mod:`nssisim.core.measures`,
 averaged per run, in :func:`run_outputs`).
 
 Data flow of one shard: manifest rows -> :func:`simulate_shard` (plain-data task -> cohort
@@ -14,7 +14,7 @@ client (netCDF, atomic). ``nssisim sensitivity`` and ``nssisim sweep`` (a manife
 
 Keys: subject ``i`` of run ``r`` has the global id ``r * n_subjects_per_run + i`` and therefore
 the random stream ``fold_in(PRNGKey(seed), r * n_subjects_per_run + i)`` (see
-:mod:`nssisim.simulation`). A run's result depends on the seed, its ``run_id`` and its
+:mod:`nssisim.core.simulation`). A run's result depends on the seed, its ``run_id`` and its
 parameters only, never on how runs are grouped into shards or which executor runs a shard.
 
 Files in ``out_dir``: ``manifest.parquet`` and ``sweep.json`` (the settings) are written once
@@ -65,7 +65,7 @@ from ..files import atomic_write
 from ..stats import odds_ratio
 
 #: Per-run summary statistics written by :func:`run_sweep`: shares and means over the run's
-#: subjects. The per-subject definitions are those of :mod:`nssisim.measures` (named in brackets),
+#: subjects. The per-subject definitions are those of :mod:`nssisim.core.measures` (named in brackets),
 #: evaluated at the end of the run; ``habit_share`` is NaN for a run without any act,
 #: ``nssi_ideation_log_or`` for a run in which nobody or everybody self-injured or had ideation,
 #: and ``cessation`` is 0 for runs of a year or less (every act lies in the past-year window).
@@ -158,7 +158,7 @@ def _odds_ratio(exposed: np.ndarray, outcome: np.ndarray) -> float:
 def run_outputs(ds: xr.Dataset, n_runs: int, n_per_run: int) -> dict[str, np.ndarray]:
     """Reduce a cohort Dataset whose subjects are ``n_runs`` consecutive groups to per-run outputs.
 
-    Per-subject measures come from :func:`nssisim.measures.measure`; an overflowing event table
+    Per-subject measures come from :func:`nssisim.core.measures.measure`; an overflowing event table
     is recorded in ``events_overflow_share`` instead of warning (measure's warning says the same).
     """
     with warnings.catch_warnings():
@@ -280,7 +280,7 @@ def run_sweep(
 ) -> Path:
     """Run every row of ``manifest`` and write one file per shard into ``out_dir``.
 
-    Each shard is one :func:`simulate_shard` call: a :func:`~nssisim.simulation.simulate_cohort`
+    Each shard is one :func:`simulate_shard` call: a :func:`~nssisim.core.simulation.simulate_cohort`
     call with per-subject parameter arrays (``base_params`` completed by the run's row).
     ``max_shards`` stops after computing that many shards (an interruption, for tests and for
     running a sweep in pieces). ``event_capacity``: event-table rows per subject (default
