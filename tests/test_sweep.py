@@ -145,3 +145,34 @@ def test_an_overflowing_event_table_is_recorded_not_warned(tmp_path):
     ds = load_sweep(tmp_path)
     assert (ds["events_overflow_share"] > 0).any()
     assert ((ds["events_overflow_share"] >= 0) & (ds["events_overflow_share"] <= 1)).all()
+
+
+def test_read_manifest_errors_name_file_column_and_row(tmp_path):
+    from nssisim.files import SpecError
+    from nssisim.sweeps import read_manifest
+
+    good = tmp_path / "good.csv"
+    good.write_text("limbic_reactivity,pfc_adult\n0.5,0.6\n0.7,0.8\n", encoding="utf-8")
+    m = read_manifest(good)
+    assert list(m["run_id"]) == [0, 1] and m["limbic_reactivity"].tolist() == [0.5, 0.7]
+
+    cases = {
+        "nan.csv": ("limbic_reactivity\n0.5\nnan\n", "column 'limbic_reactivity', row 3: 'nan' is not a finite number"),
+        "empty.csv": ("limbic_reactivity\n0.5\n\n0.6\n", None),
+        "blank.csv": ("limbic_reactivity,pfc_adult\n0.5,\n", "column 'pfc_adult', row 2: is empty"),
+        "dup.csv": ("limbic_reactivity,limbic_reactivity\n0.5,0.6\n", "column 'limbic_reactivity' appears more than once"),
+        "bound.csv": ("limbic_reactivity\n0.5\n99\n", "(row 3) violates its upper bound"),
+        "unknown.csv": ("limbic_reactivty\n0.5\n", "unknown parameter 'limbic_reactivty'"),
+    }
+    for name, (text, expected) in cases.items():
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        if expected is None:  # pandas skips blank lines: the file holds two valid runs
+            assert len(read_manifest(p)) == 2
+            continue
+        with pytest.raises(SpecError) as e:
+            read_manifest(p)
+        msg = str(e.value)
+        assert msg.startswith(str(p)) and expected in msg, msg
+    with pytest.raises(SpecError, match="expected a .csv or .parquet"):
+        read_manifest(tmp_path / "runs.txt")

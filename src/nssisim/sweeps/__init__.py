@@ -7,6 +7,7 @@ from .sweep import (
     DIAGNOSTICS,
     load_sweep,
     make_manifest,
+    read_manifest,
     OUTPUTS,
     results_table,
     run_outputs,
@@ -28,7 +29,7 @@ from .sensitivity import (
     SobolDesign,
 )
 
-__all__ = ["shard_path", "DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep",
+__all__ = ["read_manifest", "shard_path", "DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep",
            "make_manifest", "results_table", "run_outputs", "run_sweep", "simulate_shard", "sweep_status",
            "worker_info", "MorrisDesign", "SobolDesign", "format_indices", "make_design", "param_ranges",
            "parse_param_spec", "plot_indices"]

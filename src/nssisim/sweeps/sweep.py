@@ -45,6 +45,7 @@ Workers of an external cluster should be started the same way (``docs/sensitivit
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -61,7 +62,7 @@ from .._version import __version__
 from ..core.measures import measure
 from ..core.parameters import check_value, HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS
 from ..core.simulation import simulate_cohort
-from ..files import atomic_write
+from ..files import SpecError, atomic_write
 from ..stats import odds_ratio
 
 #: Per-run summary statistics written by :func:`run_sweep`: shares and means over the run's
@@ -98,11 +99,65 @@ class SweepError(RuntimeError):
     """A sweep cannot run, resume or load (the message says what is wrong or missing)."""
 
 
-def make_manifest(samples: Mapping[str, np.ndarray | list[float]], run_ids: np.ndarray | None = None) -> pd.DataFrame:
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a manifest file (``.csv`` or ``.parquet``) and validate it with :func:`make_manifest`.
+
+    Columns are parameter names and optionally ``run_id``. Errors are :class:`~nssisim.files.SpecError`
+    and name the file, the column and the row. Rows are counted as in the other readers: in a CSV
+    file the header is row 1, so the first run is row 2; in a Parquet table the first run is row 1.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise SpecError(f"{path}: expected a .csv or .parquet manifest")
+    if not path.is_file():
+        raise SpecError(f"{path}: no such file")
+    first_row = 2 if suffix == ".csv" else 1
+    try:
+        if suffix == ".csv":
+            with path.open(encoding="utf-8", newline="") as f:
+                header = next(csv.reader(f), [])
+            dup = sorted({c for c in header if header.count(c) > 1})
+            if dup:
+                raise SpecError(f"{path}: column '{dup[0]}' appears more than once in the header (row 1)")
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            table = pd.read_parquet(path)
+    except SpecError:
+        raise
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a UTF-8 text file") from None
+    except (OSError, ValueError) as err:
+        raise SpecError(f"{path}: cannot read it: {err}") from None
+    if len(table.columns) != len(set(map(str, table.columns))):
+        raise SpecError(f"{path}: a column name appears more than once")
+    cols: dict[str, np.ndarray] = {}
+    for c in table.columns:
+        raw = table[c]
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(bad.argmax())
+            given = raw.iloc[i]
+            what = "is empty" if str(given).strip() == "" else f"{str(given)!r} is not a finite number"
+            raise SpecError(f"{path}: column '{c}', row {i + first_row}: {what}")
+        cols[str(c)] = values
+    run_ids = cols.pop("run_id", None)
+    if run_ids is not None and not (run_ids == np.round(run_ids)).all():
+        raise SpecError(f"{path}: column 'run_id' must hold whole numbers")
+    try:
+        return make_manifest(cols, None if run_ids is None else run_ids.astype(np.int64), first_row=first_row)
+    except (KeyError, ValueError) as err:
+        raise SpecError(f"{path}: {err.args[0] if err.args else err}") from None
+
+
+def make_manifest(samples: Mapping[str, np.ndarray | list[float]], run_ids: np.ndarray | None = None, *,
+                  first_row: int = 0) -> pd.DataFrame:
     """A manifest: ``run_id`` (0..n-1 unless given) and one float column per parameter.
 
     Every name must be in the parameter table and every value within its bounds; errors name
-    the parameter, the offending value and row, and the bound.
+    the parameter, the offending value and row (counted from ``first_row``: 0 for arrays, the
+    file's own numbering for :func:`read_manifest`), and the bound.
     """
     if not samples:
         raise ValueError("a manifest needs at least one parameter")
@@ -125,7 +180,7 @@ def make_manifest(samples: Mapping[str, np.ndarray | list[float]], run_ids: np.n
         if bad.any():
             i = int(np.argmax(bad))
             bound = f"lower bound {p.low}" if arr[i] < p.low else f"upper bound {p.high}"
-            raise ValueError(f"manifest: parameter '{name}' = {float(arr[i])!r} (row {i}) violates its {bound} "
+            raise ValueError(f"manifest: parameter '{name}' = {float(arr[i])!r} (row {i + first_row}) violates its {bound} "
                              f"(bounds [{p.low}, {p.high}] {p.unit})")
         cols[name] = arr
     if n == 0:
@@ -545,5 +600,5 @@ def results_table(ds: xr.Dataset) -> pd.DataFrame:
     return ds.reset_coords().to_dataframe()
 
 
-__all__ = ["shard_path", "DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep", "make_manifest",
+__all__ = ["read_manifest", "shard_path", "DIAGNOSTICS", "OUTPUTS", "SweepError", "WORKER_ENV", "dask_client", "load_sweep", "make_manifest",
            "results_table", "run_outputs", "run_sweep", "simulate_shard", "sweep_status", "worker_info"]
