@@ -538,7 +538,7 @@ PROFILES = ("addictive", "relief_driven", "not_repetitive")
 def phenotype(f: Fit) -> pd.DataFrame:
     """Posterior probability of each profile and the 7-day act forecast, per participant.
 
-    Rule (the EMA-observable part of the addictive profile of :mod:`nssisim.measures`): a draw is
+    Rule (the EMA-observable part of the addictive profile of :mod:`nssisim.core.measures`): a draw is
 
     * ``addictive`` if the fitted act rate projects to at least ``REPETITIVE_ACTS`` acts a year
       (repetitive NSSI, as ``five_plus_12m``) **and** the habit share of the act hazard,
@@ -550,7 +550,7 @@ def phenotype(f: Fit) -> pd.DataFrame:
 
     Tolerance and continuation despite harm, the other components of the index, are not observed in
     EMA ratings, so the rule cannot require them; it is therefore broader than ``addictive`` in
-    ``measures.py``. The forecast is ``P(act in the next 7 days) = mean over draws of
+    ``core/measures.py``. The forecast is ``P(act in the next 7 days) = mean over draws of
     1 - exp(-168 h (h_goal + h_habit))``, assuming the hazards of the fitted weeks persist.
     """
     hg, hh = hazards(f)
