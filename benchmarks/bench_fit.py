@@ -17,8 +17,18 @@ import time
 import warnings
 from pathlib import Path
 
-from nssisim.ema import inference as F
-from nssisim.ema import read_ema, simulate_study, write_ema
+from nssisim.ema import (
+    FitDiagnosticWarning,
+    diagnostics,
+    fit,
+    plot_ppc,
+    posterior_dataset,
+    ppc,
+    read_ema,
+    simulate_study,
+    summary_table,
+    write_ema,
+)
 
 
 def main() -> None:
@@ -35,13 +45,13 @@ def main() -> None:
             t0 = time.perf_counter()
             data = read_ema(study)
             with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", F.FitDiagnosticWarning)
-                f = F.fit(data, seed=a.seed)
-            F.posterior_dataset(f).to_netcdf(Path(tmp) / "posterior.nc")
-            F.summary_table(f).to_csv(Path(tmp) / "summary.csv")
-            F.plot_ppc(F.ppc(f, seed=a.seed), tmp)
+                warnings.simplefilter("always", FitDiagnosticWarning)
+                f = fit(data, seed=a.seed)
+            posterior_dataset(f).to_netcdf(Path(tmp) / "posterior.nc")
+            summary_table(f).to_csv(Path(tmp) / "summary.csv")
+            plot_ppc(ppc(f, seed=a.seed), tmp)
             times.append(time.perf_counter() - t0)
-    diag = F.diagnostics(f)
+    diag = diagnostics(f)
     res = {"participants": 30, "days": 14, "prompts_per_day": 6, "preset": a.preset, "seed": a.seed,
            "answered_prompts": int(f.data.present.sum()), "settings": f.settings,
            "first_fit_seconds_incl_compile": times[0], "second_fit_seconds": times[1], "goal_seconds": 300,

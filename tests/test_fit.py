@@ -12,9 +12,31 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-from nssisim.ema import inference as F
 from nssisim.cli import app
-from nssisim.ema import read_ema, simulate_study, write_ema
+from nssisim.ema import (
+    INFERENCE_PARAMS,
+    PARAM_NAMES,
+    Fit,
+    FitData,
+    FitDiagnosticWarning,
+    diagnostics,
+    fit,
+    forecast_calibration,
+    hazards,
+    model,
+    phenotype,
+    posterior_dataset,
+    ppc,
+    prepare,
+    read_ema,
+    recovery_scores,
+    simulate_inference_data,
+    simulate_study,
+    summary_table,
+    write_ema,
+)
+from nssisim.ema import inference as F
+from nssisim.ema import recovery as R
 from nssisim.core import LOSS_OF_CONTROL_SHARE
 
 runner = CliRunner()
@@ -28,12 +50,12 @@ def tiny_study(tmp_path_factory):
     return path
 
 
-def _fake_fit(data: F.FitData, values: dict[str, float], chains=2, draws=50, seed=0, diverging=0) -> F.Fit:
+def _fake_fit(data: FitData, values: dict[str, float], chains=2, draws=50, seed=0, diverging=0) -> Fit:
     """A Fit whose draws are given constants plus small noise (no sampling)."""
     rng = np.random.default_rng(seed)
     n = len(data.participants)
     d = {}
-    for s in F.INFERENCE_PARAMS:
+    for s in INFERENCE_PARAMS:
         v = values.get(s.name, s.prior_center)
         d[s.name] = np.clip(v + 1e-4 * rng.standard_normal((chains, draws, n)), s.low, s.high)
     for k in F._population_sites():
@@ -42,12 +64,12 @@ def _fake_fit(data: F.FitData, values: dict[str, float], chains=2, draws=50, see
     d["affect_noise"] = np.zeros((chains, draws, *data.y.shape))
     div = np.zeros((chains, draws), bool)
     div.flat[:diverging] = True
-    return F.Fit(data=data, draws=d, diverging=div, settings={}, seconds=0.0)
+    return Fit(data=data, draws=d, diverging=div, settings={}, seconds=0.0)
 
 
 def test_prepare_keeps_answered_signal_prompts(tiny_study):
     data = read_ema(tiny_study)
-    d = F.prepare(data)
+    d = prepare(data)
     assert d.participants == ["p001", "p002", "p003"]
     assert d.present.sum(axis=1).tolist() == [12, 12, 12]
     assert (d.dt[:, 0] == 0).all() and (d.dt[:, 1:] > 0).all()
@@ -63,53 +85,53 @@ def test_prepare_too_few_prompts_names_participant(tmp_path):
                  "p002,2026-03-02T09:30:00+01:00,signal,true,40,10,0\n"
                  "p002,2026-03-02T11:30:00+01:00,signal,true,40,10,0\n")
     with pytest.raises(ValueError, match="participant 'p001' has 1 answered signal prompt"):
-        F.prepare(read_ema(p))
+        prepare(read_ema(p))
 
 
 def test_diagnostics_flag_disagreeing_chains_low_ess_and_divergences(tiny_study):
-    d = F.prepare(read_ema(tiny_study))
+    d = prepare(read_ema(tiny_study))
     good = _fake_fit(d, {}, draws=400)
-    assert F.diagnostics(good)["warnings"] == []
+    assert diagnostics(good)["warnings"] == []
     bad = _fake_fit(d, {}, draws=400, diverging=3)
     bad.draws["habit"][1] += 0.2  # second chain elsewhere: R-hat far above 1
     bad.draws["affect_level"][:] = np.cumsum(np.random.default_rng(1).standard_normal(bad.draws["affect_level"].shape), axis=1)
-    msgs = F.diagnostics(bad)["warnings"]
+    msgs = diagnostics(bad)["warnings"]
     assert any("R-hat above" in m and "habit" in m for m in msgs)
     assert any("effective sample size below" in m for m in msgs)
     assert any("3 divergent transition(s)" in m for m in msgs)
     one = _fake_fit(d, {}, chains=1, draws=400)
-    assert any("single chain" in m for m in F.diagnostics(one)["warnings"])
+    assert any("single chain" in m for m in diagnostics(one)["warnings"])
 
 
 def test_phenotype_rule_follows_hazards(tiny_study):
-    d = F.prepare(read_ema(tiny_study))
+    d = prepare(read_ema(tiny_study))
     habitual = _fake_fit(d, {"habit": 0.8, "act_rate_habit": 0.05, "relief_value": 0.05, "act_rate_goal": 0.01})
-    ph = F.phenotype(habitual)
+    ph = phenotype(habitual)
     assert (ph["p_addictive"] == 1.0).all() and (ph["habit_share_mean"] >= LOSS_OF_CONTROL_SHARE).all()
     # forecast = 1 - exp(-168 h), h the time-averaged total hazard
-    hg, hh = F.hazards(habitual)
+    hg, hh = hazards(habitual)
     np.testing.assert_allclose(ph["p_act_next_7d"], (1 - np.exp(-168 * (hg + hh))).mean(axis=0), rtol=1e-5)
     relief = _fake_fit(d, {"habit": 0.0, "act_rate_habit": 1e-4, "relief_value": 0.9, "act_rate_goal": 5.0,
                            "distress_threshold": 0.05})
-    ph = F.phenotype(relief)
+    ph = phenotype(relief)
     assert (ph["p_relief_driven"] == 1.0).all()
     quiet = _fake_fit(d, {"habit": 0.0, "act_rate_habit": 1e-4, "relief_value": 0.0, "act_rate_goal": 1e-3})
-    assert (F.phenotype(quiet)["p_not_repetitive"] == 1.0).all()
+    assert (phenotype(quiet)["p_not_repetitive"] == 1.0).all()
 
 
 def test_forecast_calibration_and_recovery_scores():
-    cal = F.forecast_calibration(np.array([0.0, 0.1, 0.9, 1.0]), np.array([0, 0, 1, 1]))
+    cal = forecast_calibration(np.array([0.0, 0.1, 0.9, 1.0]), np.array([0, 0, 1, 1]))
     assert cal["brier"] == pytest.approx(0.005) and cal["brier_base_rate"] == pytest.approx(0.25)
     assert [r["n"] for r in cal["reliability"]] == [2, 0, 0, 0, 2]
     ids = pd.Index([f"p{i}" for i in range(20)], name="participant")
     t = np.linspace(0.2, 0.8, 20)
     summ = pd.DataFrame(index=ids)
-    truth = pd.DataFrame({c: t for c, _ in F.RECOVERY_TRUTH.values()}, index=ids)
-    for name in F.RECOVERY_TRUTH:
+    truth = pd.DataFrame({c: t for c, _ in R.RECOVERY_TRUTH.values()}, index=ids)
+    for name in R.RECOVERY_TRUTH:
         summ[f"{name}_mean"] = t
         summ[f"{name}_q05"], summ[f"{name}_q95"] = t - 0.1, t + 0.1
         summ[f"{name}_q25"], summ[f"{name}_q75"] = t + 0.01, t + 0.1  # 50 % intervals miss
-    sc = F.recovery_scores(summ, truth)
+    sc = recovery_scores(summ, truth)
     assert sc.loc["habit", "correlation"] == pytest.approx(1.0)
     assert sc.loc["habit", "coverage90"] == 1.0 and sc.loc["habit", "coverage50"] == 0.0
     assert not sc.loc["habit", "goal_met"]  # 90 % coverage of 1.0 is above the 0.98 bar
@@ -118,16 +140,16 @@ def test_forecast_calibration_and_recovery_scores():
 
 def test_fit_warns_on_short_chains_and_is_deterministic(tiny_study):
     data = read_ema(tiny_study)
-    with pytest.warns(F.FitDiagnosticWarning):
-        a = F.fit(data, seed=3, num_warmup=20, num_samples=20)
+    with pytest.warns(FitDiagnosticWarning):
+        a = fit(data, seed=3, num_warmup=20, num_samples=20)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", F.FitDiagnosticWarning)
-        b = F.fit(data, seed=3, num_warmup=20, num_samples=20)
-    for k in F.PARAM_NAMES:
+        warnings.simplefilter("ignore", FitDiagnosticWarning)
+        b = fit(data, seed=3, num_warmup=20, num_samples=20)
+    for k in PARAM_NAMES:
         np.testing.assert_array_equal(a.draws[k], b.draws[k])
-    ds = F.posterior_dataset(a)
+    ds = posterior_dataset(a)
     assert ds["habit"].dims == ("chain", "draw", "participant") and ds.sizes["participant"] == 3
-    s = F.summary_table(a)
+    s = summary_table(a)
     assert {"habit_mean", "habit_q05", "p_addictive", "p_act_next_7d"} <= set(s.columns)
     assert ((s["p_addictive"] + s["p_relief_driven"] + s["p_not_repetitive"]).round(6) == 1).all()
 
@@ -147,7 +169,7 @@ def test_cli_round_trip_simulate_validate_fit(tmp_path):
     for name in ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_affect_around_acts.png"):
         assert (out / name).stat().st_size > 0
     with xr.open_dataset(out / "posterior.nc") as ds:
-        assert set(F.PARAM_NAMES) <= set(ds.data_vars) and ds.sizes["chain"] == 2
+        assert set(PARAM_NAMES) <= set(ds.data_vars) and ds.sizes["chain"] == 2
     assert len(pd.read_csv(out / "summary.csv")) == 3
     assert json.loads((out / "diagnostics.json").read_text())["warnings"]
     # outputs are not overwritten without --overwrite
@@ -161,7 +183,7 @@ def test_cli_recover_tiny(tmp_path):
                             "--compliance", "1.0", "--burn-in-days", "30", "--heldout-days", "7", "--warmup", "20", "--samples", "20", "--seed", "4"])
     assert r.exit_code == 0, r.output
     res = json.loads((rec / "recovery.json").read_text())
-    assert [row["parameter"] for row in res["recovery"]] == list(F.RECOVERY_TRUTH)
+    assert [row["parameter"] for row in res["recovery"]] == list(R.RECOVERY_TRUTH)
     assert res["forecast"]["n"] == 3 and "brier" in res["forecast"]
     assert read_ema(rec / "study.csv").summary()["participants"] == 3
 
@@ -194,35 +216,35 @@ def test_potential_matches_numpyro_model(tiny_study):
     import jax.numpy as jnp
     from numpyro.infer.util import potential_energy
 
-    d = F.prepare(read_ema(tiny_study))
+    d = prepare(read_ema(tiny_study))
     arrays = {k: jnp.asarray(v) for k, v in d.arrays().items()}
     init = {k: jnp.asarray(v[0]) for k, v in F._unconstrained_init(3, 1, seed=5, prompts=d.y.shape[1]).items()}
     init = jax.tree_util.tree_map(lambda x: x + 0.3, init)
     ours = float(F.potential(init, arrays))
-    theirs = float(potential_energy(F.model, (arrays,), {}, init))
+    theirs = float(potential_energy(model, (arrays,), {}, init))
     assert ours == pytest.approx(theirs, rel=1e-5)
 
 
 def test_ppc_places_the_act_effect_at_replicated_acts(tiny_study):
-    d = F.prepare(read_ema(tiny_study))
+    d = prepare(read_ema(tiny_study))
     f = _fake_fit(d, {"habit": 0.9, "act_rate_habit": 0.05, "affect_sd": 0.05, "affect_tau": 1.0, "affect_level": 0.6}, draws=40)
     f.draws["act_affect"][:] = -0.3
     f.draws["rating_sd"][:] = 0.01
     f.draws["affect_noise"] = np.random.default_rng(0).standard_normal(f.draws["affect_noise"].shape)
-    checks = F.ppc(f, n_draws=40, seed=1, lags=1)
+    checks = ppc(f, n_draws=40, seed=1, lags=1)
     rep = np.nanmean(checks["affect_replicated"], axis=0)
     assert rep[1] < rep[0] - 0.2 and rep[1] < rep[2] - 0.2  # the dip sits at the (replicated) act prompts
     assert checks["act_rate_replicated"].shape == (40, 3)
 
 
 def test_simulate_inference_data_keeps_the_design(tiny_study):
-    template = F.prepare(read_ema(tiny_study))
-    d, truth = F.simulate_inference_data(template, seed=3)
-    d2, truth2 = F.simulate_inference_data(template, seed=3)
+    template = prepare(read_ema(tiny_study))
+    d, truth = simulate_inference_data(template, seed=3)
+    d2, truth2 = simulate_inference_data(template, seed=3)
     np.testing.assert_array_equal(d.y, d2.y)
     pd.testing.assert_frame_equal(truth, truth2)
     assert d.y.shape == template.y.shape and (d.present == template.present).all()
     assert ((d.y >= 0) & (d.y <= 1)).all() and np.allclose(d.y * 100, np.round(d.y * 100), atol=1e-4)
     assert set(np.unique(d.act)) <= {0.0, 1.0} and not d.act[~d.present].any()
-    for name, (lo, hi) in F.SELF_RANGES.items():
+    for name, (lo, hi) in R.SELF_RANGES.items():
         assert ((truth[name] >= lo) & (truth[name] <= hi)).all()

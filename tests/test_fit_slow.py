@@ -11,14 +11,15 @@ import math
 
 import pytest
 
-from nssisim.ema import inference as F
+from nssisim.ema import IDENTIFIABLE, recover, self_consistency
+from nssisim.ema import recovery as R
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def recovery(tmp_path_factory):
-    return F.recover(tmp_path_factory.mktemp("recovery"), n_participants=30, days=14, prompts_per_day=6, seed=1)
+    return recover(tmp_path_factory.mktemp("recovery"), n_participants=30, days=14, prompts_per_day=6, seed=1)
 
 
 def _rows(rec):
@@ -27,15 +28,15 @@ def _rows(rec):
 
 def test_recovery_correlation_goal_for_identifiable(recovery):
     rows = _rows(recovery)
-    for name in F.IDENTIFIABLE:
-        assert rows[name]["correlation"] >= F.RECOVERY_CORR_MIN, (name, rows[name])
+    for name in IDENTIFIABLE:
+        assert rows[name]["correlation"] >= R.RECOVERY_CORR_MIN, (name, rows[name])
 
 
 def test_recovery_coverage_goal_for_identifiable(recovery):
     rows = _rows(recovery)
-    for name in F.IDENTIFIABLE:
+    for name in IDENTIFIABLE:
         if rows[name]["kind"] == "same":
-            lo, hi = F.COVERAGE90_RANGE
+            lo, hi = R.COVERAGE90_RANGE
             assert lo <= rows[name]["coverage90"] <= hi, (name, rows[name])
 
 
@@ -55,7 +56,7 @@ def test_forecast_beats_base_rate_on_heldout_week(recovery):
 def test_self_consistency_habit_meets_goals_on_inference_model_data():
     """Data from the inference model itself (not the simulator): habit meets both goals, so its
     miscoverage on simulator data comes from the model mismatch, not from the sampler or design."""
-    res = F.self_consistency(seed=1)
+    res = self_consistency(seed=1)
     row = res.loc["habit"]
-    assert row["correlation"] >= F.RECOVERY_CORR_MIN
-    assert F.COVERAGE90_RANGE[0] <= row["coverage90"] <= F.COVERAGE90_RANGE[1]
+    assert row["correlation"] >= R.RECOVERY_CORR_MIN
+    assert R.COVERAGE90_RANGE[0] <= row["coverage90"] <= R.COVERAGE90_RANGE[1]

@@ -447,7 +447,7 @@ def ema_validate(
     scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar <stem>.scales.json, else 100.")] = None,
 ) -> None:
     """Check an EMA file and print a summary (exit 2 with the row and column of the first problem)."""
-    from ..ema.data import EMAError, read_ema
+    from ..ema import EMAError, read_ema
 
     scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
     try:
@@ -482,7 +482,7 @@ def ema_simulate(
         raise _fail(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}", 2)
     if out.exists() and not overwrite:
         raise _fail(f"refusing to overwrite {out}: pass --overwrite to replace", 1)
-    from ..ema.data import simulate_study, write_ema
+    from ..ema import simulate_study, write_ema
 
     t0 = time.perf_counter()
     study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day, compliance=compliance)
@@ -508,7 +508,7 @@ def fit_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs in --out.")] = False,
 ) -> None:
     """Fit the EMA inference model (NumPyro NUTS, hierarchical) to a file; see docs/ema.md. Research use only."""
-    from ..ema.data import EMAError, read_ema
+    from ..ema import EMAError, read_ema
 
     names = ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_affect_around_acts.png")
     existing = [n for n in names if (out / n).exists()]
@@ -517,7 +517,7 @@ def fit_cmd(
     scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
     try:
         data = read_ema(file, scales=scales)
-        from ..ema.inference import prepare
+        from ..ema import prepare
 
         prepared = prepare(data)
     except (EMAError, ValueError, OSError) as err:
@@ -525,7 +525,7 @@ def fit_cmd(
     import json
     import warnings
 
-    from ..ema.inference import FitDiagnosticWarning, diagnostics, fit, plot_ppc, posterior_dataset, ppc, summary_table
+    from ..ema import FitDiagnosticWarning, diagnostics, fit, plot_ppc, posterior_dataset, ppc, summary_table
 
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -570,7 +570,7 @@ def recover_cmd(
         raise _fail(f"--out {out}: exists and is not a directory", 2)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise _fail(f"refusing to write into non-empty {out}: pass --overwrite", 1)
-    from ..ema.inference import recover
+    from ..ema import recover
 
     r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
                 compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup, num_samples=samples, num_chains=chains, overwrite=overwrite)

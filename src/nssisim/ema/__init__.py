@@ -1,5 +1,6 @@
-"""EMA data and its fit: the long format, reader and validator, synthetic studies, the
-prompt-level inference model, posterior checks and parameter recovery.
+"""EMA data and its fit: the long format, reader and validator (:mod:`.data`), synthetic studies
+(:mod:`.study`), the prompt-level inference model and its sampler (:mod:`.inference`), posterior
+predictive checks (:mod:`.checks`) and parameter recovery (:mod:`.recovery`).
 """
 
 from .data import (
@@ -8,17 +9,19 @@ from .data import (
     EMAError,
     ITEMS,
     OPTIONAL_COLUMNS,
-    participant_ids,
     ParticipantData,
     PROMPT_TYPES,
     read_ema,
     REQUIRED_COLUMNS,
     sidecar_path,
+    write_ema,
+)
+from .study import (
+    participant_ids,
     simulate_study,
     STUDY_START,
     STUDY_STATE_COLUMNS,
     SyntheticStudy,
-    write_ema,
 )
 from .inference import (
     diagnostics,
@@ -27,31 +30,34 @@ from .inference import (
     fit,
     FitData,
     FitDiagnosticWarning,
-    forecast_calibration,
     FORECAST_HOURS,
     hazards,
-    IDENTIFIABLE,
     INFERENCE_PARAMS,
     model,
     PARAM_NAMES,
     phenotype,
-    plot_ppc,
     posterior_dataset,
-    ppc,
     prepare,
     PROFILES,
+    RHAT_MAX,
+    summary_table,
+)
+from .checks import plot_ppc, ppc
+from .recovery import (
+    forecast_calibration,
+    IDENTIFIABLE,
     recover,
     recovery_scores,
-    RHAT_MAX,
     self_consistency,
     simulate_inference_data,
-    summary_table,
 )
 
 __all__ = ["COLUMNS", "EMAData", "EMAError", "ITEMS", "OPTIONAL_COLUMNS", "PROMPT_TYPES", "ParticipantData",
-           "REQUIRED_COLUMNS", "STUDY_START", "STUDY_STATE_COLUMNS", "SyntheticStudy", "participant_ids",
-           "read_ema", "sidecar_path", "simulate_study", "write_ema", "ESS_MIN", "FORECAST_HOURS", "IDENTIFIABLE",
-           "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData", "FitDiagnosticWarning",
-           "diagnostics", "fit", "hazards", "model", "phenotype", "plot_ppc", "posterior_dataset", "ppc", "prepare",
-           "recover", "recovery_scores", "self_consistency", "simulate_inference_data", "summary_table",
-           "forecast_calibration"]
+           "REQUIRED_COLUMNS", "read_ema", "sidecar_path", "write_ema",
+           "STUDY_START", "STUDY_STATE_COLUMNS", "SyntheticStudy", "participant_ids", "simulate_study",
+           "ESS_MIN", "FORECAST_HOURS", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
+           "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "posterior_dataset",
+           "prepare", "summary_table",
+           "plot_ppc", "ppc",
+           "IDENTIFIABLE", "forecast_calibration", "recover", "recovery_scores", "self_consistency",
+           "simulate_inference_data"]

@@ -1,17 +1,18 @@
-"""Fitting EMA data: a prompt-level inference model, NUTS, diagnostics, phenotyping, recovery.
+"""The EMA inference model and its fit: the prompt-level model, data preparation, NUTS,
+diagnostics, the posterior as a dataset and a summary table, and phenotyping.
 
 A research instrument, not a clinical tool: posteriors, profiles and forecasts describe a model
 fitted to ratings; they are not a risk assessment of a person.
 
 Why an inference model and not the simulator's own likelihood
 -------------------------------------------------------------
-The simulator (:mod:`nssisim.model`) has discrete events (stressors, urges, acts), thresholds
+The simulator (:mod:`nssisim.core.model`) has discrete events (stressors, urges, acts), thresholds
 and fifteen latent states stepped every 15 minutes, while EMA sees a few noisy ratings a day. Its
 likelihood would need the whole latent path between prompts integrated out (a particle filter
 per participant and parameter draw), which NUTS cannot differentiate through. So the fit uses an
 **inference model** with a tractable likelihood at the prompt level that shares the simulator's
 quantities where EMA data speak to them (same names, meanings and bounds from
-:data:`nssisim.parameters.PARAMS` or :data:`nssisim.model.STATE_BOUNDS`), and names its own
+:data:`nssisim.core.parameters.PARAMS` or :data:`nssisim.core.model.STATE_BOUNDS`), and names its own
 summaries where they do not map one to one. Everything is conditional on the answered signal
 prompts of a participant, in time order (event reports and daily diaries are read but not used
 in the likelihood):
@@ -41,7 +42,7 @@ and the summaries ``affect_level``, ``stressor_reactivity``, ``affect_tau``, ``a
 ``act_rate_goal``, ``act_rate_habit``. Population level: ``act_affect``, ``urge_sd`` and
 ``rating_sd``.
 Every other simulator parameter is fixed at its calibrated value (it does not enter the
-inference model). Which of these the data identify is shown by :func:`recover`.
+inference model). Which of these the data identify is shown by :func:`nssisim.ema.recovery.recover`.
 
 Hierarchy (non-centred): for each parameter ``k``, ``theta_ik = lo + (hi - lo) * sigmoid(mu_k +
 sd_k * z_ik)`` (on the log scale for rates and times), ``z_ik ~ N(0, 1)``, ``mu_k ~ N(m_k, 1.5)``,
@@ -51,11 +52,12 @@ warm-up) on the density of :func:`model` (written out in plain JAX as :func:`pot
 chain a compiled scan; keys from ``jax.random.PRNGKey(seed)``, so a fit is deterministic given its
 seed and settings.
 
-Data flow: :func:`prepare` (``EMAData`` -> padded arrays) -> :func:`fit` (NUTS -> :class:`Fit`:
-draws, diagnostics) -> :func:`posterior_dataset` (netCDF), :func:`summary_table` (CSV with
-phenotype and forecast), :func:`ppc` and :func:`plot_ppc` (posterior predictive checks).
-:func:`recover` simulates studies with :func:`nssisim.ema.simulate_study` (the full simulator),
-fits them and scores recovery, profiles and forecasts on a held-out week.
+Data flow: :func:`prepare` (``EMAData`` from :mod:`.data` -> padded arrays, :class:`FitData`) ->
+:func:`fit` (NUTS -> :class:`Fit`: draws, settings) -> :func:`diagnostics` (R-hat, ESS,
+divergences), :func:`posterior_dataset` (netCDF), :func:`summary_table` (CSV with the profile
+probabilities and the forecast of :func:`phenotype`). Posterior predictive checks of a
+:class:`Fit` are in :mod:`.checks`; parameter recovery and the self-consistency check in
+:mod:`.recovery`.
 """
 
 from __future__ import annotations
@@ -63,19 +65,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import numpyro
+import numpyro.distributions as dist
 import pandas as pd
 import xarray as xr
+from jax.scipy.stats import beta, norm
+from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+from numpyro.infer.hmc import hmc
 
-from .data import PROMPT_TYPES, EMAData
 from ..core.measures import LOSS_OF_CONTROL_SHARE, REPETITIVE_ACTS
 from ..core.model import STATE_BOUNDS
 from ..core.parameters import HOURS_PER_DAY, PARAMS
+from .data import PROMPT_TYPES, EMAData
 
 
 # ------------------------------------------------------------------------------ the model
@@ -220,9 +229,6 @@ def prepare(data: EMAData, until_h: float | None = None) -> FitData:
 
 def _constrain(raw, spec: InferenceParam):
     """Unconstrained value -> parameter within its bounds (logistic, on the log scale for rates and times)."""
-    import jax
-    import jax.numpy as jnp
-
     if spec.log:
         lo, hi = math.log(spec.low), math.log(spec.high)
         return jnp.exp(lo + (hi - lo) * jax.nn.sigmoid(raw))
@@ -240,18 +246,12 @@ def _center(spec: InferenceParam) -> float:
 
 
 def _excess(a, thr):
-    import jax
-    import jax.numpy as jnp
-
     x = (a - thr) / (1.0 - thr)
     return jnp.minimum(jax.nn.softplus(EXCESS_SHARPNESS * x) / EXCESS_SHARPNESS, 1.0)
 
 
 def _censored_normal_logpdf(x, mean, sd):
     """Rating likelihood: density inside the scale, probability mass at its ends (censoring)."""
-    import jax.numpy as jnp
-    from jax.scipy.stats import norm
-
     lo = norm.logcdf((CENSOR_EDGE - mean) / sd)
     hi = norm.logcdf((mean - (1.0 - CENSOR_EDGE)) / sd)
     mid = norm.logpdf(x, mean, sd)
@@ -266,9 +266,6 @@ def latent_affect(theta: Mapping[str, Any], noise, d: Mapping[str, Any], act_aff
     and ``rho_j = exp(-dt_j / affect_tau)`` (a discretely observed mean-reverting process).
     Shapes: ``theta[k]`` (..., participants, 1), ``noise`` (..., participants, prompts).
     """
-    import jax
-    import jax.numpy as jnp
-
     level, sd = theta["affect_level"], theta["affect_sd"]
     first = jnp.arange(noise.shape[-1]) == 0
     rho = jnp.where(first, 0.0, jnp.exp(-d["dt"] / theta["affect_tau"]))
@@ -289,8 +286,6 @@ def latent_affect(theta: Mapping[str, Any], noise, d: Mapping[str, Any], act_aff
 
 def _terms(theta: Mapping[str, Any], d: Mapping[str, Any], a):
     """Urge mean and the two act hazards given latent affect ``a`` (..., participants, prompts)."""
-    import jax.numpy as jnp
-
     ac = jnp.clip(a, 0.0, 1.0)
     x_now = _excess(ac, theta["distress_threshold"])
     urge_mean = 1.0 - (1.0 - theta["relief_value"] * x_now) * (1.0 - theta["habit"] * ac)
@@ -303,10 +298,6 @@ def _terms(theta: Mapping[str, Any], d: Mapping[str, Any], a):
 
 def model(d: Mapping[str, Any]) -> None:
     """The NumPyro model (non-centred hierarchy); ``d`` are the arrays of :class:`FitData`."""
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
-
     n = d["y"].shape[0]
     theta = {}
     for spec in INFERENCE_PARAMS:
@@ -351,9 +342,6 @@ class Fit:
 
 def _constrained(params: Mapping[str, Any]) -> dict[str, Any]:
     """Unconstrained sampler position -> every site of :func:`model` (constrained) and its log Jacobian."""
-    import jax
-    import jax.numpy as jnp
-
     out: dict[str, Any] = {}
     log_jac = 0.0
     for spec in INFERENCE_PARAMS:
@@ -378,8 +366,6 @@ def _constrained(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _log_likelihood(v: Mapping[str, Any], d: Mapping[str, Any]):
-    import jax.numpy as jnp
-
     theta = {k: v[k][..., :, None] for k in PARAM_NAMES}
     a = latent_affect(theta, v["affect_noise"], d, v["act_affect"])
     urge_mean, h_goal, h_habit = _terms(theta, d, a)
@@ -394,9 +380,6 @@ def potential(params: Mapping[str, Any], d: Mapping[str, Any]):
     """Negative log posterior density of :func:`model` in the sampler's unconstrained space, in plain
     JAX (the same density NumPyro derives from :func:`model`; a test checks they agree). Written out
     so that tracing it for NUTS is cheap."""
-    import jax.numpy as jnp
-    from jax.scipy.stats import beta, norm
-
     v, log_jac = _constrained(params)
     lp = log_jac
     for spec in INFERENCE_PARAMS:
@@ -434,9 +417,6 @@ def _sample_chain(key, init, arrays, num_warmup: int, num_samples: int, target_a
     once per settings and data shape (:data:`_SAMPLE_JIT`) and reused across chains and fits.
     Returns constrained draws of every site (draw, ...) and the divergence flags.
     """
-    import jax
-    from numpyro.infer.hmc import hmc
-
     init_kernel, sample_kernel = hmc(potential_fn_gen=lambda a: (lambda q: potential(q, a)), algo="NUTS")
     state = init_kernel(init, num_warmup, target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
                         model_args=(arrays,), rng_key=key)
@@ -465,11 +445,6 @@ def fit(data: EMAData | FitData, *, seed: int = 0, num_warmup: int = NUM_WARMUP,
     draws ``num_samples``. With ``warn`` a :class:`FitDiagnosticWarning` is issued for each
     diagnostic beyond its bar (see :func:`diagnostics`).
     """
-    import time
-
-    import jax
-    import jax.numpy as jnp
-
     global _SAMPLE_JIT
     if num_warmup < 1 or num_samples < 1 or num_chains < 1:
         raise ValueError("num_warmup, num_samples and num_chains must be >= 1")
@@ -508,8 +483,6 @@ def diagnostics(f: Fit) -> dict[str, Any]:
 
     R-hat needs at least 2 chains (NaN otherwise, with a warning message).
     """
-    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
-
     per: dict[str, dict[str, float]] = {}
     rhat_part: dict[str, np.ndarray] = {}
     ess_part: dict[str, np.ndarray] = {}
@@ -548,8 +521,6 @@ def hazards(f: Fit) -> tuple[np.ndarray, np.ndarray]:
     Averages over the participant's inter-prompt intervals (weighted by their length) at the
     posterior latent affect of each draw.
     """
-    import jax.numpy as jnp
-
     d = {k: jnp.asarray(v)[None] for k, v in f.data.arrays().items()}
     th = {k: jnp.asarray(f.flat(k))[:, :, None] for k in PARAM_NAMES}
     w = np.where(f.data.present, f.data.dt, 0.0)
@@ -567,7 +538,7 @@ PROFILES = ("addictive", "relief_driven", "not_repetitive")
 def phenotype(f: Fit) -> pd.DataFrame:
     """Posterior probability of each profile and the 7-day act forecast, per participant.
 
-    Rule (the EMA-observable part of the addictive profile of :mod:`nssisim.measures`): a draw is
+    Rule (the EMA-observable part of the addictive profile of :mod:`nssisim.core.measures`): a draw is
 
     * ``addictive`` if the fitted act rate projects to at least ``REPETITIVE_ACTS`` acts a year
       (repetitive NSSI, as ``five_plus_12m``) **and** the habit share of the act hazard,
@@ -579,7 +550,7 @@ def phenotype(f: Fit) -> pd.DataFrame:
 
     Tolerance and continuation despite harm, the other components of the index, are not observed in
     EMA ratings, so the rule cannot require them; it is therefore broader than ``addictive`` in
-    ``measures.py``. The forecast is ``P(act in the next 7 days) = mean over draws of
+    ``core/measures.py``. The forecast is ``P(act in the next 7 days) = mean over draws of
     1 - exp(-168 h (h_goal + h_habit))``, assuming the hazards of the fitted weeks persist.
     """
     hg, hh = hazards(f)
@@ -642,341 +613,8 @@ def posterior_dataset(f: Fit) -> xr.Dataset:
     return ds
 
 
-# ------------------------------------------------------------------- predictive checks
-def ppc(f: Fit, n_draws: int = 200, seed: int = 0, lags: int = 2) -> dict[str, Any]:
-    """Posterior predictive checks.
-
-    For each of ``n_draws`` posterior draws a new affect path is drawn from the fitted process
-    (fresh innovations; the observed prompt times, stressor and act reports as covariates), acts
-    are drawn from the fitted hazard along that path, and the path is drawn again with the same
-    innovations and the replicated acts as the act covariate (a two-pass approximation of the
-    joint process), then rated with the fitted rating noise. Then
-
-    * act rate: per participant, the share of answered prompts (after the first) reporting an act,
-      observed and replicated;
-    * affect around acts: mean affect rating at prompts ``-lags..+lags`` from a prompt reporting an
-      act (pooled over participants), observed and replicated (around the replicated acts).
-
-    Returns arrays of observed values and replicated draws (draws first).
-    """
-    import jax.numpy as jnp
-
-    rng = np.random.default_rng([int(seed), 7])
-    d = f.data
-    total = f.flat(PARAM_NAMES[0]).shape[0]
-    idx = np.linspace(0, total - 1, min(n_draws, total)).astype(int)
-    th = {k: jnp.asarray(f.flat(k)[idx])[:, :, None] for k in PARAM_NAMES}
-    da = {k: jnp.asarray(v)[None] for k, v in d.arrays().items()}
-    act_aff = jnp.asarray(f.flat("act_affect")[idx])[:, None, None]
-    noise = jnp.asarray(rng.standard_normal((idx.size, *d.y.shape)), dtype=jnp.float32)
-    a = latent_affect(th, noise, da, act_aff)
-    _, hg, hh = (np.asarray(x) for x in _terms(th, da, a))
-    p_act = -np.expm1(-np.asarray(d.dt)[None] * (hg + hh))
-    act_rep = (rng.random(p_act.shape) < p_act) & d.act_obs[None]
-    # second pass: the same innovations with the replicated acts as the act covariate, so that the
-    # act's effect on affect sits at the replicated acts
-    da_rep = dict(da, act=jnp.asarray(act_rep, dtype=jnp.float32))
-    a = latent_affect(th, noise, da_rep, act_aff)
-    m = d.act_obs
-    n_m = np.maximum(m.sum(axis=1), 1)
-    obs_rate = (d.act * m).sum(axis=1) / n_m
-    rep_rate = act_rep.sum(axis=2) / n_m[None]
-    sd = f.flat("rating_sd")[idx][:, None, None]
-    y_rep = np.clip(np.asarray(a) + sd * rng.standard_normal(np.shape(a)), 0.0, 1.0)
-    offsets = np.arange(-lags, lags + 1)
-    obs_curve, rep_curve = np.full(offsets.size, np.nan), np.full((idx.size, offsets.size), np.nan)
-
-    def around(acts, y, o):  # mean of y at prompts o after an act report (answered, rated)
-        pi, pj = np.nonzero(acts)
-        jj = pj + o
-        ok = (jj >= 0) & (jj < d.y.shape[1])
-        ii, jj = pi[ok], jj[ok]
-        ok = d.present[ii, jj] & d.y_obs[ii, jj]
-        return y[ii[ok], jj[ok]].mean() if ok.any() else np.nan
-
-    obs_acts = m & (d.act > 0.5)
-    for k, o in enumerate(offsets):
-        obs_curve[k] = around(obs_acts, d.y, o)
-        for r in range(idx.size):
-            rep_curve[r, k] = around(act_rep[r], y_rep[r], o)
-    pi = np.nonzero(obs_acts)[0]
-    return {"participants": d.participants, "act_rate_observed": obs_rate, "act_rate_replicated": rep_rate,
-            "offsets": offsets, "affect_observed": obs_curve, "affect_replicated": rep_curve,
-            "n_act_prompts": int(pi.size)}
-
-
-def plot_ppc(checks: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write ``ppc_act_rate.png`` and ``ppc_affect_around_acts.png`` into ``out_dir``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    paths = []
-    rep = checks["act_rate_replicated"]
-    lo, hi = np.percentile(rep, [5, 95], axis=0)
-    order = np.argsort(rep.mean(axis=0))
-    x = np.arange(order.size)
-    fig, ax = plt.subplots(figsize=(max(5, 0.25 * order.size + 2), 3.5))
-    ax.vlines(x, lo[order], hi[order], color="0.6", lw=3, label="replicated 90% interval")
-    ax.plot(x, checks["act_rate_observed"][order], "o", color="C3", ms=4, label="observed")
-    ax.set_xticks(x, [checks["participants"][i] for i in order], rotation=90, fontsize=6)
-    ax.set_ylabel("share of prompts reporting an act")
-    ax.set_title("Posterior predictive check: act rate per participant")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "ppc_act_rate.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    off, rc = checks["offsets"], checks["affect_replicated"]
-    if np.isfinite(rc).any():
-        lo, hi = np.nanpercentile(rc, [5, 95], axis=0)
-        ax.fill_between(off, lo, hi, color="0.8", label="replicated 90% interval")
-    ax.plot(off, checks["affect_observed"], "o-", color="C3", label="observed")
-    ax.set_xlabel("prompts from a prompt reporting an act")
-    ax.set_ylabel("mean negative affect (fraction of scale)")
-    ax.set_title(f"Affect around acts ({checks['n_act_prompts']} act reports)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "ppc_affect_around_acts.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    return paths
-
-
-# -------------------------------------------------------------------------- recovery
-#: Recovery design: base preset, and the parameters drawn per participant (uniform on these ranges)
-#: so that participants span a realistic range of reactivity, thresholds, learned relief and habit.
-RECOVERY_PRESET = "clinical"
-RECOVERY_RANGES: dict[str, tuple[float, float]] = {
-    "limbic_reactivity": (1.0, 2.6), "distress_threshold": (0.25, 0.6), "relief_value_prior": (0.1, 0.8),
-    "habit_initial": (0.0, 0.6), "lam_urge": (0.3, 2.0), "reward_sensitivity": (0.4, 1.6),
-}
-#: Fitted quantity -> (truth column of ``simulate_study(..., study_states=True).truth``, kind).
-#: ``same``: the same quantity (correlation and interval coverage are scored); ``proxy``: a summary
-#: compared with the simulator parameter it stands for (correlation only; units differ).
-RECOVERY_TRUTH: dict[str, tuple[str, str]] = {
-    "distress_threshold": ("study_threshold", "same"), "relief_value": ("study_relief_value", "same"),
-    "habit": ("study_habit", "same"), "affect_level": ("study_affect", "proxy"),
-    "stressor_reactivity": ("limbic_reactivity", "proxy"), "act_rate_goal": ("lam_urge", "proxy"),
-}
-#: Quantities that the recovery study (30 participants, 14 days x 6 prompts, seed 1; docs/ema.md)
-#: showed to be identified: correlation of truth with the posterior mean >= RECOVERY_CORR_MIN.
-#: The others (distress_threshold, relief_value, stressor_reactivity, act_rate_goal) are estimated
-#: but not identified by such data; their posteriors are not to be read per person.
-IDENTIFIABLE = ("habit", "affect_level")
-#: Goals of issue 5 for parameters declared identifiable.
-RECOVERY_CORR_MIN = 0.8
-COVERAGE90_RANGE = (0.8, 0.98)
-#: Held-out days after the fitted study used to check the 7-day forecast, and reliability bins.
-HELDOUT_DAYS = 7
-RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-
-
-def recovery_params(n: int, seed: int, preset: str = RECOVERY_PRESET) -> dict[str, Any]:
-    """Parameter overrides for ``n`` recovery participants: the preset plus uniform draws on
-    :data:`RECOVERY_RANGES` from ``numpy.random.default_rng([seed, 2])``."""
-    from ..core.presets import load_preset
-
-    rng = np.random.default_rng([int(seed), 2])
-    out: dict[str, Any] = dict(load_preset(preset))
-    for k, (lo, hi) in RECOVERY_RANGES.items():
-        out[k] = rng.uniform(lo, hi, n)
-    return out
-
-
-def recovery_scores(summary: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per fitted parameter: correlation of truth with posterior mean, coverage of the 50 % and 90 %
-    central intervals (``same`` quantities only), mean bias, and whether the goals are met."""
-    rows = []
-    t = truth.loc[summary.index]
-    for name, (col, kind) in RECOVERY_TRUTH.items():
-        m, tv = summary[f"{name}_mean"].to_numpy(), t[col].to_numpy(dtype=float)
-        ok = np.isfinite(tv)
-        corr = float(np.corrcoef(m[ok], tv[ok])[0, 1]) if ok.sum() > 2 and np.std(tv[ok]) > 0 and np.std(m[ok]) > 0 else float("nan")
-        if kind == "same":
-            c50 = float(np.mean((tv >= summary[f"{name}_q25"]) & (tv <= summary[f"{name}_q75"])))
-            c90 = float(np.mean((tv >= summary[f"{name}_q05"]) & (tv <= summary[f"{name}_q95"])))
-            bias = float(np.mean(m - tv))
-            goal = bool(corr >= RECOVERY_CORR_MIN and COVERAGE90_RANGE[0] <= c90 <= COVERAGE90_RANGE[1])
-        else:
-            c50 = c90 = bias = float("nan")
-            goal = bool(corr >= RECOVERY_CORR_MIN)
-        rows.append({"parameter": name, "truth": col, "kind": kind, "n": int(ok.sum()), "correlation": corr,
-                     "coverage50": c50, "coverage90": c90, "bias": bias, "goal_met": goal})
-    return pd.DataFrame(rows).set_index("parameter")
-
-
-def true_profiles(truth: pd.DataFrame, run_days: float) -> pd.Series:
-    """The simulator's profile by the rule of :func:`phenotype` applied to its own act counts over
-    the whole run (burn-in and study): repetitive (>= REPETITIVE_ACTS a year) and habit share."""
-    acts = truth["run_acts"].to_numpy(float)
-    share = truth["run_habit_acts"].to_numpy(float) / np.maximum(acts, 1.0)
-    rep = acts * 365.0 / run_days >= REPETITIVE_ACTS
-    lab = np.where(rep & (share >= LOSS_OF_CONTROL_SHARE), PROFILES[0], np.where(rep, PROFILES[1], PROFILES[2]))
-    return pd.Series(lab, index=truth.index, name="true_profile")
-
-
-def forecast_calibration(p: np.ndarray, outcome: np.ndarray) -> dict[str, Any]:
-    """Brier score, the base-rate Brier score (forecasting the observed share for everyone) and a
-    reliability table over :data:`RELIABILITY_BINS`."""
-    p, o = np.asarray(p, float), np.asarray(outcome, float)
-    bins = np.asarray(RELIABILITY_BINS)
-    k = np.clip(np.digitize(p, bins[1:-1]), 0, bins.size - 2)
-    table = [{"bin": f"{bins[b]:.1f}-{bins[b + 1]:.1f}", "n": int((k == b).sum()),
-              "mean_forecast": float(p[k == b].mean()) if (k == b).any() else float("nan"),
-              "observed_share": float(o[k == b].mean()) if (k == b).any() else float("nan")}
-             for b in range(bins.size - 1)]
-    return {"brier": float(np.mean((p - o) ** 2)), "brier_base_rate": float(np.mean((o.mean() - o) ** 2)),
-            "n": int(o.size), "observed_share": float(o.mean()), "reliability": table}
-
-
-def heldout_outcome(data: pd.DataFrame, start_h: float, end_h: float, study_start) -> pd.Series:
-    """Per participant: 1 if an act is reported (signal prompt with ``act = 1`` or an event report)
-    with a timestamp in ``[start_h, end_h)`` hours after ``study_start``."""
-    t = (pd.to_datetime(data["timestamp"], utc=True) - pd.Timestamp(study_start)).dt.total_seconds() / 3600.0
-    win = (t >= start_h) & (t < end_h)
-    act = pd.to_numeric(data["act"], errors="coerce").fillna(0) > 0
-    pids = sorted(data["participant"].unique())
-    hit = data.loc[win & act, "participant"].unique()
-    return pd.Series([int(pid in set(hit)) for pid in pids], index=pd.Index(pids, name="participant"))
-
-
-#: Self-consistency check: ranges of the per-participant parameters when data are generated from
-#: the inference model itself (uniform; log-uniform for rates), and the noise levels used.
-SELF_RANGES: dict[str, tuple[float, float]] = {
-    "affect_level": (0.25, 0.45), "stressor_reactivity": (0.0, 0.2), "affect_tau": (1.0, 10.0),
-    "affect_sd": (0.03, 0.12), "distress_threshold": (0.2, 0.6), "relief_value": (0.2, 0.8), "habit": (0.0, 0.9),
-    "act_rate_goal": (0.05, 2.0), "act_rate_habit": (0.005, 0.1),
-}
-SELF_NOISE = {"urge_sd": 0.08, "rating_sd": 0.08}
-
-
-def simulate_inference_data(template: FitData, seed: int) -> tuple[FitData, pd.DataFrame]:
-    """Data generated from the **inference model itself** (not the simulator) at the prompt times,
-    masks and stressor reports of ``template``; parameters drawn per participant from
-    :data:`SELF_RANGES` with ``default_rng([seed, 4])``. ``act_affect`` is 0 in these data, so that
-    affect does not depend on the acts it drives and the model is a proper generative process.
-    Ratings are rounded to whole points of a 0..100 scale and clipped, as in the observation model.
-    Returns the data and the true parameters (one row per participant)."""
-    import jax.numpy as jnp
-
-    rng = np.random.default_rng([int(seed), 4])
-    n = len(template.participants)
-    truth = {}
-    for spec in INFERENCE_PARAMS:
-        lo, hi = SELF_RANGES[spec.name]
-        truth[spec.name] = np.exp(rng.uniform(np.log(lo), np.log(hi), n)) if spec.log else rng.uniform(lo, hi, n)
-    th = {k: jnp.asarray(v, dtype=jnp.float32)[:, None] for k, v in truth.items()}
-    arr = {k: jnp.asarray(v) for k, v in template.arrays().items()}
-    a = np.asarray(latent_affect(th, jnp.asarray(rng.standard_normal(template.y.shape), dtype=jnp.float32), arr, 0.0))
-    urge_mean, hg, hh = (np.asarray(x) for x in _terms(th, arr, jnp.asarray(a)))
-    act = (rng.random(a.shape) < -np.expm1(-template.dt * (hg + hh))).astype(np.float32)
-
-    def rate(x, sd):
-        return np.clip(np.round(100 * (x + sd * rng.standard_normal(x.shape))), 0, 100) / 100.0
-
-    d = dataclasses.replace(template, y=np.where(template.y_obs, rate(a, SELF_NOISE["rating_sd"]), 0).astype(np.float32),
-                            urge=np.where(template.urge_obs, rate(np.clip(urge_mean, 0, 1), SELF_NOISE["urge_sd"]), 0).astype(np.float32),
-                            act=np.where(template.present, act, 0).astype(np.float32), source="inference model (self-consistency)")
-    return d, pd.DataFrame(truth, index=pd.Index(template.participants, name="participant"))
-
-
-def self_consistency(seed: int = 1, n_participants: int = 30, days: int = 14, prompts_per_day: int = 6,
-                     num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES, num_chains: int = NUM_CHAINS) -> pd.DataFrame:
-    """Fit data generated by the inference model itself (:func:`simulate_inference_data`) on the
-    prompt schedule of a synthetic study; per parameter: correlation of truth with the posterior
-    mean and coverage of the 50 % / 90 % intervals. Separates what the sampler and the design can
-    recover from what the mismatch between inference model and simulator costs."""
-    import tempfile
-
-    from .data import read_ema, simulate_study, write_ema
-
-    st = simulate_study(seed, "clinical", n_participants, days=days, prompts_per_day=prompts_per_day)
-    with tempfile.TemporaryDirectory() as tmp:
-        write_ema(st.data, Path(tmp) / "s.csv")
-        template = prepare(read_ema(Path(tmp) / "s.csv"))
-    d, truth = simulate_inference_data(template, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FitDiagnosticWarning)
-        f = fit(d, seed=seed, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains)
-    summ = summary_table(f)
-    rows = []
-    for name in PARAM_NAMES:
-        m, t = summ[f"{name}_mean"].to_numpy(), truth[name].to_numpy()
-        rows.append({"parameter": name, "correlation": float(np.corrcoef(m, t)[0, 1]),
-                     "coverage50": float(np.mean((t >= summ[f"{name}_q25"]) & (t <= summ[f"{name}_q75"]))),
-                     "coverage90": float(np.mean((t >= summ[f"{name}_q05"]) & (t <= summ[f"{name}_q95"]))),
-                     "bias": float(np.mean(m - t))})
-    out = pd.DataFrame(rows).set_index("parameter")
-    out.attrs["fit_seconds"] = f.seconds
-    out.attrs["warnings"] = diagnostics(f)["warnings"]
-    return out
-
-
-def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, prompts_per_day: int = 6,
-            seed: int = 1, preset: str = RECOVERY_PRESET, compliance: float = 0.75, burn_in_days: int = 90,
-            heldout_days: int = HELDOUT_DAYS, num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES,
-            num_chains: int = NUM_CHAINS, overwrite: bool = False) -> dict[str, Any]:
-    """Simulate a study with the full simulator (:func:`nssisim.ema.simulate_study`), fit its first
-    ``days`` days, and score recovery, profiles and the 7-day forecast on the next ``heldout_days``.
-
-    Writes into ``out_dir``: ``study.csv`` (the fitted days, documented format), ``heldout.csv``,
-    ``truth.csv``, ``posterior.nc``, ``summary.csv``, ``recovery.csv``, ``reliability.csv``,
-    ``recovery.json`` and the predictive-check plots. Only data from the simulator are used (no
-    data from the inference model itself). Refuses to write into a non-empty directory unless
-    ``overwrite``.
-    """
-    from .data import STUDY_START, read_ema, simulate_study, write_ema
-
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"refusing to write into non-empty {out}: pass overwrite=True (--overwrite)")
-    out.mkdir(parents=True, exist_ok=True)
-    params = recovery_params(n_participants, seed, preset)
-    total_days = days + heldout_days
-    st = simulate_study(seed, params, n_participants, days=total_days, prompts_per_day=prompts_per_day,
-                        compliance=compliance, burn_in_days=burn_in_days, study_states=True)
-    t = (pd.to_datetime(st.data["timestamp"], utc=True) - pd.Timestamp(STUDY_START)).dt.total_seconds() / 3600.0
-    fitted = st.data[t < days * HOURS_PER_DAY].reset_index(drop=True)
-    write_ema(fitted, out / "study.csv")
-    write_ema(st.data[t >= days * HOURS_PER_DAY].reset_index(drop=True), out / "heldout.csv")
-    st.truth.to_csv(out / "truth.csv")
-    data = read_ema(out / "study.csv")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FitDiagnosticWarning)
-        f = fit(data, seed=seed, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains)
-    summary = summary_table(f)
-    summary.to_csv(out / "summary.csv")
-    posterior_dataset(f).to_netcdf(out / "posterior.nc")
-    plot_ppc(ppc(f, seed=seed), out)
-    scores = recovery_scores(summary, st.truth)
-    scores.to_csv(out / "recovery.csv")
-    result: dict[str, Any] = {"settings": dict(f.settings, n_participants=n_participants, days=days,
-                                               prompts_per_day=prompts_per_day, preset=preset, compliance=compliance,
-                                               burn_in_days=burn_in_days, heldout_days=heldout_days),
-                              "fit_seconds": f.seconds, "diagnostic_warnings": [str(w.message) for w in caught],
-                              "recovery": json.loads(scores.reset_index().to_json(orient="records"))}
-    truth_prof = true_profiles(st.truth, burn_in_days + total_days)  # run_acts cover the whole run
-    hit = summary["p_addictive"] > 0.5
-    result["phenotype"] = {"true_addictive": int((truth_prof == PROFILES[0]).sum()), "n": int(truth_prof.size),
-                           "accuracy_p_addictive_gt_half": float(np.mean(hit == (truth_prof == PROFILES[0]))),
-                           "brier_p_addictive": float(np.mean((summary["p_addictive"] - (truth_prof == PROFILES[0])) ** 2))}
-    if heldout_days >= 7:
-        o = heldout_outcome(st.data, days * HOURS_PER_DAY, (days + 7) * HOURS_PER_DAY, STUDY_START)
-        cal = forecast_calibration(summary["p_act_next_7d"].to_numpy(), o.loc[summary.index].to_numpy())
-        pd.DataFrame(cal["reliability"]).to_csv(out / "reliability.csv", index=False)
-        result["forecast"] = cal
-    (out / "recovery.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return result
-
-
 __all__ = [
-    "ESS_MIN", "FORECAST_HOURS", "IDENTIFIABLE", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
-    "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "plot_ppc", "posterior_dataset",
-    "ppc", "prepare", "recover", "recovery_scores", "self_consistency", "simulate_inference_data", "summary_table",
-    "forecast_calibration",
+    "ESS_MIN", "FORECAST_HOURS", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
+    "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "posterior_dataset", "prepare",
+    "summary_table",
 ]
