@@ -1,4 +1,4 @@
-"""Benchmark of issue 5: fit 30 participants x 14 days x 6 prompts a day (goal: under 5 minutes on 2 cores).
+"""Benchmark of the EMA fit: 30 participants x 14 days x 6 prompts a day (goal: under 5 minutes on 2 cores).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_fit.py [--seed 1] [--preset vulnerable] [--out bench_fit.json]``.
 Times ``nssisim fit``'s work (read the file, compile, warm up and sample 2 chains x 500 + 500 NUTS

@@ -1,4 +1,4 @@
-"""The full recovery study of issue 5 (slow: about 4-7 minutes on 2 loaded cores).
+"""The full EMA recovery study (slow: about 4-7 minutes on 2 loaded cores).
 
 30 participants drawn across the recovery ranges, 14 days x 6 prompts a day from the full
 simulator, fitted with the default sampler settings; then the goals (correlation >= 0.8, 90 %
