@@ -9,7 +9,8 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from nssisim import __version__
-from nssisim.cli.app import _report_dir, app
+from nssisim.cli import app
+from nssisim.cli.demo import _report_dir
 from nssisim.core import config_hash
 
 

@@ -36,9 +36,9 @@ def test_sweep_of_a_csv_manifest_writes_results_and_resumes(tmp_path):
 def test_bad_manifests_are_errors_naming_file_row_and_column(tmp_path):
     cases = {
         "word.csv": ("limbic_reactivity,pfc_adult\n1.0,1.0\n1.2,high\n",
-                     "column 'pfc_adult', row 1, line 3: 'high' is not a number"),
+                     "column 'pfc_adult', row 3: 'high' is not a finite number"),
         "bound.csv": ("limbic_reactivity,pfc_adult\n1.0,1.0\n1.2,2.5\n",
-                      "'pfc_adult' = 2.5 (row 1) violates its upper bound 2.0"),
+                      "'pfc_adult' = 2.5 (row 3) violates its upper bound 2.0"),
         "name.csv": ("limbic_reactivity,nope\n1.0,1.0\n", "unknown parameter 'nope'"),
         "ids.csv": ("run_id,pfc_adult\n1,1.0\n1,1.2\n", "run_ids must be n distinct non-negative integers"),
     }

@@ -174,5 +174,5 @@ def test_read_manifest_errors_name_file_column_and_row(tmp_path):
             read_manifest(p)
         msg = str(e.value)
         assert msg.startswith(str(p)) and expected in msg, msg
-    with pytest.raises(SpecError, match="expected a .csv or .parquet"):
+    with pytest.raises(SpecError, match="expected a .csv or .parquet file"):
         read_manifest(tmp_path / "runs.txt")

@@ -24,6 +24,10 @@ from .study import (
     SyntheticStudy,
 )
 from .inference import (
+    NUM_CHAINS,
+    NUM_SAMPLES,
+    NUM_WARMUP,
+    TARGET_ACCEPT,
     diagnostics,
     ESS_MIN,
     Fit,
@@ -52,7 +56,7 @@ from .recovery import (
     simulate_inference_data,
 )
 
-__all__ = ["COLUMNS", "EMAData", "EMAError", "ITEMS", "OPTIONAL_COLUMNS", "PROMPT_TYPES", "ParticipantData",
+__all__ = ["NUM_CHAINS", "NUM_SAMPLES", "NUM_WARMUP", "TARGET_ACCEPT", "COLUMNS", "EMAData", "EMAError", "ITEMS", "OPTIONAL_COLUMNS", "PROMPT_TYPES", "ParticipantData",
            "REQUIRED_COLUMNS", "read_ema", "sidecar_path", "write_ema",
            "STUDY_START", "STUDY_STATE_COLUMNS", "SyntheticStudy", "participant_ids", "simulate_study",
            "ESS_MIN", "FORECAST_HOURS", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",

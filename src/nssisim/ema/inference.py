@@ -613,7 +613,7 @@ def posterior_dataset(f: Fit) -> xr.Dataset:
     return ds
 
 
-__all__ = [
+__all__ = ["NUM_CHAINS", "NUM_SAMPLES", "NUM_WARMUP", "TARGET_ACCEPT", 
     "ESS_MIN", "FORECAST_HOURS", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
     "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "posterior_dataset", "prepare",
     "summary_table",

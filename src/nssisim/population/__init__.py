@@ -47,8 +47,11 @@ from .survey import (
 )
 from .calibration import (
     apply_to_spec,
+    CAL_SEED,
+    CAL_SUBJECTS,
     calibrate,
     CALIBRATED,
+    CONFIRM_SUBJECTS,
     calibrated_ranges,
     CUTOFF,
     emulated_implausibility,
@@ -63,6 +66,8 @@ from .calibration import (
     POPULATION_SETTINGS,
     record_toml,
     TARGETS,
+    WAVE_SIZE,
+    WAVES,
     with_settings,
 )
 
@@ -75,4 +80,5 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table", "simulated_measures", "summarise",
            "ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "emulated_implausibility", "fit_emulators", "CALIBRATED",
            "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec",
-           "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml"]
+           "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml",
+           "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE"]

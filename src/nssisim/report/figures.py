@@ -1,17 +1,14 @@
-"""Figures and a Markdown summary of simulation results.
+"""Figures of simulation results.
 
 - :func:`plot_person`: one subject's trajectory over the run (fast states as daily
   summaries, the slow learning states, acts coloured by trigger);
 - :func:`plot_cohort`: the cohort view that makes the sporadic and the addictive
   (repetitive) regimes visible;
-- :func:`cohort_summary` / :func:`person_summary`: the numbers behind them;
-- :func:`plot_population` / :func:`population_markdown`: a life-course population (prevalence
-  by age, onset ages, addictive profile, cessation, calibration table);
-- :func:`write_report`: the figures and ``summary.md`` in one folder.
+- :func:`plot_population`: a life-course population (prevalence by age, onset ages).
 
-Figures are drawn with Matplotlib's object interface on the Agg canvas (no pyplot state,
-no interactive backend), one style for all (Okabe-Ito colours, readable on grey-scale
-print and for colour-blind readers), saved as PNG at :data:`DPI`.
+The numbers behind them are in ``report/summaries.py``, the Markdown summary in
+``report/markdown.py``. The figure style (palette, sizes, canvas, dpi) is that of
+:mod:`nssisim.plotting`, shared by every figure of the package.
 
 Injury severity appears nowhere in these figures; the model treats it only as an abstract
 number in [0, 1]. A research instrument, not a clinical tool.
@@ -19,11 +16,8 @@ number in [0, 1]. A research instrument, not a clinical tool.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib as mpl
 import matplotlib.colors  # noqa: F401  (mpl.colors)
@@ -32,15 +26,13 @@ import matplotlib.ticker  # noqa: F401  (mpl.ticker)
 import numpy as np
 import xarray as xr
 
-from ..core.measures import REPETITIVE_ACTS, YEAR_HOURS
-from ..core.model import urge_distress, urge_threshold
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 from ..files import toml_file
 from ..plotting import COLORS, figure, save, style
-from ..population.calibration import format_report, targets_path
-from ..population.survey import onset_histogram, prevalence_by_age_table, simulated_measures
-from ..targets import format_results
-from ..trials.plots import trial_markdown, write_trial
+from ..population.calibration import targets_path
+from ..population import onset_histogram, prevalence_by_age_table
+from .summaries import (_block_hours, _config, _mechanisms_off, _start_age, _subject_events, classify_regimes,
+                        effective_threshold, FINAL_WINDOW_DAYS, REPETITIVE_MIN_ACTS)
 
 REGIME_LABELS = {
     "repetitive": "repetitive: \u22655 acts in final year",
@@ -48,35 +40,10 @@ REGIME_LABELS = {
     "never": "never acted",
 }
 #: The "past year" window and the repetitive bar are those of the virtual measurements
-#: (measures.py), so the report and the measurement table define them once.
-FINAL_WINDOW_DAYS = YEAR_HOURS / HOURS_PER_DAY
-REPETITIVE_MIN_ACTS = REPETITIVE_ACTS
-
-
 
 
 def _letter(ax, letter: str, title: str) -> None:
     ax.set_title(f"{letter}   {title}")
-
-
-def _block_hours(ds: xr.Dataset) -> float:
-    return float(ds.attrs.get("record_every", 1)) * float(ds.attrs.get("dt_hours", 1.0))
-
-
-def _start_age(ds: xr.Dataset) -> float:
-    return float(ds.attrs.get("start_age_years", float(ds["age"].values[0] - ds["time"].values[0] / HOURS_PER_YEAR)))
-
-
-def _config(ds: xr.Dataset) -> dict[str, Any]:
-    try:
-        return json.loads(ds.attrs.get("config", "{}"))
-    except (TypeError, ValueError):
-        return {}
-
-
-def _mechanisms_off(ds: xr.Dataset) -> set[str]:
-    return {m for m in str(ds.attrs.get("mechanisms_off", "")).split(",") if m}
-
 
 def _tint(color: str, strength: float = 0.25) -> tuple[float, float, float]:
     """An opaque pale version of ``color`` (mixed with white)."""
@@ -104,30 +71,6 @@ def _daily(time_h: np.ndarray, x: np.ndarray, period_h: float = HOURS_PER_DAY):
     centre = (np.arange(n) + 0.5) * period_h + np.floor((time_h[0] - 1e-9) / period_h) * period_h
     return centre[keep], mean[keep], mn[keep], mx[keep]
 
-
-def _subject_events(ds: xr.Dataset, subject: int) -> dict[str, np.ndarray]:
-    sel = ds["event_subject"].values == subject
-    return {k: ds[f"event_{k}"].values[sel] for k in ("time", "kind", "habitual", "distress")}
-
-
-def effective_threshold(ds: xr.Dataset, subject: int) -> tuple[np.ndarray, np.ndarray]:
-    """Affect level above which distress-driven urges can arise, per recorded time (h).
-
-    Mirrors the M5 block of :func:`nssisim.model.step`: the distress-tolerance threshold
-    (lowered by allostatic load, raised by resilience) minus the depressive-mood term that
-    is added to affect before the comparison. Mechanism switches in ``ds.attrs`` are
-    honoured. Returns ``(time_h, level)``.
-    """
-    p = ds["parameter_value"].sel(subject=subject).to_series()
-    off = _mechanisms_off(ds)
-    m2, m4, m11 = ("M2" not in off), ("M4" not in off), ("M11" not in off)
-    load = ds["allostatic_load"].sel(subject=subject).values * m2
-    mood = ds["mood"].sel(subject=subject).values * m4
-    thr = np.asarray(urge_threshold(load, p, float(m11)))
-    mood_term = np.asarray(urge_distress(0.0, mood, p, float(m4), float(m11)))
-    return ds["time"].values, np.clip(thr - mood_term, 0.0, 1.0)
-
-
 # ------------------------------------------------------------------------ person figure
 def plot_person(ds: xr.Dataset, subject: int = 0, path: str | Path = "person.png", title: str | None = None) -> Path:
     """Multi-panel trajectory of one subject over the run (x: age in years).
@@ -142,7 +85,7 @@ def plot_person(ds: xr.Dataset, subject: int = 0, path: str | Path = "person.png
     Parameters
     ----------
     ds : Dataset
-        Output of :func:`nssisim.simulation.simulate_cohort` (or ``simulate``).
+        Output of :func:`nssisim.core.simulation.simulate_cohort` (or ``simulate``).
     subject : int
         Subject id (a value of the ``subject`` coordinate).
     path : path
@@ -316,97 +259,6 @@ def _plot_zoom(ax, ds: xr.Dataset, subject: int, ev: dict[str, np.ndarray], cent
     ax.xaxis.set_major_locator(mpl.ticker.MultipleLocator(12))
     ax.set_xlabel("hours from the act (markers: affect just before the urge)")
 
-
-# ------------------------------------------------------------------------ cohort stats
-def _final_window_mask(ds: xr.Dataset, window_days: float = FINAL_WINDOW_DAYS) -> np.ndarray:
-    t = ds["time"].values
-    block_h = _block_hours(ds)
-    start = t[-1] - window_days * HOURS_PER_DAY
-    return (t - block_h) >= start - 1e-9  # blocks that lie wholly inside the window
-
-
-def classify_regimes(ds: xr.Dataset, window_days: float = FINAL_WINDOW_DAYS,
-                     min_acts: int = REPETITIVE_MIN_ACTS) -> np.ndarray:
-    """Label each subject ``repetitive`` (>= ``min_acts`` acts in the final ``window_days``
-    of the run, or the whole run if shorter), ``sporadic`` (acted, but fewer) or ``never``."""
-    acts = ds["acts"].values
-    final = acts[:, _final_window_mask(ds, window_days)].sum(axis=1)
-    total = acts.sum(axis=1)
-    return np.where(final >= min_acts, "repetitive", np.where(total > 0, "sporadic", "never"))
-
-
-def _act_days_final(ds: xr.Dataset, window_days: float = FINAL_WINDOW_DAYS) -> np.ndarray:
-    """Distinct days with at least one act in the final window, per subject (event table)."""
-    horizon = float(ds["time"].values[-1])
-    start = horizon - window_days * HOURS_PER_DAY
-    sel = (ds["event_kind"].values == 1) & (ds["event_time"].values > start)
-    subj = ds["event_subject"].values[sel]
-    day = np.floor((ds["event_time"].values[sel] - 1e-9) / HOURS_PER_DAY).astype(np.int64)
-    ids = ds["subject"].values
-    pos = {int(s): i for i, s in enumerate(ids)}
-    out = np.zeros(ids.shape[0], dtype=np.int64)
-    if subj.size:
-        pairs = np.unique(np.stack([subj, day], axis=1), axis=0)
-        np.add.at(out, [pos[int(s)] for s in pairs[:, 0]], 1)
-    return out
-
-
-def cohort_summary(ds: xr.Dataset) -> dict[str, Any]:
-    """Cohort statistics (shares are fractions of the cohort in [0, 1])."""
-    acts = ds["acts"].values
-    total = acts.sum(axis=1)
-    acted = total > 0
-    regimes = classify_regimes(ds)
-    n = int(total.shape[0])
-    n_acts = float(acts.sum())
-    first_age = np.full(n, np.nan)
-    ages = ds["age"].values
-    if acted.any():
-        first_idx = np.argmax(np.cumsum(acts, axis=1) > 0, axis=1)
-        first_age[acted] = ages[first_idx[acted]]
-    window = min(FINAL_WINDOW_DAYS, float(ds["time"].values[-1]) / HOURS_PER_DAY)
-    return {
-        "n_subjects": n,
-        "horizon_days": float(ds["time"].values[-1]) / HOURS_PER_DAY,
-        "final_window_days": window,
-        "share_any_act": float(acted.mean()),
-        "share_repetitive": float((regimes == "repetitive").mean()),
-        "share_act_days_ge5_final": float((_act_days_final(ds) >= 5).mean()),
-        "median_acts_among_acted": float(np.median(total[acted])) if acted.any() else float("nan"),
-        "iqr_acts_among_acted": (tuple(float(q) for q in np.percentile(total[acted], [25, 75]))
-                                 if acted.any() else (float("nan"), float("nan"))),
-        "max_acts": int(total.max()),
-        "habit_share_of_acts": float(ds["habit_acts"].values.sum() / n_acts) if n_acts else float("nan"),
-        "resisted_share_of_urges": (float(ds["resisted"].values.sum() / ds["urges"].values.sum())
-                                    if ds["urges"].values.sum() else float("nan")),
-        "median_age_first_act": float(np.nanmedian(first_age)) if acted.any() else float("nan"),
-        "share_any_attempt": float((ds["attempts"].values.sum(axis=1) > 0).mean()),
-        "events_dropped_total": int(ds["events_dropped"].values.sum()),
-        "regime_counts": {k: int((regimes == k).sum()) for k in ("repetitive", "sporadic", "never")},
-    }
-
-
-def person_summary(ds: xr.Dataset, subject: int = 0) -> dict[str, Any]:
-    """Counts and final slow states of one subject."""
-    s = ds.sel(subject=subject)
-    ev = _subject_events(ds, subject)
-    acts = ev["kind"] == 1
-    ages = ds["age"].values
-    cum = np.cumsum(s["acts"].values)
-    return {
-        "acts": int(s["acts"].values.sum()),
-        "habit_acts": int(s["habit_acts"].values.sum()),
-        "urges_resisted": int(s["resisted"].values.sum()),
-        "attempts": int(s["attempts"].values.sum()),
-        "age_first_act": float(ages[np.argmax(cum > 0)]) if cum[-1] > 0 else float("nan"),
-        "mean_distress_at_distress_acts": float(ev["distress"][acts & ~ev["habitual"]].mean()) if (acts & ~ev["habitual"]).any() else float("nan"),
-        "mean_distress_at_habit_acts": float(ev["distress"][acts & ev["habitual"]].mean()) if (acts & ev["habitual"]).any() else float("nan"),
-        "final_relief_value": float(s["relief_value"].values[-1]),
-        "final_habit": float(s["habit"].values[-1]),
-        "final_tolerance": float(s["tolerance"].values[-1]),
-    }
-
-
 # ------------------------------------------------------------------------ cohort figure
 def _bin_time(x: np.ndarray, block_h: float, bin_h: float) -> tuple[np.ndarray, np.ndarray]:
     """Sum (subject, time) blocks into bins of about ``bin_h``; returns (bin end h, sums)."""
@@ -561,34 +413,6 @@ def plot_cohort(ds: xr.Dataset, path: str | Path = "cohort.png", title: str | No
                    "D, E: lines mean, bands interquartile range)", title_fontsize=7.5)
         return save(fig, path)
 
-
-# ------------------------------------------------------------------------------ report
-def _fmt_pct(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
-
-
-def _fmt(x: float, nd: int = 2) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
-
-
-def _run_rows(ds: xr.Dataset) -> dict[str, str]:
-    cfg = _config(ds)
-    spread = cfg.get("person_ranges") or {}
-    person = cfg.get("person") or {}
-    return {
-        "preset": str(cfg.get("preset") or "none (defaults)"),
-        "parameter overrides": ", ".join(f"{k}={v:g}" for k, v in person.items()) or "none",
-        "traits drawn per subject": ", ".join(f"{k} ~ U[{lo:g}, {hi:g}]" for k, (lo, hi) in spread.items()) or "none",
-        "subjects": f"{ds.sizes['subject']:,}",
-        "horizon": f"{float(ds.attrs.get('horizon_hours', 0)) / HOURS_PER_DAY:g} days from age {_start_age(ds):g}",
-        "time step": f"{float(ds.attrs.get('dt_hours', float('nan'))):g} h, recorded every {ds.attrs.get('record_every')} steps",
-        "seed": str(ds.attrs.get("seed")),
-        "mechanisms off": str(ds.attrs.get("mechanisms_off") or "none"),
-        "config hash": f"`{str(ds.attrs.get('config_hash', ''))[:16]}`",
-        "nssisim version": str(ds.attrs.get("nssisim_version")),
-    }
-
-
 # ------------------------------------------------------------------------------ population
 def _published_course() -> dict:
     """The ``[course]`` entries of the shipped calibration targets (peak age, mean onset age)."""
@@ -629,162 +453,4 @@ def plot_population(table, path: str | Path = "population.png", title: str | Non
         return save(fig, path)
 
 
-def population_summary(table) -> dict[str, Any]:
-    """Headline numbers of a life-course population table (see ``nssisim.lifecourse``)."""
-    m = simulated_measures(table)
-    life_end = table["end_lifetime_nssi"].to_numpy(bool)
-    out = dict(m)
-    out.update({
-        "n": len(table),
-        "lifetime_by_end": float(life_end.mean()),
-        "addictive_share": float(table["end_addictive"].mean()),
-        "addictive_share_of_lifetime": float(table["end_addictive"].to_numpy()[life_end].mean()) if life_end.any() else math.nan,
-        "cessation_share_of_lifetime": float(table["end_cessation"].to_numpy()[life_end].mean()) if life_end.any() else math.nan,
-        "criterion_a_last_year": float(table["end_criterion_a"].mean()),
-    })
-    return out
-
-
-def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
-    """The report's population section: figure, prevalence by age, headline numbers, calibration table."""
-    plot_population(table, Path(out_dir) / "population.png")
-    ps = population_summary(table)
-    prev = prevalence_by_age_table(table)
-    md = ["## Population over the life course (calibrated community sample)", "",
-          "![prevalence by age and onset ages](population.png)", "",
-          f"{ps['n']:,} virtual adolescents of the default (calibrated) community population, simulated to age "
-          f"{end_age:g}; each is surveyed once at an age drawn uniformly in 12-18 (see docs/population.md).", "",
-          "| age | 12-month prevalence | 95% CI | first act at this age | mean acts |", "|---|---|---|---|---|"]
-    md += [f"| {int(r.age)} | {_fmt_pct(r.prevalence_12m)} | {_fmt_pct(r.ci_low)}–{_fmt_pct(r.ci_high)} | "
-           f"{_fmt_pct(r.incidence)} | {r.mean_acts:.2f} |" for r in prev.itertuples()]
-    md += ["", "| statistic | value |", "|---|---|",
-           f"| lifetime NSSI at the survey | {_fmt_pct(ps['lifetime_nssi'])} |",
-           f"| lifetime NSSI by {end_age:g} | {_fmt_pct(ps['lifetime_by_end'])} |",
-           f"| mean onset age (history at the survey) | {_fmt(ps['onset_mean'], 1)} years |",
-           f"| addictive profile in the year before {end_age:g} (whole population / those with a history) | "
-           f"{_fmt_pct(ps['addictive_share'])} / {_fmt_pct(ps['addictive_share_of_lifetime'])} |",
-           f"| cessation by {end_age:g}: no act in the last 12 months, among those with a history | "
-           f"{_fmt_pct(ps['cessation_share_of_lifetime'])} |",
-           f"| odds ratio of lifetime NSSI, maltreatment (published 3.42 [2.74, 4.26]) | {_fmt(ps.get('maltreatment_or', math.nan))} "
-           f"[{_fmt(ps.get('maltreatment_or_low', math.nan))}, {_fmt(ps.get('maltreatment_or_high', math.nan))}] |",
-           f"| odds ratio of lifetime NSSI, bullying victimisation (published 2.46 [2.14, 2.83]) | {_fmt(ps.get('bullying_or', math.nan))} "
-           f"[{_fmt(ps.get('bullying_or_low', math.nan))}, {_fmt(ps.get('bullying_or_high', math.nan))}] |",
-           f"| prospective odds ratio: NSSI at 14 for NSSI at 15 | {_fmt(ps.get('prospective_or', math.nan))} "
-           f"[{_fmt(ps.get('prospective_or_low', math.nan))}, {_fmt(ps.get('prospective_or_high', math.nan))}] |", ""]
-    if record is not None:
-        md += ["### Calibration (model versus published targets)", "",
-               "From the shipped calibration record (`nssisim calibration-report`); simulated values there come from "
-               "the confirmation cohort of the calibration, not from this run.", "",
-               format_report(record, markdown=True), ""]
-    return md
-
-
-def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: xr.Dataset | None,
-                 target_results: Sequence | None = None, extra_text: str = "", person_subject: int | None = None,
-                 trial_ds: xr.Dataset | None = None,
-                 population: dict | None = None) -> dict[str, Path]:
-    """Write ``person.png``, ``cohort.png`` and ``summary.md`` into ``out_dir``.
-
-    Parameters
-    ----------
-    out_dir : path
-        Folder (created if missing). Existing files of the same names are replaced: callers
-        decide whether that is allowed (the CLI refuses unless asked).
-    person_ds, cohort_ds : Dataset or None
-        Simulation results; a part whose dataset is None is left out.
-    target_results : sequence of TargetResult, optional
-        Results of :func:`nssisim.targets.run_targets`, rendered with ``format_results``.
-    extra_text : str
-        Markdown appended at the end (e.g. timings).
-    person_subject : int, optional
-        Subject id to plot from ``person_ds`` (default: its first subject).
-    trial_ds : Dataset, optional
-        A virtual trial (:func:`nssisim.trial.run_trial`): its files go to ``trial/`` and its
-        summary into ``summary.md``.
-    population : dict, optional
-        ``{"table": life-course measurement table, "record": calibration record or None,
-        "end_age": float}``: adds ``population.png`` and the population section.
-
-    Returns
-    -------
-    dict
-        ``{"person": path, "cohort": path, "summary": path}`` for what was written.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    md = ["# nssisim report", "",
-          "> Output of a formal model of non-suicidal self-injury (NSSI) with addictive features in adolescents: "
-          "a research instrument for theory building, **not a clinical tool**. Presets and parameter values are "
-          "illustrative, not calibrated to any person or sample (the population section, where present, uses the "
-          "community population calibrated to published prevalences; see its calibration table); injury severity is "
-          "only an abstract number.", ""]
-
-    if person_ds is not None:
-        sid = int(person_ds["subject"].values[0]) if person_subject is None else int(person_subject)
-        paths["person"] = plot_person(person_ds, sid, out / "person.png")
-        ps = person_summary(person_ds, sid)
-        md += ["## One simulated adolescent", "", "![trajectory of one simulated adolescent](person.png)", "",
-               "| setting | value |", "|---|---|"]
-        md += [f"| {k} | {v} |" for k, v in _run_rows(person_ds).items()]
-        md += ["", "| outcome | value |", "|---|---|",
-               f"| acts (habit-triggered) | {ps['acts']} ({ps['habit_acts']}) |",
-               f"| urges resisted | {ps['urges_resisted']} |",
-               f"| suicide attempts | {ps['attempts']} |",
-               f"| age at first act | {_fmt(ps['age_first_act'], 1)} years |",
-               f"| mean affect at distress-triggered / habit-triggered acts | {_fmt(ps['mean_distress_at_distress_acts'])} / {_fmt(ps['mean_distress_at_habit_acts'])} |",
-               f"| final relief value Q, habit H, tolerance T | {_fmt(ps['final_relief_value'])}, {_fmt(ps['final_habit'])}, {_fmt(ps['final_tolerance'])} |",
-               ""]
-
-    if cohort_ds is not None:
-        paths["cohort"] = plot_cohort(cohort_ds, out / "cohort.png")
-        cs = cohort_summary(cohort_ds)
-        w = cs["final_window_days"]
-        final = "final year" if w >= FINAL_WINDOW_DAYS else f"whole run ({w:g} days)"
-        rc = cs["regime_counts"]
-        md += ["## Cohort", "", "![cohort outcomes and regimes](cohort.png)", "", "| setting | value |", "|---|---|"]
-        md += [f"| {k} | {v} |" for k, v in _run_rows(cohort_ds).items()]
-        md += ["", "| statistic | value |", "|---|---|",
-               f"| share with any act | {_fmt_pct(cs['share_any_act'])} |",
-               f"| share with \u22655 acts in the {final} (repetitive regime) | {_fmt_pct(cs['share_repetitive'])} |",
-               f"| share who acted on \u22655 distinct days in the {final} (DSM-5 NSSI criterion A, proxy) | {_fmt_pct(cs['share_act_days_ge5_final'])} |",
-               f"| median acts among those who acted (IQR) | {cs['median_acts_among_acted']:g} "
-               f"({cs['iqr_acts_among_acted'][0]:g}\u2013{cs['iqr_acts_among_acted'][1]:g}) |",
-               f"| habit-triggered share of all acts | {_fmt_pct(cs['habit_share_of_acts'])} |",
-               f"| share of urges resisted | {_fmt_pct(cs['resisted_share_of_urges'])} |",
-               f"| median age at first act (those who acted) | {_fmt(cs['median_age_first_act'], 1)} years |",
-               f"| share with a suicide attempt | {_fmt_pct(cs['share_any_attempt'])} |",
-               f"| regimes: repetitive / sporadic / never | {rc['repetitive']:,} / {rc['sporadic']:,} / {rc['never']:,} |",
-               f"| event-table rows dropped (capacity) | {cs['events_dropped_total']:,} |", ""]
-
-    if population is not None:
-        md += population_markdown(population["table"], population.get("record"), out, population.get("end_age", 18.0))
-        paths["population"] = out / "population.png"
-
-    md += ["## Explanatory targets", ""]
-    if target_results is None:
-        md += ["Not run (`nssisim targets` runs them).", ""]
-    elif len(target_results) == 0:
-        md += ["No explanatory targets are registered in this version.", ""]
-    else:
-
-        held = sum(bool(r.passed) for r in target_results)
-        md += [f"{held} of {len(target_results)} targets hold.", "", "```", format_results(target_results), "```", ""]
-
-    if trial_ds is not None:  # a virtual trial (nssisim.trials): files in trial/, summary here
-        tp = write_trial(trial_ds, out / "trial")
-        paths.update({f"trial_{k}": v for k, v in tp.items()})
-        md += [trial_markdown(trial_ds), f"Files in `trial/`: {', '.join(sorted(tp))}.", ""]
-
-    if extra_text:
-        md += ["## Notes", "", extra_text.rstrip(), ""]
-    summary = out / "summary.md"
-    summary.write_text("\n".join(md), encoding="utf-8")
-    paths["summary"] = summary
-    return paths
-
-
-__all__ = ["plot_person", "plot_cohort", "plot_population", "population_markdown", "population_summary", "write_report", "cohort_summary", "person_summary", "classify_regimes",
-           "effective_threshold"]
-
-
+__all__ = ["REGIME_LABELS", "plot_cohort", "plot_person", "plot_population"]

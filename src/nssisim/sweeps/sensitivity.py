@@ -16,7 +16,7 @@ default, ``num_resamples`` resamples, seeded).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ import xarray as xr
 
 from ..core.parameters import PARAMS
 from ..plotting import figure, save, style
-from .sweep import make_manifest
+from .sweep import make_manifest, OUTPUTS
 
 SOBOL_COLUMNS = ("parameter", "output", "S1", "S1_conf", "ST", "ST_conf")
 MORRIS_COLUMNS = ("parameter", "output", "mu_star", "mu_star_conf", "sigma", "mu")
@@ -260,6 +260,48 @@ def format_indices(tidy: pd.DataFrame) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+#: Why an output can be undefined in a run (shown when it is skipped).
+_UNDEFINED_WHY = {"habit_share": "a run without acts",
+                  "nssi_ideation_log_or": "nobody or everybody in a run had NSSI or ideation"}
+
+
+def write_sensitivity_outputs(ds: xr.Dataset, design: _Design, out_dir: str | Path, *, days: float | None = None,
+                              log: Callable[[str], object] = lambda message: None,
+                              warn: Callable[[str], object] | None = None) -> dict:
+    """Indices of a finished sweep: ``indices.csv`` and one ``<method>_<output>.png`` per usable output.
+
+    Outputs undefined in some run (not finite) or constant over all runs are skipped, and ``log``
+    says why (``days``, the simulated days per run, lets it add that cessation needs longer runs); ``warn`` (default ``log``) is told when the event table overflowed in some run.
+    Returns ``{"indices": DataFrame, "outputs": usable outputs, "csv": path, "plots": [paths]}``.
+    """
+    warn = log if warn is None else warn
+    out = Path(out_dir)
+    overflow = int((ds["events_overflow_share"].values > 0).sum())
+    if overflow:
+        warn(f"note: the event table overflowed in {overflow} run(s); their 'addictive' share is a lower bound "
+             "(raise --event-capacity)")
+    usable = []
+    for o in OUTPUTS:
+        v = ds[o].values
+        if not np.isfinite(v).all():
+            why = _UNDEFINED_WHY.get(o, "a non-finite value")
+            log(f"skipping output '{o}': undefined in {int((~np.isfinite(v)).sum())} of {v.size} runs ({why})")
+        elif np.ptp(v) == 0:
+            why = " (cessation needs runs longer than a year)" if o == "cessation" and days is not None and days <= 365 else ""
+            log(f"skipping output '{o}': the same value ({v[0]:g}) in every run, nothing to apportion{why}")
+        else:
+            usable.append(o)
+    tidy = design.analyze(ds, outputs=usable)
+    key = "ST" if design.method == "sobol" else "mu_star"
+    for o in usable:
+        if tidy.loc[tidy["output"] == o, key].isna().all():
+            log(f"output '{o}': indices undefined (it does not vary over the base samples; use a larger --n)")
+    out.mkdir(parents=True, exist_ok=True)
+    tidy.to_csv(out / "indices.csv", index=False)
+    plots = [plot_indices(tidy, o, out / f"{design.method}_{o}.png") for o in usable]
+    return {"indices": tidy, "outputs": usable, "csv": out / "indices.csv", "plots": plots}
+
+
 def plot_indices(tidy: pd.DataFrame, output: str, path: str | Path) -> Path:
     """Ranked horizontal bars of ST (Sobol) or mu* (Morris) with their intervals, for one output."""
     g = tidy[tidy["output"] == output]
@@ -291,4 +333,4 @@ def _draw_indices(g: pd.DataFrame, output: str, sobol: bool, key: str, conf: str
 
 
 __all__ = ["MorrisDesign", "SobolDesign", "format_indices", "make_design", "param_ranges", "parse_param_spec",
-           "plot_indices"]
+           "plot_indices", "write_sensitivity_outputs"]

@@ -93,6 +93,11 @@ MANIFEST_FILE = "manifest.parquet"
 SETTINGS_FILE = "sweep.json"
 #: Subjects per shard aimed for when ``shard_size`` is not given.
 SHARD_SUBJECTS = 1024
+#: Defaults of a sweep (and of ``nssisim sweep`` / ``nssisim sensitivity``): root seed, subjects
+#: simulated per parameter set, simulated days per run.
+SWEEP_SEED = 1
+SUBJECTS_PER_RUN = 64
+SWEEP_DAYS = 365
 
 
 class SweepError(RuntimeError):
@@ -109,7 +114,7 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise SpecError(f"{path}: expected a .csv or .parquet manifest")
+        raise SpecError(f"{path}: expected a .csv or .parquet file")
     if not path.is_file():
         raise SpecError(f"{path}: no such file")
     first_row = 2 if suffix == ".csv" else 1
@@ -321,10 +326,10 @@ def run_sweep(
     manifest: pd.DataFrame,
     out_dir: str | Path,
     *,
-    seed: int = 1,
+    seed: int = SWEEP_SEED,
     base_params: Mapping[str, float] | None = None,
-    n_subjects_per_run: int = 64,
-    days: int = 365,
+    n_subjects_per_run: int = SUBJECTS_PER_RUN,
+    days: int = SWEEP_DAYS,
     dt: float = 1.0,
     shard_size: int | None = None,
     resume: bool = False,

@@ -1,0 +1,160 @@
+"""EMA commands: the ``ema`` sub-app (validate, simulate), ``fit`` and ``recover``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..core.presets import PRESETS
+from ..ema import NUM_CHAINS, NUM_SAMPLES, NUM_WARMUP, TARGET_ACCEPT
+from .common import _check_preset, _fail
+
+# Convention of the command modules: project imports needed by a command's option defaults and
+# help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
+
+#: Help text of the ``ema`` sub-app.
+EMA_HELP = ("EMA data: validate a file in the documented format, or simulate a synthetic study "
+            "(see docs/ema.md).")
+
+
+def ema_validate(
+    file: Annotated[Path, typer.Argument(help="EMA file (.csv or .parquet) in the format of docs/ema.md.")],
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Drop bad rows and list them instead of stopping at the first.")] = False,
+    scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar <stem>.scales.json, else 100.")] = None,
+) -> None:
+    """Check an EMA file and print a summary (exit 2 with the row and column of the first problem)."""
+    from ..ema import EMAError, read_ema
+
+    scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
+    try:
+        data = read_ema(file, scales=scales, on_error="skip" if skip_bad_rows else "raise")
+    except (EMAError, ValueError, OSError) as err:
+        raise _fail(str(err), 2) from None
+    s = data.summary()
+    typer.echo(f"{file}: valid EMA data: {s['participants']} participant(s), {s['rows']:,} row(s), "
+               f"{s['signal_prompts']:,} signal prompt(s), {s['answered_share']:.1%} answered, "
+               f"{s['acts_reported_at_prompts']:,} prompt(s) reporting an act, {s['event_reports']:,} event report(s)")
+    if data.dropped:
+        typer.echo(f"dropped {len(data.dropped)} bad row(s):")
+        for row, column, reason in data.dropped:
+            typer.echo(f"  row {row}, column '{column}': {reason}")
+
+
+def ema_simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")],
+    participants: Annotated[int, typer.Option("--participants", min=1, help="Number of participants (p001, ...).")] = 30,
+    days: Annotated[int, typer.Option("--days", min=1, help="Study days.")] = 14,
+    prompts_per_day: Annotated[int, typer.Option("--prompts-per-day", min=1, help="Signal prompts a day (one per block of the waking day).")] = 6,
+    compliance: Annotated[float, typer.Option("--compliance", min=0.0, max=1.0, help="Probability that a prompt is answered.")] = 0.75,
+    preset: Annotated[str, typer.Option("--preset", help=f"Person preset: {', '.join(PRESETS)}.")] = "vulnerable",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and of the observation model.")] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+) -> None:
+    """Simulate a synthetic EMA study (model at dt = 0.25 h seen through prompts) in the documented format."""
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise _fail(f"--out {out}: expected a .csv or .parquet file", 2)
+    _check_preset(preset)
+    if out.exists() and not overwrite:
+        raise _fail(f"refusing to overwrite {out}: pass --overwrite to replace", 1)
+    from ..ema import simulate_study, write_ema
+
+    t0 = time.perf_counter()
+    study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day, compliance=compliance)
+    write_ema(study.data, out)
+    d = study.data
+    sig = d["prompt_type"] == "signal"
+    typer.echo(f"wrote {out}: {participants} participant(s), {days} day(s), {int(sig.sum()):,} signal prompts "
+               f"({d.loc[sig, 'answered'].mean():.1%} answered), {int((d['prompt_type'] == 'event').sum()):,} event "
+               f"report(s), preset '{preset}', seed {seed} ({time.perf_counter() - t0:.1f} s)")
+
+
+def fit_cmd(
+    file: Annotated[Path, typer.Argument(help="EMA file (.csv or .parquet) in the format of docs/ema.md.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (posterior.nc, summary.csv, diagnostics.json, PPC plots).")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sampler (a fit is deterministic given seed and settings).")] = 0,
+    warmup: Annotated[int, typer.Option("--warmup", min=1, help="NUTS warm-up iterations per chain.")] = NUM_WARMUP,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Posterior draws per chain.")] = NUM_SAMPLES,
+    chains: Annotated[int, typer.Option("--chains", min=1, help="Chains (run one after the other; R-hat needs 2 or more).")] = NUM_CHAINS,
+    target_accept: Annotated[float, typer.Option("--target-accept", min=0.5, max=0.999, help="NUTS target acceptance probability.")] = TARGET_ACCEPT,
+    scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar, else 100.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs in --out.")] = False,
+) -> None:
+    """Fit the EMA inference model (NumPyro NUTS, hierarchical) to a file; see docs/ema.md. Research use only."""
+    from ..ema import EMAError, read_ema
+
+    names = ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_affect_around_acts.png")
+    existing = [n for n in names if (out / n).exists()]
+    if existing and not overwrite:
+        raise _fail(f"refusing to overwrite {out / existing[0]}: pass --overwrite to replace", 1)
+    scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
+    try:
+        data = read_ema(file, scales=scales)
+        from ..ema import prepare
+
+        prepared = prepare(data)
+    except (EMAError, ValueError, OSError) as err:
+        raise _fail(str(err), 2) from None
+    import json
+    import warnings
+
+    from ..ema import diagnostics, fit, FitDiagnosticWarning, plot_ppc, posterior_dataset, ppc, summary_table
+
+    out.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitDiagnosticWarning)
+        f = fit(prepared, seed=seed, num_warmup=warmup, num_samples=samples, num_chains=chains, target_accept=target_accept)
+    diag = diagnostics(f)
+    posterior_dataset(f).to_netcdf(out / "posterior.nc")
+    summary_table(f).to_csv(out / "summary.csv")
+    plot_ppc(ppc(f, seed=seed), out)
+    (out / "diagnostics.json").write_text(json.dumps(
+        {"per_parameter": diag["per_parameter"], "divergences": diag["divergences"], "transitions": diag["transitions"],
+         "warnings": diag["warnings"], "settings": f.settings, "sampling_seconds": f.seconds}, indent=2), encoding="utf-8")
+    rmax = max((v["rhat_max"] for v in diag["per_parameter"].values() if v["rhat_max"] == v["rhat_max"]), default=float("nan"))
+    emin = min(v["ess_min"] for v in diag["per_parameter"].values())
+    typer.echo(f"fitted {len(f.participants)} participant(s) from {file} in {f.seconds:.1f} s: max R-hat {rmax:.3f}, "
+               f"min ESS {emin:.0f}, {diag['divergences']} divergence(s); wrote {out}/posterior.nc, summary.csv, "
+               "diagnostics.json, ppc_*.png")
+    for msg in diag["warnings"]:
+        typer.echo(f"warning: {msg}", err=True)
+
+
+def recover_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (study, truth, posterior, recovery.csv/json, plots).")],
+    participants: Annotated[int, typer.Option("--participants", min=3, help="Simulated participants.")] = 30,
+    days: Annotated[int, typer.Option("--days", min=2, help="Study days that are fitted.")] = 14,
+    prompts_per_day: Annotated[int, typer.Option("--prompts-per-day", min=1, help="Signal prompts a day.")] = 6,
+    heldout_days: Annotated[int, typer.Option("--heldout-days", min=0, help="Days simulated after the study; 7 or more: the 7-day forecast is checked on them.")] = 7,
+    preset: Annotated[str, typer.Option("--preset", help=f"Base preset of the participants: {', '.join(PRESETS)}.")] = "clinical",
+    compliance: Annotated[float, typer.Option("--compliance", min=0.0, max=1.0, help="Probability that a prompt is answered.")] = 0.75,
+    burn_in_days: Annotated[int, typer.Option("--burn-in-days", min=0, help="Days simulated before the study (history).")] = 90,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation, the parameter draws and the sampler.")] = 1,
+    warmup: Annotated[int, typer.Option("--warmup", min=1, help="NUTS warm-up iterations per chain.")] = NUM_WARMUP,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Posterior draws per chain.")] = NUM_SAMPLES,
+    chains: Annotated[int, typer.Option("--chains", min=1, help="Chains.")] = NUM_CHAINS,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out.")] = False,
+) -> None:
+    """Parameter recovery: simulate a study from known parameters (full simulator), fit it, score it."""
+    _check_preset(preset)
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out}: exists and is not a directory", 2)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise _fail(f"refusing to write into non-empty {out}: pass --overwrite", 1)
+    from ..ema import recover
+
+    r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
+                compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup, num_samples=samples, num_chains=chains, overwrite=overwrite)
+    typer.echo(f"recovery: {participants} participant(s), {days} day(s) x {prompts_per_day} prompts, fit {r['fit_seconds']:.1f} s")
+    for row in r["recovery"]:
+        num = {k: "n/a" if row[k] is None else f"{row[k]:.2f}" for k in ("correlation", "coverage50", "coverage90")}
+        typer.echo(f"  {row['parameter']:<20} vs {row['truth']:<20} ({row['kind']}): r = {num['correlation']}, "
+                   f"50% cov = {num['coverage50']}, 90% cov = {num['coverage90']}, goal met: {row['goal_met']}")
+    if "forecast" in r:
+        fc = r["forecast"]
+        typer.echo(f"  7-day forecast: Brier {fc['brier']:.3f} (base rate {fc['brier_base_rate']:.3f}), n = {fc['n']}")
+    for msg in r["diagnostic_warnings"]:
+        typer.echo(f"warning: {msg}", err=True)
+    typer.echo(f"wrote {out}/recovery.csv, recovery.json")

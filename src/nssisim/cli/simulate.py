@@ -1,0 +1,189 @@
+"""Commands on single scenarios and the model itself: simulate, targets, ablate, bench, docs, params."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..core.parameters import MECHANISMS, PARAMS
+from ..core.scenario import ConfigError, load_config, to_simulation_kwargs
+from .common import _check_mechanisms, _fail, _write_netcdf
+
+# Convention of the command modules: project imports needed by a command's option defaults and
+# help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
+
+
+def simulate(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Scenario TOML file (see configs/example_scenario.toml).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output netCDF file (.nc).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+    events: Annotated[Path | None, typer.Option("--events", help="Also write the tidy event table as CSV.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar over chunks.")] = True,
+) -> None:
+    """Run a scenario file and write the result as netCDF (config, hash, seed and version in attrs)."""
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        raise _fail(str(err), 2) from None
+    existing = [p for p in (out, events) if p is not None and p.exists()]
+    if existing and not overwrite:
+        raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
+    from ..core import events_table, simulate_cohort
+
+    t0 = time.perf_counter()
+    try:
+        ds = simulate_cohort(**to_simulation_kwargs(cfg), progress=progress)
+    except (ValueError, KeyError) as err:  # a check the simulator makes beyond the config's own
+        raise _fail(f"{config}: the simulator rejected the scenario: {err}", 2) from None
+    _write_netcdf(ds, out)
+    msg = (f"wrote {out}: {ds.sizes['subject']:,} subject(s), {cfg.run.horizon_days:g} days at dt={cfg.run.dt_hours:g} h, "
+           f"{int(ds['acts'].sum()):,} acts, config hash {ds.attrs['config_hash'][:12]} "
+           f"({time.perf_counter() - t0:.1f} s)")
+    if events is not None:
+        events.parent.mkdir(parents=True, exist_ok=True)
+        events_table(ds).to_csv(events, index=False)
+        msg += f"\nwrote {events}: the event table ({ds.sizes['event']:,} rows)"
+    typer.echo(msg)
+    dropped = int(ds.attrs.get("events_dropped_total", 0))
+    if dropped:
+        typer.echo(f"note: {dropped:,} event rows did not fit the event table (run.event_capacity="
+                   f"{cfg.run.event_capacity}); counts per block are complete, raise event_capacity for all events",
+                   err=True)
+
+
+def targets_cmd(
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Target id (repeatable); default all.")] = None,
+    mechanisms_off: Annotated[list[str] | None, typer.Option("--mechanisms-off", help="Mechanism to switch off (repeatable).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a target does not hold.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Run the explanatory targets and print the table (exit 0 unless --strict and one fails)."""
+    from ..targets import format_results, run_targets
+
+    off = _check_mechanisms(mechanisms_off)
+    if not _check_targets(ids):
+        return
+    results = run_targets(ids or None, mechanisms_off=off, progress=progress)
+    if off:
+        typer.echo(f"mechanisms off: {', '.join(off)}")
+    typer.echo(format_results(results))
+    failed = [r.id for r in results if not r.passed]
+    if strict and failed:
+        raise _fail(f"{len(failed)} target(s) do not hold: {', '.join(failed)}", 1)
+
+
+def _check_targets(ids: list[str] | None) -> bool:
+    """Exit 2 on unknown target ids; False (after saying so) when no target is registered."""
+    from ..targets import TARGETS
+
+    unknown = [i for i in (ids or []) if i not in TARGETS]
+    if unknown:
+        raise _fail(f"unknown target(s) {', '.join(unknown)}: registered are {', '.join(TARGETS) or 'none'}", 2)
+    if not TARGETS:
+        typer.echo("no explanatory targets are registered")
+        return False
+    return True
+
+
+def ablate(
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Target id (repeatable); default all.")] = None,
+    mechanisms: Annotated[list[str] | None, typer.Option("--mechanism", help="Mechanism column (repeatable); default M1..M13.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the table and statistics as Markdown (e.g. docs/ablation.md).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --markdown file.")] = False,
+) -> None:
+    """Phenomena-by-mechanism table: does each target hold with each mechanism switched off?"""
+    if markdown is not None and markdown.exists() and not overwrite:
+        raise _fail(f"{markdown} exists; pass --overwrite to replace it", 1)
+    from ..targets import ablation, format_ablation
+
+    if not _check_targets(ids):
+        return
+    kw = {"mechanisms": _check_mechanisms(mechanisms)} if mechanisms else {}
+    df = ablation(ids or None, progress=True, **kw)
+    typer.echo(format_ablation(df))
+    if markdown is not None:
+        from ..targets import ablation_markdown
+
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(ablation_markdown(df), encoding="utf-8")
+        typer.echo(f"wrote {markdown}")
+
+
+def bench(
+    subjects: Annotated[int, typer.Option("--subjects", min=1, help="Cohort size of the throughput run.")] = 10000,
+    python_steps: Annotated[int, typer.Option("--python-steps", min=1, help="Steps of the pure-Python reference.")] = 20000,
+    years: Annotated[float, typer.Option("--years", min=0.0, help="Simulated years of the cohort run (of 365 days, rounded to whole days; dt = 1 h).")] = 1.0,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Subjects per compiled call (larger on a GPU).")] = 16384,
+    record_every: Annotated[int, typer.Option("--record-every", min=1, help="Steps per recorded block (24: daily; larger saves host memory for huge cohorts).")] = 24,
+    event_capacity: Annotated[int, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (32 bytes each in host memory).")] = 512,
+    sweep: Annotated[bool, typer.Option("--sweep", help="Instead: sweep throughput (runs/s), local executor vs a local Dask cluster.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="--sweep: Dask worker processes.")] = 2,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="--sweep: parameter sets in the sweep.")] = 128,
+    subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="--sweep: subjects per parameter set.")] = 64,
+    days: Annotated[int, typer.Option("--days", min=1, help="--sweep: simulated days per run.")] = 365,
+    population: Annotated[int | None, typer.Option("--population", min=1, help="Instead: life-course population throughput (subject-years/s) for this many subjects, ages 11-18 (e.g. 100000).")] = None,
+) -> None:
+    """Measure simulator throughput (person-steps per second), or with --sweep sweep throughput, and print the report."""
+    from ..bench import (format_benchmark, format_population_benchmark, format_sweep_benchmark, run_benchmark,
+                         run_population_benchmark, run_sweep_benchmark)
+
+    if population is not None:
+        typer.echo(format_population_benchmark(run_population_benchmark(population, progress=True)))
+        return
+    if sweep:
+        typer.echo(format_sweep_benchmark(run_sweep_benchmark(n_runs=runs, n_subjects_per_run=subjects_per_run,
+                                                              days=days, workers=workers, progress=True)))
+        return
+    n_days = round(years * 365)
+    if n_days < 1:
+        raise _fail(f"--years {years:g} is less than one day", 2)
+    if (n_days * 24) % record_every:
+        raise _fail(f"--record-every {record_every} must divide the run's {n_days * 24} steps", 2)
+    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
+                                              chunk_size=chunk_size, record_every=record_every,
+                                              event_capacity=event_capacity, progress=True)))
+
+
+def docs(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the model documentation.")] = Path("docs/model.md"),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if --out is not up to date.")] = False,
+) -> None:
+    """Generate the model documentation (equations, parameter table, targets) as Markdown."""
+    try:
+        from ..modeldoc import render_model_md
+    except ImportError as err:
+        raise _fail(f"the docs module is not available: {err}", 1) from None
+    text = render_model_md()
+    if check:
+        current = out.read_text(encoding="utf-8") if out.exists() else None
+        if current != text:
+            raise _fail(f"{out} is out of date: run `nssisim docs --out {out}`", 1)
+        typer.echo(f"{out} is up to date")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out} ({len(text.splitlines())} lines)")
+
+
+def params(
+    mechanism: Annotated[str | None, typer.Option("--mechanism", help="Only this mechanism (M1..M13).")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only 'trait' or 'mechanism' parameters.")] = None,
+) -> None:
+    """Print the parameter table: name, default, bounds, unit, mechanism, meaning."""
+    if mechanism is not None:
+        _check_mechanisms([mechanism])
+    if kind not in (None, "trait", "mechanism"):
+        raise _fail(f"--kind must be 'trait' or 'mechanism', got '{kind}'", 2)
+    rows = [p for p in PARAMS.values() if (mechanism is None or p.mechanism == mechanism) and (kind is None or p.kind == kind)]
+    head = ("name", "default", "bounds", "unit", "mech", "meaning")
+    table = [(p.name, f"{p.default:g}", f"[{p.low:g}, {p.high:g}]", p.unit, p.mechanism, p.meaning) for p in rows]
+    widths = [max(len(r[i]) for r in [head, *table]) for i in range(5)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head[:5], widths)) + "  " + head[5]]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in table]
+    title = f"{len(rows)} parameter(s)"
+    if mechanism:
+        title += f" of {mechanism} ({MECHANISMS[mechanism]})"
+    typer.echo(title + "; time in hours; set them under [person] in a scenario file\n" + "\n".join(lines))
