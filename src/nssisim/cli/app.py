@@ -257,7 +257,7 @@ def demo(
 
     trial_ds = None
     if trial:
-        from ..trials.trial import load_design, run_trial
+        from ..trials import load_design, run_trial
 
         t0 = time.perf_counter()
         typer.echo("running the demo virtual trial (configs/trials/demo.toml: DBT-A vs supportive therapy) ...")
@@ -803,7 +803,7 @@ def trial(
     Interrupted runs resume: finished groups of replicates are kept in OUT/.trial_partial/ and
     reused when the same command is run again (removed once the results are written).
     """
-    from ..trials.trial import DesignError, load_design, run_trial
+    from ..trials import DesignError, load_design, run_trial
     from ..trials.plots import TRIAL_FILES, trial_markdown, write_trial
 
     existing = [out / f for f in TRIAL_FILES if (out / f).exists()]
