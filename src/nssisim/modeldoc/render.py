@@ -326,6 +326,12 @@ def _mechanism_evidence(mid: str, brief: Iterable[str]) -> list[str]:
     return keys
 
 
+def _fill_equations(m: MechanismText) -> str:
+    """The equations of one mechanism with the model constants they name filled in."""
+    values = {"pfc_neutral": _num(PFC_NEUTRAL)}
+    return _PLACEHOLDER.sub(lambda x: values[x.group(1)], m.equations)
+
+
 def _mechanisms_section() -> str:
     texts = mechanism_texts()
     out = [_text("mechanisms.md")]
@@ -343,12 +349,6 @@ def _mechanisms_section() -> str:
         out.append("**Parameters not yet written into the equations above** (update "
                    "`src/nssisim/modeldoc/text/M*.md`): " + ", ".join(f"`{n}`" for n in missing) + ".\n")
     return "\n".join(out)
-
-
-def _fill_equations(m: MechanismText) -> str:
-    """The equations of one mechanism with the model constants they name filled in."""
-    values = {"pfc_neutral": _num(PFC_NEUTRAL)}
-    return _PLACEHOLDER.sub(lambda x: values[x.group(1)], m.equations)
 
 
 def _targets_section() -> str:
