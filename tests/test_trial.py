@@ -312,7 +312,7 @@ def test_intervention_evidence_keys_resolve_in_references():
 
 
 def test_trial_resumes_from_its_checkpoint(tiny_arms, tmp_path, monkeypatch):
-    import nssisim.trials.trial as trial_mod
+    import nssisim.trials.run as trial_mod
 
     d, _ = tiny_arms
     first = run_trial(d, checkpoint=tmp_path)

@@ -25,7 +25,7 @@ from .core.parameters import PARAMS
 from .core.presets import load_preset
 from .core.simulation import simulate_cohort
 from .stats import hedges_g, odds_ratio
-from .trials.trial import parse_design, screen, simulate_arms
+from .trials import parse_design, screen, simulate_arms
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,26 @@ def urge_threshold(load, p, m11=1.0):
     )
 
 
+def limbic_gain(p, m11=1.0, xp=jnp):
+    """Limbic gain (M3), 1/h: the rate at which unit stress drives arousal; trait reactivity
+    sensitised by maltreatment, modulated around neutral self-esteem (M11). Without the M3
+    switch (:func:`step` applies it). ``xp``: the array module (``numpy`` for numpy inputs)."""
+    return (
+        p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
+        * xp.maximum(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
+    )
+
+
+def regulation_capacity(p, pfc, load, stress=None, m11=1.0):
+    """Regulation capacity (M3): prefrontal capacity ``pfc`` weakened by alexithymia (buffered
+    by resilience, M11), allostatic load (pass the switched load ``m2 * L``) and acute stress
+    (the step's mean; ``None``: at rest, no stress factor). Without the M3 switch (:func:`step`
+    applies it). Plain arithmetic, so it accepts JAX and numpy arrays alike."""
+    alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
+    capacity = pfc * (1.0 - p["w_alexithymia_regulation"] * alexithymia) * (1.0 - p["w_load_regulation"] * load)
+    return capacity if stress is None else capacity * (1.0 - p["w_stress_regulation"] * stress)
+
+
 def event_prob(hazard, dt):
     """Probability of at least one event in dt for a constant hazard (1/h)."""
     return -jnp.expm1(-hazard * dt)
@@ -215,19 +235,9 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     load = m2 * s.allostatic_load
     stress = _toward(s.stress, p["stress_baseline"], c["stress"])
     stress_mean = p["stress_baseline"] + (s.stress - p["stress_baseline"]) * c["stress_mean"]
-    # M11 buffers
-    alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
-    limbic = (
-        p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
-        * jnp.maximum(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
-    )
-    limbic = m3 * limbic + (1.0 - m3) * 1.0
-    # M3 regulation capacity: prefrontal capacity weakened by alexithymia, load and acute stress
-    reg_capacity = (
-        s.pfc * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
-        * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * stress_mean)
-    )
-    reg_capacity = m3 * reg_capacity + (1.0 - m3) * PFC_NEUTRAL
+    # M3 limbic gain and regulation capacity (with the M11 buffers)
+    limbic = m3 * limbic_gain(p, m11) + (1.0 - m3) * 1.0
+    reg_capacity = m3 * regulation_capacity(p, s.pfc, load, stress_mean, m11) + (1.0 - m3) * PFC_NEUTRAL
     recovery = (1.0 + p["k_pfc_regulation"] * reg_capacity) / p["tau_affect"]
     drive = (
         limbic * stress_mean * (1.0 + p["k_load_affect"] * load)
@@ -373,4 +383,4 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
 
 __all__ = ["event_prob", "initial_state", "MECHANISM_IDS", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL",
            "SELF_ESTEEM_NEUTRAL", "State", "STATE_BOUNDS", "STATE_FIELDS", "step", "step_constants", "StepEvents",
-           "stressor_hazard", "urge_distress", "urge_threshold"]
+           "stressor_hazard", "urge_distress", "urge_threshold", "limbic_gain", "regulation_capacity"]

@@ -1,5 +1,6 @@
-"""The model reference (docs/model.md), rendered from the code: equations, units, state
-domains, targets, the parameter table and references.
+"""The model reference (docs/model.md): prose and equations from the Markdown files in
+``modeldoc/text/``, and the tables rendered from the code (state domains, targets, the parameter
+table and references).
 """
 
 from .render import (
@@ -7,10 +8,12 @@ from .render import (
     DOCS_COMMAND,
     evidence_usage,
     load_references,
+    mechanism_texts,
+    MechanismText,
     render_model_md,
     SYMBOLS,
     write_model_md,
 )
 
 __all__ = ["DOCS_COMMAND", "render_model_md", "write_model_md", "check_references", "load_references",
-           "evidence_usage", "SYMBOLS"]
+           "evidence_usage", "mechanism_texts", "MechanismText", "SYMBOLS"]

@@ -1,5 +1,6 @@
-"""Virtual trials: interventions as time-varying parameter schedules, trial designs, arms with
-common random numbers, effects and power, and the trial's figures and tables.
+"""Virtual trials: interventions as time-varying parameter schedules (interventions.py), trial
+designs (design.py), running them with common random numbers, effects and power (run.py), and the
+trial's figures and tables (plots.py).
 """
 
 from .interventions import (
@@ -15,21 +16,23 @@ from .interventions import (
     parse_intervention,
     propensities,
 )
-from .trial import (
-    arm_summary,
+from .design import (
     BINARY_OUTCOMES,
-    calibrate_strength,
     CONTINUOUS_OUTCOMES,
-    DBT_TARGET_D,
     Design,
     DesignError,
     DESIGNS,
-    effects_table,
     eligible,
     load_design,
-    neural_proxies,
     OUTCOMES,
     parse_design,
+)
+from .run import (
+    arm_summary,
+    calibrate_strength,
+    DBT_TARGET_D,
+    effects_table,
+    neural_proxies,
     randomise,
     REMISSION_DAYS,
     run_trial,

@@ -26,11 +26,11 @@ An intervention file (shipped: ``configs/interventions/<name>.toml``; format in
     effects.limbic_reactivity = { scale = 0.85 }
     effects.skill = { add = 0.4 }                # additive change at full effect
 
-Effect targets are the parameters of :data:`nssisim.parameters.PARAMS` and the ``skill``
+Effect targets are the parameters of :data:`nssisim.core.parameters.PARAMS` and the ``skill``
 input (the strength of a learned alternative response, 0 without treatment). The effect of a
 component on person ``i`` at time ``t`` after its start is
 ``strength * adherence_i * (1 - exp(-t / tau_on))`` while active, decaying with ``tau_off``
-after the end or the person's dropout; see :class:`nssisim.simulation.Schedule`.
+after the end or the person's dropout; see :class:`nssisim.core.simulation.Schedule`.
 
 Data flow: file -> :func:`load_intervention` (validated, errors name file and field) ->
 :class:`Intervention` -> :func:`build_schedule` (many arms, one global component list; a

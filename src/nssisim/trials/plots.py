@@ -1,4 +1,4 @@
-"""Plots of a virtual trial (:func:`nssisim.trial.run_trial`): forest plot and arm trajectories.
+"""Plots of a virtual trial (:func:`nssisim.trials.run.run_trial`): forest plot and arm trajectories.
 
 * :func:`plot_forest`: per outcome and window, the randomised effect of each contrast with
   its 95% interval (replicate 0), and, with several replicates, the 2.5-97.5% spread of the
@@ -18,7 +18,8 @@ import xarray as xr
 from ..files import atomic_write_netcdf
 from ..plotting import figure, save, style
 from ..stats import Z95
-from .trial import arm_summary, BINARY_OUTCOMES, effects_table, summary_table
+from .design import BINARY_OUTCOMES
+from .run import arm_summary, effects_table, summary_table
 
 ARM_COLORS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d")
 

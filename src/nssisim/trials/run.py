@@ -1,21 +1,20 @@
-"""Virtual randomised trials: eligibility, randomisation, arms, outcomes and effects.
+"""Running a virtual randomised trial: screening, arms, randomisation, outcomes and effects.
 
-A trial design is a TOML file (shipped examples: ``configs/trials/*.toml``; the format is in
-``docs/trials.md``). Data flow of :func:`run_trial`:
+The design is a :class:`nssisim.trials.design.Design`. Data flow of :func:`run_trial`:
 
-1. **Screening.** Candidates are sampled from a population spec (:mod:`nssisim.population`,
-   loaded by name) with optional parameter overrides per stratum, and their history is
-   simulated without treatment up to randomisation. Eligibility is evaluated over that
-   history (age window, lifetime acts, recent suicidal ideation or attempt).
-2. **One compiled run for all arms.** Every eligible patient is simulated in *every* arm with
-   the same subject id (common random numbers), the arms stacked along the subject axis and
-   differing only in the arrays of one :class:`nssisim.simulation.Schedule`
-   (:func:`nssisim.interventions.build_schedule`). Histories before treatment are therefore
-   identical across arms (a test checks it), and each patient's counterfactual outcome is
-   known in every arm.
-3. **Randomisation.** Per replicate, the replicate's patients are allocated to arms in
-   permuted blocks; the randomised analysis uses only each patient's assigned arm. Paired
-   contrasts (all patients in both arms) are reported beside it.
+1. **Screening** (:func:`screen`). Candidates are sampled from a population spec
+   (:mod:`nssisim.population`, loaded by name) with optional parameter overrides per stratum,
+   and their history is simulated without treatment up to randomisation. Eligibility is
+   evaluated over that history (age window, lifetime acts, recent suicidal ideation or attempt).
+2. **One compiled run for all arms** (:func:`simulate_arms`). Every eligible patient is
+   simulated in *every* arm with the same subject id (common random numbers), the arms stacked
+   along the subject axis and differing only in the arrays of one
+   :class:`nssisim.core.simulation.Schedule` (:func:`nssisim.trials.interventions.build_schedule`).
+   Histories before treatment are therefore identical across arms (a test checks it), and each
+   patient's counterfactual outcome is known in every arm.
+3. **Randomisation** (:func:`randomise`). Per replicate, the replicate's patients are allocated
+   to arms in permuted blocks; the randomised analysis uses only each patient's assigned arm.
+   Paired contrasts (all patients in both arms) are reported beside it.
 4. **Outcomes** per follow-up window (days after randomisation): share free of NSSI, of
    attempts and of any self-harm, NSSI and self-harm frequency per month, remission (no NSSI
    in the last :data:`REMISSION_DAYS` of the window), treatment completion, and the neural
@@ -27,275 +26,36 @@ A trial design is a TOML file (shipped examples: ``configs/trials/*.toml``; the 
    excludes no effect) and the spread of estimates.
 
 Results: an xarray Dataset (:func:`run_trial`), tidy tables (:func:`effects_table`,
-:func:`summary_table`), plots in :mod:`nssisim.trial_plots`.
+:func:`summary_table`, :func:`arm_summary`), plots in :mod:`nssisim.trials.plots`. The
+strength of an arm can be calibrated to a target effect (:func:`strength_curve`,
+:func:`calibrate_strength`).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .._version import __version__
-from ..core.model import SELF_ESTEEM_NEUTRAL
-from ..core.parameters import check_value, HOURS_PER_DAY, PARAMS
+from ..core.model import limbic_gain, regulation_capacity
+from ..core.parameters import HOURS_PER_DAY
 from ..core.simulation import config_hash, effective_params, simulate_cohort, stack_params
-from ..files import did_you_mean as _suggest, read_toml, SpecError
-from .interventions import Arm, build_schedule, InterventionError, load_intervention
-from ..population.spec import load_population, params_of, PopulationError, POPULATIONS, sample_population
+from ..population.spec import load_population, params_of, sample_population
 from ..stats import hedges_g, odds_ratio_groups, paired_difference, risk_difference
+from .design import _eligible, BINARY_OUTCOMES, Design, DesignError, eligible, OUTCOMES
+from .interventions import Arm, build_schedule
 
 #: Days without NSSI at the end of a window that count as remission.
 REMISSION_DAYS = 56
 #: Days per month for per-month frequencies.
 DAYS_PER_MONTH = 30.4375
-#: Outcomes that are shares (per-patient 0/1): risk difference and odds ratio.
-BINARY_OUTCOMES = ("nssi_free", "attempt_free", "self_harm_free", "remission", "completed")
-#: Outcomes that are continuous: Hedges' g.
-CONTINUOUS_OUTCOMES = ("nssi_per_month", "self_harm_per_month", "limbic_change", "regulation_change")
-OUTCOMES = BINARY_OUTCOMES + CONTINUOUS_OUTCOMES
-#: Direction in which an outcome is better (for reading plots; effects keep their sign).
-BETTER = {"nssi_free": 1, "attempt_free": 1, "self_harm_free": 1, "remission": 1, "completed": 1,
-          "nssi_per_month": -1, "self_harm_per_month": -1, "limbic_change": -1, "regulation_change": 1}
-
-
-class DesignError(SpecError):
-    """A trial design is invalid; the message names the file and the field."""
-
-
-@dataclass(frozen=True)
-class Window:
-    name: str
-    start_day: int
-    end_day: int
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    age_min: float = 0.0
-    age_max: float = 100.0
-    min_lifetime_acts: int = 0
-    recent_days: int = 90
-    recent_ideation_above: float | None = None
-    recent_attempt: bool = False
-
-
-@dataclass(frozen=True)
-class Design:
-    """A validated trial design."""
-
-    name: str
-    description: str
-    seed: int
-    population: str
-    overrides: Mapping[str, float]
-    strata: Mapping[str, Mapping[str, float]]
-    start_age_years: float
-    history_days: int
-    dt_hours: float
-    n_patients: int
-    replicates: int
-    screen_batch: int
-    max_screen: int
-    eligibility: Eligibility
-    baseline_days: int
-    length_days: int
-    windows: tuple[Window, ...]
-    arms: tuple[Arm, ...]
-    control: str
-    source: str = "<dict>"
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def arm_names(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.arms)
-
-    @property
-    def horizon_days(self) -> int:
-        return self.history_days + max(w.end_day for w in self.windows)
-
-
-_TOP = {"name", "description", "seed", "population", "person", "strata", "start_age_years", "history_days", "dt_hours",
-        "n_patients", "replicates", "screen_batch", "max_screen", "eligibility", "baseline_days", "treatment",
-        "windows", "arms", "control"}
-_ELIG = {"age_min", "age_max", "min_lifetime_acts", "recent_days", "recent_ideation_above", "recent_attempt"}
-_ARM = {"intervention", "components", "strength", "adherence_mean", "dropout_per_month"}
-
-
-def _num(tab: Mapping, key: str, where: str, *, default=None, low=None, high=None, integer=False):
-    if key not in tab:
-        if default is None:
-            raise DesignError(f"{where}.{key}: missing (expected {'an integer' if integer else 'a number'})")
-        return default
-    v = tab[key]
-    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-    if isinstance(v, bool) or not ok or not math.isfinite(v):
-        raise DesignError(f"{where}.{key}: expected {'an integer' if integer else 'a number'}, got {v!r}")
-    if low is not None and v < low:
-        raise DesignError(f"{where}.{key}: {v} must be >= {low}")
-    if high is not None and v > high:
-        raise DesignError(f"{where}.{key}: {v} must be <= {high}")
-    return v
-
-
-def _unknown(tab: Mapping, allowed: set, where: str) -> None:
-    extra = sorted(set(tab) - allowed)
-    if extra:
-        raise DesignError(f"{where}: unknown key '{extra[0]}'{_suggest(extra[0], allowed)}: expected one of "
-                          f"{', '.join(sorted(allowed))}")
-
-
-def _overrides(tab: Any, where: str) -> dict[str, float]:
-    if not isinstance(tab, Mapping):
-        raise DesignError(f"{where}: expected a table of parameter = value")
-    out = {}
-    for k, v in tab.items():
-        if k not in PARAMS:
-            raise DesignError(f"{where}.{k}: unknown parameter{_suggest(k, PARAMS)}")
-        try:
-            out[k] = check_value(k, v, where)
-        except (ValueError, TypeError) as e:
-            raise DesignError(f"{where}.{k}: {e}") from None
-    return out
-
-
-def parse_design(data: Mapping, source: str = "<dict>") -> Design:
-    """Validate a design table; every error names ``source`` and the field."""
-    w = source
-    _unknown(data, _TOP, w)
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise DesignError(f"{w}: name: missing (expected a string)")
-    seed = _num(data, "seed", w, integer=True, low=0, high=2**32 - 1)
-    pop = data.get("population", "clinical")
-    if not isinstance(pop, str):
-        raise DesignError(f"{w}: population: expected a population name or a path")
-    if pop not in POPULATIONS and not Path(pop).is_absolute() and (Path(source).parent / pop).is_file():
-        pop = str(Path(source).parent / pop)  # a path relative to the design file
-    try:
-        load_population(pop)
-    except PopulationError as e:
-        raise DesignError(f"{w}: population: {e}") from None
-    overrides = _overrides(data.get("person", {}), f"{w}: person")
-    strata_tab = data.get("strata", {})
-    if not isinstance(strata_tab, Mapping):
-        raise DesignError(f"{w}: strata: expected tables [strata.<name>] of parameter overrides")
-    strata = {k: _overrides(v, f"{w}: strata.{k}") for k, v in strata_tab.items()} or {"all": {}}
-    start_age = _num(data, "start_age_years", w, default=12.0, low=0.0)
-    history = _num(data, "history_days", w, integer=True, low=1)
-    dt = _num(data, "dt_hours", w, default=1.0, low=1e-3, high=24.0)
-    if abs(24.0 / dt - round(24.0 / dt)) > 1e-9:
-        raise DesignError(f"{w}: dt_hours: {dt} must divide a day (24 h) into whole steps")
-    n_pat = _num(data, "n_patients", w, integer=True, low=2)
-    reps = _num(data, "replicates", w, integer=True, default=1, low=1)
-    batch = _num(data, "screen_batch", w, integer=True, default=1024, low=1)
-    max_screen = _num(data, "max_screen", w, integer=True, default=50_000, low=1)
-    el = data.get("eligibility", {})
-    if not isinstance(el, Mapping):
-        raise DesignError(f"{w}: eligibility: expected a table")
-    _unknown(el, _ELIG, f"{w}: eligibility")
-    we = f"{w}: eligibility"
-    ra = el.get("recent_attempt", False)
-    if not isinstance(ra, bool):
-        raise DesignError(f"{we}.recent_attempt: expected true or false")
-    elig = Eligibility(
-        _num(el, "age_min", we, default=0.0), _num(el, "age_max", we, default=100.0),
-        _num(el, "min_lifetime_acts", we, integer=True, default=0, low=0),
-        _num(el, "recent_days", we, integer=True, default=90, low=1, high=history),
-        _num(el, "recent_ideation_above", we, low=0.0, high=1.0) if "recent_ideation_above" in el else None, ra)
-    if elig.age_min > elig.age_max:
-        raise DesignError(f"{we}: age_min {elig.age_min} > age_max {elig.age_max}")
-    baseline = _num(data, "baseline_days", w, integer=True, default=90, low=1, high=history)
-    tr = data.get("treatment")
-    if not isinstance(tr, Mapping):
-        raise DesignError(f"{w}: treatment: missing table [treatment] with length_days")
-    _unknown(tr, {"length_days"}, f"{w}: treatment")
-    length = _num(tr, "length_days", f"{w}: treatment", integer=True, low=1)
-    wins = data.get("windows")
-    if not isinstance(wins, list) or not wins:
-        raise DesignError(f"{w}: windows: expected one or more [[windows]] tables with name, start_day, end_day")
-    windows = []
-    for i, wt in enumerate(wins):
-        ww = f"{w}: windows[{i}]"
-        if not isinstance(wt, Mapping):
-            raise DesignError(f"{ww}: expected a table")
-        _unknown(wt, {"name", "start_day", "end_day"}, ww)
-        nm = wt.get("name")
-        if not isinstance(nm, str) or not nm:
-            raise DesignError(f"{ww}.name: missing (expected a string)")
-        a = _num(wt, "start_day", ww, integer=True, low=0)
-        b = _num(wt, "end_day", ww, integer=True, low=1)
-        if b <= a:
-            raise DesignError(f"{ww}: end_day {b} must be after start_day {a}")
-        windows.append(Window(nm, a, b))
-    if len({x.name for x in windows}) != len(windows):
-        raise DesignError(f"{w}: windows: names must be unique")
-    arms_tab = data.get("arms")
-    if not isinstance(arms_tab, Mapping) or len(arms_tab) < 2:
-        raise DesignError(f"{w}: arms: expected at least two [arms.<name>] tables")
-    arms = []
-    for an, at in arms_tab.items():
-        wa = f"{w}: arms.{an}"
-        if not isinstance(at, Mapping):
-            raise DesignError(f"{wa}: expected a table")
-        _unknown(at, _ARM, wa)
-        if "intervention" not in at or not isinstance(at["intervention"], str):
-            raise DesignError(f"{wa}.intervention: missing (expected a shipped intervention name or a path)")
-        ref = at["intervention"]
-        if not Path(ref).is_absolute() and (Path(source).parent / ref).is_file():
-            ref = str(Path(source).parent / ref)
-        try:
-            iv = load_intervention(ref)
-        except InterventionError as e:
-            raise DesignError(f"{wa}.intervention: {e}") from None
-        comps = at.get("components")
-        if comps is not None:
-            if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
-                raise DesignError(f"{wa}.components: expected a list of component names")
-            for c in comps:
-                try:
-                    iv.component(c)
-                except KeyError as e:
-                    raise DesignError(f"{wa}.components: {e.args[0]}") from None
-            comps = tuple(comps)
-        strength = _num(at, "strength", wa, low=0.0) if "strength" in at else None
-        am = _num(at, "adherence_mean", wa, low=0.0, high=1.0) if "adherence_mean" in at else None
-        dr = _num(at, "dropout_per_month", wa, low=0.0) if "dropout_per_month" in at else None
-        arms.append(Arm(an, iv, comps, strength, am, dr))
-    control = data.get("control")
-    names = [a.name for a in arms]
-    if control not in names:
-        raise DesignError(f"{w}: control: {control!r} is not an arm{_suggest(str(control), names)}: expected one of "
-                          f"{', '.join(names)}")
-    max_end = max(x.end_day for x in windows)
-    if length > max_end:
-        raise DesignError(f"{w}: treatment.length_days {length} extends past the last window's end_day {max_end}")
-    age = start_age + history / 365.25
-    if not (elig.age_min <= age <= elig.age_max):
-        raise DesignError(f"{w}: eligibility: age at randomisation is start_age_years + history_days/365.25 = {age:.2f}, "
-                          f"outside [age_min, age_max] = [{elig.age_min}, {elig.age_max}]: no one could be eligible")
-    return Design(name, str(data.get("description", "")), int(seed), pop, overrides, strata, float(start_age), int(history),
-                  float(dt), int(n_pat), int(reps), int(batch), int(max_screen), elig, int(baseline), int(length),
-                  tuple(windows), tuple(arms), control, source, copy.deepcopy(dict(data)))
-
-
-def load_design(path: str | Path) -> Design:
-    """Load and validate a design file (a path, or the name of a shipped example)."""
-    src, data = read_toml(path, kind="trial design", shipped=DESIGNS, location=lambda s: f"configs/trials/{s}.toml",
-                          error=lambda source, message: DesignError(f"{source}: {message}"))
-    return parse_design(data, src)
-
-
-#: Shipped example designs (``configs/trials/<name>.toml``).
-DESIGNS = ("dbt_vs_supportive", "dbt_components", "ssri_vs_placebo", "naltrexone_profiles", "demo", "calibrate_dbt")
 
 
 # ------------------------------------------------------------------------------ simulation
@@ -305,25 +65,6 @@ def _population(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
     return pop
 
-
-def eligible(ds: xr.Dataset, design: Design) -> np.ndarray:
-    """Eligibility of each simulated candidate over its history (records are daily)."""
-    return _eligible(ds["acts"].values, ds["ideation"].values, ds["attempts"].values, design)
-
-
-def _eligible(acts: np.ndarray, ideation: np.ndarray, attempts: np.ndarray, design: Design) -> np.ndarray:
-    el = design.eligibility
-    h = design.history_days
-    ok = acts[:, :h].sum(axis=1) >= el.min_lifetime_acts
-    recent = slice(h - el.recent_days, h)
-    if el.recent_ideation_above is not None or el.recent_attempt:
-        cond = np.zeros(ok.shape, bool)
-        if el.recent_ideation_above is not None:
-            cond |= ideation[:, recent].max(axis=1) > el.recent_ideation_above
-        if el.recent_attempt:
-            cond |= attempts[:, recent].sum(axis=1) > 0
-        ok &= cond
-    return ok
 
 
 def _sim_kw(design: Design, days: int) -> dict:
@@ -352,20 +93,18 @@ def screen(design: Design, stratum: Mapping[str, float], needed: int,
 def neural_proxies(params: Mapping[str, np.ndarray], pfc: np.ndarray, load: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Limbic reactivity and prefrontal regulation proxies of each person.
 
-    limbic: the model's limbic gain (rate at which unit stress drives arousal):
-    ``limbic_reactivity (1 + w_limbic_maltreatment maltreatment) max(1 + k_self_esteem_limbic (0.5 - self_esteem), 0)``;
-    regulation: the extra recovery gain from prefrontal control at rest:
-    ``k_pfc_regulation pfc (1 - w_alexithymia_regulation alexithymia (1 - k_resilience_alexithymia resilience))
-    (1 - w_load_regulation load)``. Both use the parameters in force (intervention included)
-    and, for regulation, the states ``pfc`` and allostatic ``load``.
+    limbic: the model's limbic gain (:func:`nssisim.core.model.limbic_gain`, the rate at which
+    unit stress drives arousal); regulation: the extra recovery gain from prefrontal control at
+    rest, ``k_pfc_regulation`` times the regulation capacity without acute stress
+    (:func:`nssisim.core.model.regulation_capacity`). Both with every mechanism on, the
+    parameters in force (intervention included) and, for regulation, the states ``pfc`` and
+    allostatic ``load``.
     """
-    p = params
-    limbic = (p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
-              * np.maximum(1.0 + p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0))
-    alex = p["alexithymia"] * (1.0 - p["k_resilience_alexithymia"] * p["resilience"])
-    regulation = (p["k_pfc_regulation"] * pfc * (1.0 - p["w_alexithymia_regulation"] * alex)
-                  * (1.0 - p["w_load_regulation"] * load))
-    return limbic.astype(np.float64), regulation.astype(np.float64)
+    limbic = limbic_gain(params, xp=np)
+    # the capacity is linear in pfc: scaling pfc by k_pfc_regulation first gives k times the
+    # capacity with the rounding of the trial outcomes as recorded
+    regulation = regulation_capacity(params, params["k_pfc_regulation"] * pfc, load)
+    return np.asarray(limbic, dtype=np.float64), np.asarray(regulation, dtype=np.float64)
 
 
 def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
@@ -703,4 +442,6 @@ def calibrate_strength(design: Design, arm: str, strengths: Sequence[float], tar
     raise ValueError(f"target {target} not bracketed by the strengths {list(s)} (g = {list(np.round(g, 3))})")
 
 
-__all__ = ["DBT_TARGET_D", "BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES", "REMISSION_DAYS", "arm_summary", "calibrate_strength", "effects_table", "eligible", "load_design", "neural_proxies", "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve", "summary_table"]
+__all__ = ["DBT_TARGET_D", "DBT_TARGET_INTERVAL", "GROUP_SUBJECTS", "REMISSION_DAYS", "arm_summary",
+           "calibrate_strength", "effects_table", "neural_proxies", "randomise", "run_trial", "screen",
+           "simulate_arms", "strength_curve", "summary_table"]
