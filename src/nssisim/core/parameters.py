@@ -4,7 +4,7 @@ Each :class:`Param` carries its default, bounds, unit, one-line meaning, the mec
 belongs to (M1-M13 of the design brief, ``MODEL.md`` section 3) and the evidence keys
 (author-year keys resolved in ``data/references.toml``). Config validation
 (:mod:`nssisim.core.scenario`), the generated parameter table in ``docs/model.md``
-(:mod:`nssisim.modeldoc.render`), and later priors and sensitivity ranges are all derived from
+(:mod:`nssisim.modeldoc`), and later priors and sensitivity ranges are all derived from
 :data:`PARAMS`; nothing else in the package states a default or a bound.
 
 Conventions: time in hours; ``tau_*`` are time constants (h), ``lam_*`` base hazards
