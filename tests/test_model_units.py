@@ -16,7 +16,7 @@ import pytest
 
 from conftest import AT_RISK, N_SUBJECTS
 from nssisim import simulate_cohort
-from nssisim.core import MECHANISM_IDS, event_prob, initial_state, step
+from nssisim.core import MECHANISM_IDS, N_UNIFORMS, event_prob, initial_state, step
 from nssisim.core.model import _linear_bounded, _relax
 from nssisim.core import mechanism_switches, stack_params, step_uniforms
 
@@ -156,7 +156,7 @@ def test_stress_relaxes_along_analytic_curve(run_steps, dt):
     p = {k: jnp.asarray(v[0]) for k, v in stack_params(AT_RISK, 1).items()}
     s0 = initial_state(p)._replace(stress=jnp.float32(0.9))
     on = jnp.asarray(mechanism_switches(["M1"]))
-    u = jnp.full((n, 4), 0.5, jnp.float32)
+    u = jnp.full((n, N_UNIFORMS), 0.5, jnp.float32)
     stress, stressor = run_steps(u, s0, p, on, jnp.float32(dt))
     assert not np.asarray(stressor).any()
     b, tau = float(p["stress_baseline"]), float(p["tau_stress"])
@@ -178,7 +178,7 @@ def uniforms():
 
 def test_step_uniforms_in_unit_interval_and_reproducible(uniforms):
     key, f, u = uniforms
-    assert u.shape == (N_UNIF_STEPS, 4) and u.dtype == np.float32
+    assert u.shape == (N_UNIF_STEPS, N_UNIFORMS) and u.dtype == np.float32
     assert (u >= 0).all() and (u < 1).all()
     # same (key, t): identical, whether computed alone, in another batch or unjitted
     again = np.asarray(step_uniforms(key, jnp.int32(12345)))
@@ -199,7 +199,7 @@ def test_step_uniforms_are_uniform_and_uncorrelated(uniforms):
         from scipy import stats
     except ImportError:  # pragma: no cover - scipy is optional
         stats = None
-    for lane in range(4):
+    for lane in range(N_UNIFORMS):
         x = u[:, lane].astype(np.float64)
         if stats is not None:
             pval = stats.kstest(x, "uniform").pvalue
@@ -210,5 +210,5 @@ def test_step_uniforms_are_uniform_and_uncorrelated(uniforms):
             assert chi2 < 27.88, f"lane {lane}: chi2 = {chi2:.1f}"
     # lanes and consecutive steps uncorrelated: |r| below 4 standard errors (1/sqrt(n))
     r = np.corrcoef(np.concatenate([u[:-1], u[1:]], axis=1).T)
-    off = r[~np.eye(8, dtype=bool)]
+    off = r[~np.eye(2 * N_UNIFORMS, dtype=bool)]
     assert np.abs(off).max() < 4 / math.sqrt(n), np.round(r, 4)

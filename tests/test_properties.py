@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import N_SUBJECTS, domain_violations
 from nssisim import simulate_cohort
-from nssisim.core import MECHANISM_IDS, N_MECHANISMS, STATE_BOUNDS, STATE_FIELDS, State, step
+from nssisim.core import MECHANISM_IDS, N_MECHANISMS, N_UNIFORMS, STATE_BOUNDS, STATE_FIELDS, State, step
 from nssisim.core import PARAMS, defaults
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,7 +50,7 @@ def states(draw) -> dict[str, float]:
     return s
 
 
-uniforms4 = st.lists(st.floats(0.0, 1.0, exclude_max=True, width=32), min_size=4, max_size=4)
+uniforms4 = st.lists(st.floats(0.0, 1.0, exclude_max=True, width=32), min_size=N_UNIFORMS, max_size=N_UNIFORMS)
 switches = st.one_of(st.just([True] * N_MECHANISMS), st.lists(st.booleans(), min_size=N_MECHANISMS, max_size=N_MECHANISMS))
 step_lengths = st.sampled_from([1 / 60, 0.1, 0.25, 1.0, 6.0, 24.0])
 

@@ -110,7 +110,7 @@ dts = st.floats(0.05, 2.0).map(f32)
 def test_fields_match_the_model():
     assert REF_STATE_FIELDS == STATE_FIELDS
     assert EVENT_FIELDS == StepEvents._fields
-    assert N_UNIFORMS == 4
+    assert N_UNIFORMS == 2
 
 
 def test_initial_state_matches_the_model():
@@ -122,7 +122,7 @@ def test_initial_state_matches_the_model():
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(p=parameters(), s=states(), u=st.lists(uniform, min_size=4, max_size=4), on=switches, dt=dts)
+@given(p=parameters(), s=states(), u=st.lists(uniform, min_size=N_UNIFORMS, max_size=N_UNIFORMS), on=switches, dt=dts)
 def test_one_step_agrees(p, s, u, on, dt):
     comparisons: dict[str, tuple[float, float]] = {}
     ref_state, ref_ev = reference_step(u, s, p, on, dt, comparisons=comparisons)

@@ -367,3 +367,43 @@ def test_time_segments_equal_one_piece(monkeypatch, cohort):
                           progress=True)
     for f in [*nssisim.core.model.STATE_FIELDS, "acts", "urges", "event_time", "event_severity", "events_dropped"]:
         np.testing.assert_array_equal(seg[f].values, cohort[f].values, err_msg=f)
+
+
+# ------------------------------------------------------------------- record layouts, no events
+
+def test_records_and_events_options_do_not_change_the_run(cohort):
+    """Counts only, a subset of fields, or no event table: the same counts, the same states."""
+    counts = simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, records="counts", events=False, **KW)
+    some = simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, records=("urge_intensity", "affect"), **KW)
+    for f in COUNT_FIELDS:
+        np.testing.assert_array_equal(counts[f].values, cohort[f].values, err_msg=f)
+        np.testing.assert_array_equal(some[f].values, cohort[f].values, err_msg=f)
+    for f in STATE_FIELDS:  # counts only: the state at the end of the run
+        assert f not in counts and counts[f"final_{f}"].dims == ("subject",)
+        np.testing.assert_array_equal(counts[f"final_{f}"].values, cohort[f].values[:, -1], err_msg=f)
+    assert "event_kind" not in counts and "events_dropped" not in counts and counts.attrs["events_dropped_total"] == 0
+    assert json.loads(counts.attrs["config"])["run"]["records"] == "counts"
+    assert "records" not in json.loads(cohort.attrs["config"])["run"]  # defaults leave the config (and hash) as before
+    for f in ("affect", "urge_intensity"):
+        np.testing.assert_array_equal(some[f].values, cohort[f].values, err_msg=f)
+    assert "mood" not in some and "final_mood" in some and "final_affect" not in some
+    for v in ("event_subject", *EVENT_VARS):
+        np.testing.assert_array_equal(some[v].values, cohort[v].values, err_msg=v)
+    with pytest.raises(ValueError, match="records must be one of"):
+        simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, records="states", **KW)
+    with pytest.raises(ValueError, match="unknown field.*moods"):
+        simulate_cohort(SEED, ACTIVE, n_subjects=N_SUBJECTS, records=("moods",), **KW)
+
+
+def test_event_rows_with_an_urge_and_an_attempt_in_one_step():
+    """The device stores an urge and an attempt of the same step in one row; the table has both, urge first."""
+    ds = simulate_cohort(SEED, dict(ACTIVE, lam_attempt=0.01, ideation_bias=0.0, attempt_ideation_power=1.0), n_subjects=N_SUBJECTS, **KW)
+    t, kind, subj = ds["event_time"].values, ds["event_kind"].values, ds["event_subject"].values
+    both = [(s, x) for s, x in set(zip(subj[kind == 2], t[kind == 2])) if ((subj == s) & (t == x) & (kind != 2)).any()]
+    assert both, "no step with an urge and an attempt: make the run busier"
+    for s, x in both:
+        k = kind[(subj == s) & (t == x)]
+        assert list(k) == [k[0], 2] and k[0] in (0, 1)
+    att = kind == 2
+    assert (ds["event_severity"].values[att] == 0).all() and not ds["event_habitual"].values[att].any()
+    assert (att.sum() == ds["attempts"].values.sum()) and ((kind == 1).sum() == ds["acts"].values.sum())

@@ -44,11 +44,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from .core import compiled
 from .core.model import N_MECHANISMS
 from .core.parameters import HOURS_PER_YEAR, PARAMS
 from .core.presets import load_preset
 from .core.reference import reference_run
-from .core.simulation import simulate_cohort
+from .core.simulation import mechanism_switches, simulate_cohort, stack_params
+from .ema import simulate_study
+from .population import CAL_SEED, CAL_SUBJECTS, calibrated_ranges, evaluate, load_targets, WAVE_SIZE
 from .population.lifecourse import DEFAULT_CHUNK, LifeCourse, run_in_memory, simulate_chunk
 from .population.spec import load_population
 from .sweeps.sweep import dask_client, load_sweep, make_manifest, OUTPUTS, run_sweep, simulate_shard
@@ -56,7 +59,11 @@ from .sweeps.sweep import dask_client, load_sweep, make_manifest, OUTPUTS, run_s
 #: Goal for the compiled simulator (person-steps per second, warm).
 GOAL_PERSON_STEPS_PER_S = 1e7
 #: Goal for its speedup over the plain-Python reference loop.
-GOAL_SPEEDUP = 300.0
+GOAL_SPEEDUP = 500.0
+#: Goal for JAX against the compiled scalar loop (Numba), same machine, same run: at least as fast.
+GOAL_VS_COMPILED = 1.0
+#: Goal for life-course populations on 2 CPU cores, subject-years per second.
+GOAL_SUBJECT_YEARS_PER_S = 4000.0
 
 def benchmark_params() -> tuple[dict[str, float], str]:
     """The at-risk parameter set of the benchmark and where it came from."""
@@ -89,8 +96,9 @@ def run_benchmark(
     chunk_size: int = 16384,
     record_every: int = 24,
     event_capacity: int = 512,
+    compiled_loop: bool = True,
 ) -> dict:
-    """Time the cohort simulator and the plain-Python reference; return the numbers.
+    """Time the cohort simulator, the compiled scalar loop and the plain-Python reference; return the numbers.
 
     Parameters
     ----------
@@ -101,14 +109,18 @@ def run_benchmark(
         about 100 bytes per subject and record, so a larger interval saves memory for huge cohorts).
     event_capacity : event-table rows per subject (32 bytes each on the host; the simulator's default).
     python_steps : steps of one person in the reference loop.
+    compiled_loop : also time :func:`nssisim.core.compiled.run_compiled` (the same cohort, the same
+        records and event rows, Numba ``prange`` over the cores; skipped without Numba). It is
+        compiled on a tiny run first, so its time is warm like the JAX one.
     seed : seed of both runs.
     progress : print what is being timed (to stderr).
 
     Returns
     -------
     dict with the sizes, ``jax_first_call_s`` (compile + run), ``jax_s`` (warm run),
-    ``jax_person_steps_per_s``, ``python_s``, ``python_steps_per_s``, ``speedup``, the goals
-    and whether each is met, the observed acts (a sanity check that the person-steps did
+    ``jax_person_steps_per_s``, ``compiled_s``, ``compiled_person_steps_per_s`` and
+    ``jax_vs_compiled`` (None without Numba), ``python_s``, ``python_steps_per_s``, ``speedup``,
+    the goals and whether each is met, the observed acts (a sanity check that the person-steps did
     real work), the parameter source and :func:`machine_info`.
     """
     params, params_source = benchmark_params()
@@ -135,6 +147,24 @@ def run_benchmark(
     say(f"  {jax_s:.2f} s")
     jax_acts = float(ds["acts"].sum())
 
+    compiled_s = compiled_rate = compiled_acts = None
+    if compiled_loop and compiled.NUMBA_VERSION is not None:
+        pc, on = stack_params(params, n_subjects), mechanism_switches()
+        say("compiled loop (Numba): compiling on a tiny run ...")
+        t0 = time.perf_counter()
+        compiled.run_compiled(seed, {k: v[:2] for k, v in pc.items()}, on, n_steps=record_every, dt=dt,
+                              record_every=record_every, event_capacity=event_capacity)
+        say(f"  {time.perf_counter() - t0:.2f} s; the cohort run ...")
+        t0 = time.perf_counter()
+        out = compiled.run_compiled(seed, pc, on, n_steps=n_steps, dt=dt, record_every=record_every,
+                                    event_capacity=event_capacity)
+        compiled_s = time.perf_counter() - t0
+        say(f"  {compiled_s:.2f} s")
+        compiled_rate = person_steps / compiled_s
+        compiled_acts = float(out["counts"][:, :, 0].sum())
+    elif compiled_loop:
+        say(f"compiled loop skipped: {compiled.NUMBA_MISSING}")
+
     say(f"Python reference: {python_steps} steps of one person ...")
     t0 = time.perf_counter()
     _, events = reference_run(seed, params, [1.0] * N_MECHANISMS, dt, python_steps, record_every=24)
@@ -145,6 +175,7 @@ def run_benchmark(
     jax_rate = person_steps / jax_s
     python_rate = python_steps / python_s
     speedup = jax_rate / python_rate
+    vs_compiled = None if compiled_rate is None else jax_rate / compiled_rate
     return {
         "n_subjects": int(n_subjects),
         "horizon_hours": float(horizon_hours),
@@ -168,6 +199,15 @@ def run_benchmark(
         "goal_speedup": GOAL_SPEEDUP,
         "goal_person_steps_met": bool(jax_rate >= GOAL_PERSON_STEPS_PER_S),
         "goal_speedup_met": bool(speedup >= GOAL_SPEEDUP),
+        "numba_version": compiled.NUMBA_VERSION,
+        "compiled_s": compiled_s,
+        "compiled_person_steps_per_s": compiled_rate,
+        "compiled_acts_per_person_year": (None if compiled_acts is None else
+                                          compiled_acts / n_subjects / (n_steps * dt / HOURS_PER_YEAR)),
+        "compiled_speedup": None if compiled_rate is None else compiled_rate / python_rate,
+        "jax_vs_compiled": vs_compiled,
+        "goal_vs_compiled": GOAL_VS_COMPILED,
+        "goal_vs_compiled_met": None if vs_compiled is None else bool(vs_compiled >= GOAL_VS_COMPILED),
         "machine": machine_info(),
     }
 
@@ -182,25 +222,36 @@ def _si(x: float) -> str:
 
 
 def format_benchmark(result: Mapping) -> str:
-    """A short human-readable report of :func:`run_benchmark`'s result."""
+    """A short human-readable report of :func:`run_benchmark`'s result: the three-way comparison and the goals."""
     m = result["machine"]
-    ok = {True: "met", False: "NOT met"}
+    r = result
+    ok = {True: "met", False: "NOT met", None: "not measured"}
     lines = [
         "nssisim benchmark",
         f"  machine        {m['cpu_count']} CPUs, {m['processor']}; jax {m['jax_version']} on {m['jax_backend']} "
-        f"({m['jax_device']})",
-        f"  person         {result['params_source']}",
-        f"  JAX cohort     {result['n_subjects']} subjects x {result['n_steps']} steps (dt = {result['dt']:g} h) "
-        f"= {_si(result['person_steps'])}person-steps; {result.get('chunk_size', 16384)} subjects a compiled call, "
-        f"records every {result.get('record_every', 24)} steps",
-        f"                 first call (with compilation) {result['jax_first_call_s']:.2f} s, warm {result['jax_s']:.2f} s",
-        f"                 {_si(result['jax_person_steps_per_s'])}person-steps/s "
-        f"({result['jax_acts_per_person_year']:.1f} acts per person-year)",
-        f"  Python loop    {result['python_steps']} steps of one person in {result['python_s']:.2f} s: "
-        f"{_si(result['python_steps_per_s'])}steps/s ({result['python_acts_per_person_year']:.1f} acts per person-year)",
-        f"  speedup        {result['speedup']:.0f}x",
-        f"  goals          >= {_si(result['goal_person_steps_per_s'])}person-steps/s: "
-        f"{ok[result['goal_person_steps_met']]}; speedup >= {result['goal_speedup']:.0f}x: {ok[result['goal_speedup_met']]}",
+        f"({m['jax_device']} x{m.get('jax_device_count', 1)})",
+        f"  person         {r['params_source']}",
+        f"  cohort         {r['n_subjects']} subjects x {r['n_steps']} steps (dt = {r['dt']:g} h) "
+        f"= {_si(r['person_steps'])}person-steps; {r.get('chunk_size', 16384)} subjects a compiled call, "
+        f"records every {r.get('record_every', 24)} steps, {r.get('event_capacity', 512)} event rows per subject",
+        f"  JAX cohort     first call (with compilation) {r['jax_first_call_s']:.2f} s, warm {r['jax_s']:.2f} s: "
+        f"{_si(r['jax_person_steps_per_s'])}person-steps/s ({r['jax_acts_per_person_year']:.1f} acts per person-year)",
+    ]
+    if r.get("compiled_person_steps_per_s") is not None:
+        lines.append(f"  compiled loop  Numba {r['numba_version']}, prange: {r['compiled_s']:.2f} s: "
+                     f"{_si(r['compiled_person_steps_per_s'])}person-steps/s "
+                     f"({r['compiled_acts_per_person_year']:.1f} acts per person-year)")
+    else:
+        lines.append("  compiled loop  not measured (numba is not installed: pip install 'nssisim[bench]')")
+    lines += [
+        f"  Python loop    {r['python_steps']} steps of one person in {r['python_s']:.2f} s: "
+        f"{_si(r['python_steps_per_s'])}steps/s ({r['python_acts_per_person_year']:.1f} acts per person-year)",
+        f"  ratios         JAX / Python {r['speedup']:.0f}x"
+        + ("" if r.get("jax_vs_compiled") is None else
+           f"; JAX / compiled loop {r['jax_vs_compiled']:.2f}x; compiled loop / Python {r['compiled_speedup']:.0f}x"),
+        f"  goals          JAX >= {r['goal_speedup']:.0f}x Python: {ok[r['goal_speedup_met']]}; "
+        f"JAX >= compiled loop: {ok[r.get('goal_vs_compiled_met')]}; "
+        f">= {_si(r['goal_person_steps_per_s'])}person-steps/s: {ok[r['goal_person_steps_met']]}",
     ]
     return "\n".join(lines)
 
@@ -324,39 +375,149 @@ def format_sweep_benchmark(result: Mapping) -> str:
 
 # ----------------------------------------------------------------------------- life course
 def run_population_benchmark(n_subjects: int = 100_000, *, course: LifeCourse = LifeCourse(),
-                             chunk_size: int = DEFAULT_CHUNK, seed: int = 0, population: str | Path = "community", progress: bool = False) -> dict:
+                             chunk_size: int = DEFAULT_CHUNK, seed: int = 0, population: str | Path = "community",
+                             progress: bool = False, with_events: bool = True) -> dict:
     """Cohort throughput over the life course: subject-years (and person-steps) per second, end to end.
 
     Times one warm-up chunk (compilation) separately, then the whole cohort (sampling, simulation,
-    reduction to measurements; no files), and reports the machine.
+    reduction to measurements; no files), and reports the machine. ``with_events=False`` times
+    the survey measures only, as a calibration candidate runs them (daily counts, no states, no
+    event table; :func:`nssisim.population.lifecourse.simulate_chunk`).
     """
-    import time as _time
-
-
     spec = load_population(population)
-    t0 = _time.perf_counter()
-    simulate_chunk(spec, np.arange(min(chunk_size, n_subjects)), seed + 1, course)
-    warm = _time.perf_counter() - t0
-    t0 = _time.perf_counter()
-    table = run_in_memory(spec, n_subjects, seed=seed, course=course, chunk_size=chunk_size, progress=progress)
-    wall = _time.perf_counter() - t0
+    t0 = time.perf_counter()
+    simulate_chunk(spec, np.arange(min(chunk_size, n_subjects)), seed + 1, course, with_events=with_events)
+    warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if with_events:
+        table = run_in_memory(spec, n_subjects, seed=seed, course=course, chunk_size=chunk_size, progress=progress)
+        lifetime = float(table["end_lifetime_nssi"].mean())
+    else:
+        parts = [simulate_chunk(spec, np.arange(a, min(a + chunk_size, n_subjects)), seed, course, with_events=False)
+                 for a in range(0, n_subjects, chunk_size)]
+        lifetime = float(np.mean(np.concatenate([p_["survey_lifetime"].to_numpy() for p_ in parts])))
+    wall = time.perf_counter() - t0
     years = course.n_days / 365.25
     steps = n_subjects * course.n_days * 24.0 / course.dt
+    rate = n_subjects * years / wall
     return {"n_subjects": int(n_subjects), "years": years, "start_age": course.start_age, "end_age": course.end_age,
-            "dt": course.dt, "chunk_size": int(chunk_size), "first_chunk_s": warm, "wall_s": wall,
-            "subject_years_per_s": n_subjects * years / wall, "person_steps_per_s": steps / wall,
-            "lifetime_by_end": float(table["end_lifetime_nssi"].mean()), "machine": machine_info()}
+            "dt": course.dt, "chunk_size": int(chunk_size), "with_events": bool(with_events), "first_chunk_s": warm,
+            "wall_s": wall, "subject_years_per_s": rate, "person_steps_per_s": steps / wall,
+            "lifetime_share": lifetime, "goal_subject_years_per_s": GOAL_SUBJECT_YEARS_PER_S,
+            "goal_subject_years_met": bool(rate >= GOAL_SUBJECT_YEARS_PER_S), "machine": machine_info()}
 
 
 def format_population_benchmark(r: dict) -> str:
     m = r["machine"]
+    what = ("end measures and event table" if r.get("with_events", True)
+            else "survey measures only (daily counts; as a calibration candidate)")
     return (f"life-course population benchmark: {r['n_subjects']:,} subjects x {r['years']:.2f} years "
-            f"(ages {r['start_age']:g}-{r['end_age']:g}, dt={r['dt']:g} h, chunks of {r['chunk_size']:,})\n"
+            f"(ages {r['start_age']:g}-{r['end_age']:g}, dt={r['dt']:g} h, chunks of {r['chunk_size']:,}), {what}\n"
             f"  wall {r['wall_s']:.1f} s (first chunk incl. compilation {r['first_chunk_s']:.1f} s, timed separately)\n"
             f"  {r['subject_years_per_s']:,.0f} subject-years/s = {r['person_steps_per_s'] / 1e6:.2f} M person-steps/s, "
-            f"end to end (sampling, simulation, reduction)\n"
+            f"end to end (sampling, simulation, reduction); goal >= {r.get('goal_subject_years_per_s', 4000):,.0f}: "
+            f"{'met' if r.get('goal_subject_years_met') else 'NOT met'} (on {m['cpu_count']} CPUs)\n"
             f"  machine: {m['cpu_count']} CPUs, {m['platform']}, jax {m['jax_version']} on {m['jax_device']} "
             f"x{m['jax_device_count']}")
+
+
+# ----------------------------------------------------------------------------- calibration and EMA
+def run_calibration_benchmark(candidates: int = 4, *, n_subjects: int = CAL_SUBJECTS, course: LifeCourse = LifeCourse(),
+                              population: str = "community", seed: int = CAL_SEED, progress: bool = False) -> dict:
+    """Candidates per hour of a calibration wave: :func:`nssisim.population.calibration.evaluate` timed warm.
+
+    Each candidate is a point of the calibrated box (a fixed random design), simulated on
+    ``n_subjects`` subjects over the life course and scored against the targets, as in a wave of
+    :func:`~nssisim.population.calibration.calibrate`; the first one (compilation) is timed apart.
+    """
+    spec = load_population(population)
+    entries = load_targets()
+    ranges = calibrated_ranges(spec)
+    rng = np.random.default_rng(seed)
+    xs = [{k: float(lo + (hi - lo) * rng.random()) for k, (lo, hi, _) in ranges.items()} for _ in range(candidates + 1)]
+    t0 = time.perf_counter()
+    evaluate(spec, xs[0], n_subjects, seed, course, entries)
+    first = time.perf_counter() - t0
+    times = []
+    for i, x in enumerate(xs[1:]):
+        t0 = time.perf_counter()
+        evaluate(spec, x, n_subjects, seed, course, entries)
+        times.append(time.perf_counter() - t0)
+        if progress:
+            print(f"  candidate {i + 1}/{candidates}: {times[-1]:.2f} s", file=sys.stderr, flush=True)
+    per = float(np.mean(times))
+    years = course.n_days / 365.25
+    return {"candidates": int(candidates), "n_subjects": int(n_subjects), "years": years, "first_candidate_s": first,
+            "candidate_s": per, "candidates_per_hour": 3600.0 / per, "wave_size": WAVE_SIZE,
+            "wave_minutes": WAVE_SIZE * per / 60.0, "subject_years_per_s": n_subjects * years / per,
+            "machine": machine_info()}
+
+
+def run_ema_benchmark(n_participants: int = 256, *, days: int = 14, burn_in_days: int = 90, seed: int = 0,
+                      progress: bool = False) -> dict:
+    """Participants per second of synthetic EMA studies with their history (inference training data).
+
+    :func:`nssisim.ema.simulate_study` end to end (burn-in history, study window at dt = 0.25 h,
+    prompts, ratings and event reports) for ``n_participants``, warm (a first call compiles).
+    """
+    kw = dict(days=days, burn_in_days=burn_in_days)
+    t0 = time.perf_counter()
+    simulate_study(seed + 1, "vulnerable", n_participants, **kw)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    st = simulate_study(seed, "vulnerable", n_participants, **kw)
+    wall = time.perf_counter() - t0
+    if progress:
+        print(f"  EMA: {n_participants} participants in {wall:.2f} s", file=sys.stderr, flush=True)
+    steps = n_participants * (days + burn_in_days) * 24 / 0.25
+    return {"n_participants": int(n_participants), "days": days, "burn_in_days": burn_in_days, "first_call_s": first,
+            "wall_s": wall, "participants_per_s": n_participants / wall, "person_steps_per_s": steps / wall,
+            "rows": int(len(st.data)), "machine": machine_info()}
+
+
+def run_workloads_benchmark(*, population_subjects: int = 4096, candidates: int = 3, ema_participants: int = 256,
+                            progress: bool = False) -> dict:
+    """The throughput the other work needs, in one run: life course (both measure sets), a calibration
+    wave's candidates per hour and EMA participants per second."""
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    say(f"life course, survey measures only: {population_subjects} subjects ...")
+    counts = run_population_benchmark(population_subjects, with_events=False)
+    say(f"life course, end measures and events: {population_subjects} subjects ...")
+    full = run_population_benchmark(population_subjects, with_events=True)
+    say(f"calibration: {candidates} candidates ...")
+    cal = run_calibration_benchmark(candidates, progress=progress)
+    say(f"EMA: {ema_participants} participants ...")
+    ema = run_ema_benchmark(ema_participants, progress=progress)
+    for r in (counts, full, cal, ema):
+        r.pop("machine")
+    return {"lifecourse_counts": counts, "lifecourse_full": full, "calibration": cal, "ema": ema,
+            "machine": machine_info()}
+
+
+def format_workloads_benchmark(r: dict) -> str:
+    m, c, f, cal, ema = r["machine"], r["lifecourse_counts"], r["lifecourse_full"], r["calibration"], r["ema"]
+    goal = c["goal_subject_years_per_s"]
+    ok = {True: "met", False: "NOT met"}
+    return "\n".join([
+        "nssisim workloads benchmark",
+        f"  machine        {m['cpu_count']} CPUs, {m['processor']}; jax {m['jax_version']} on {m['jax_backend']} "
+        f"({m['jax_device']} x{m['jax_device_count']})",
+        f"  life course    {c['n_subjects']:,} subjects x {c['years']:.2f} years, dt {c['dt']:g} h:",
+        f"                 survey measures only  {c['subject_years_per_s']:,.0f} subject-years/s "
+        f"({c['person_steps_per_s'] / 1e6:.1f} M person-steps/s); goal >= {goal:,.0f}: "
+        f"{ok[c['goal_subject_years_met']]}",
+        f"                 with end measures     {f['subject_years_per_s']:,.0f} subject-years/s "
+        f"({f['person_steps_per_s'] / 1e6:.1f} M person-steps/s); goal >= {goal:,.0f}: "
+        f"{ok[f['goal_subject_years_met']]}",
+        f"  calibration    {cal['candidates_per_hour']:,.0f} candidates/hour ({cal['n_subjects']} subjects x "
+        f"{cal['years']:.2f} years each, {cal['candidate_s']:.2f} s); a wave of {cal['wave_size']} in "
+        f"{cal['wave_minutes']:.1f} min",
+        f"  EMA study      {ema['participants_per_s']:,.1f} participants/s with {ema['burn_in_days']} days of history "
+        f"and {ema['days']} study days at dt 0.25 h ({ema['person_steps_per_s'] / 1e6:.1f} M person-steps/s)",
+    ])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -125,26 +125,48 @@ def bench(
     subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="--sweep: subjects per parameter set.")] = 64,
     days: Annotated[int, typer.Option("--days", min=1, help="--sweep: simulated days per run.")] = 365,
     population: Annotated[int | None, typer.Option("--population", min=1, help="Instead: life-course population throughput (subject-years/s) for this many subjects, ages 11-18 (e.g. 100000).")] = None,
+    workloads: Annotated[bool, typer.Option("--workloads", help="Instead: the throughput other work needs: life course (survey measures only, and with end measures), a calibration wave's candidates per hour, EMA participants per second.")] = False,
+    compiled_loop: Annotated[bool, typer.Option("--compiled/--no-compiled", help="Time the compiled scalar loop (Numba, the `bench` extra) beside JAX.")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the raw result as JSON to this file (e.g. benchmarks/results/<machine>-<date>.json).")] = None,
 ) -> None:
-    """Measure simulator throughput (person-steps per second), or with --sweep sweep throughput, and print the report."""
-    from ..bench import (format_benchmark, format_population_benchmark, format_sweep_benchmark, run_benchmark,
-                         run_population_benchmark, run_sweep_benchmark)
+    """Measure simulator throughput: JAX cohort vs a compiled scalar loop vs pure Python, and whether each goal is met.
 
+    With --workloads: life-course, calibration and EMA throughput; with --sweep: sweep throughput."""
+    import json
+
+    from ..bench import (format_benchmark, format_population_benchmark, format_sweep_benchmark,
+                         format_workloads_benchmark, run_benchmark, run_population_benchmark, run_sweep_benchmark,
+                         run_workloads_benchmark)
+
+    def emit(text: str, result: dict) -> None:
+        typer.echo(text)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
+            typer.echo(f"wrote {json_out}")
+
+    if workloads:
+        r = run_workloads_benchmark(progress=True)
+        emit(format_workloads_benchmark(r), r)
+        return
     if population is not None:
-        typer.echo(format_population_benchmark(run_population_benchmark(population, progress=True)))
+        r = run_population_benchmark(population, progress=True)
+        emit(format_population_benchmark(r), r)
         return
     if sweep:
-        typer.echo(format_sweep_benchmark(run_sweep_benchmark(n_runs=runs, n_subjects_per_run=subjects_per_run,
-                                                              days=days, workers=workers, progress=True)))
+        r = run_sweep_benchmark(n_runs=runs, n_subjects_per_run=subjects_per_run, days=days, workers=workers,
+                                progress=True)
+        emit(format_sweep_benchmark(r), r)
         return
     n_days = round(years * 365)
     if n_days < 1:
         raise _fail(f"--years {years:g} is less than one day", 2)
     if (n_days * 24) % record_every:
         raise _fail(f"--record-every {record_every} must divide the run's {n_days * 24} steps", 2)
-    typer.echo(format_benchmark(run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
-                                              chunk_size=chunk_size, record_every=record_every,
-                                              event_capacity=event_capacity, progress=True)))
+    r = run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
+                      chunk_size=chunk_size, record_every=record_every, event_capacity=event_capacity, progress=True,
+                      compiled_loop=compiled_loop)
+    emit(format_benchmark(r), r)
 
 
 def docs(

@@ -39,8 +39,9 @@ MECHANISM_IDS = tuple(MECHANISMS)  # ("M1", ..., "M13"), index i <-> switch on[i
 PFC_NEUTRAL = 0.5
 #: Self-esteem at which it neither amplifies nor dampens limbic gain (so M11 off is neutral for a typical person).
 SELF_ESTEEM_NEUTRAL = 0.5
-#: Number of uniforms drawn per person-step: stressor, urge, act decision, attempt.
-N_UNIFORMS = 4
+#: Number of uniforms drawn per person-step: one for the stressor and the attempt (and the
+#: stressor's mark), one for the urge (acted on or resisted, habit or not, and the act's marks).
+N_UNIFORMS = 2
 
 
 class State(NamedTuple):
@@ -210,9 +211,13 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
 
     Parameters
     ----------
-    u : array (4,)
-        Uniforms in [0, 1) for this person-step: stressor, urge (acted on or resisted), the
-        marks of an act (interpersonal consequence, severity), attempt.
+    u : array (2,)
+        Uniforms in [0, 1) for this person-step: ``u[0]`` decides the stressor, then (rescaled
+        within the stressor's outcome) the attempt, then (rescaled again) the stressor's
+        severity mark; ``u[1]`` decides the urge (acted on or resisted), then (rescaled) whether
+        it was habit-triggered, then (rescaled again) the act's marks (interpersonal
+        consequence, severity). A uniform rescaled within the interval of an outcome is again
+        uniform and independent of that outcome, so the events are independent as before.
     s : State
     p : dict of parameter arrays (see :data:`nssisim.core.parameters.PARAMS`).
     on : array (13,)
@@ -224,7 +229,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     """
     c = step_constants(p, on, dt) if const is None else const
     m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13 = (on[i] for i in range(N_MECHANISMS))
-    u_stress, u_urge, u_act, u_attempt = u[0], u[1], u[2], u[3]
+    u_event, u_urge = u[0], u[1]
 
     # ---- fast block: stress, then affect, integrated along their exact paths over the step ---
     # Stress relaxes on its own between stressors, so its path over the step is exact; the
@@ -293,9 +298,15 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     # (placing it at mid-step instead was tried: mean affect then matched dt = 0.1 h exactly but
     # act rates at dt = 1 h fell 20% short, against 8% for this placement; see docs, step length)
     p_stress = c["p_stress"]
-    stressor = u_stress < p_stress
-    # u / p is uniform on [0, 1) given the event: reuse it for the mark
-    v = jnp.clip(u_stress / jnp.maximum(p_stress, 1e-30), 1e-7, 1.0)
+    stressor = u_event < p_stress
+    # u rescaled within the stressor's outcome is uniform on [0, 1) and independent of it: it
+    # decides the M13 attempt; rescaled within the attempt's outcome, it is the stressor's mark
+    v = jnp.where(stressor, u_event / jnp.maximum(p_stress, 1e-30),
+                  (u_event - p_stress) / jnp.maximum(1.0 - p_stress, 1e-30))
+    p_attempt = event_prob(h_attempt, dt)
+    attempt = v < p_attempt
+    v = jnp.where(attempt, v / jnp.maximum(p_attempt, 1e-30), (v - p_attempt) / jnp.maximum(1.0 - p_attempt, 1e-30))
+    v = jnp.clip(v, 1e-7, 1.0)
     severity_stress = -p["stress_severity_mean"] * jnp.log(v)
     stress = jnp.where(stressor, 1.0 - (1.0 - stress) * jnp.exp(-severity_stress), stress)
 
@@ -331,8 +342,10 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     share_habit = jnp.where(act, h_act_habit / jnp.maximum(h_act_goal + h_act_habit, 1e-30),
                             h_res_habit / jnp.maximum(h_res_goal + h_res_habit, 1e-30))
     habitual = urge & (w < share_habit)
-    # the act's marks: interpersonal consequence, then severity noise from the rescaled rest
-    z = u_act
+    # the act's marks: w rescaled within the habit split decides the interpersonal consequence,
+    # then, rescaled within that split, the severity noise
+    z = jnp.where(w < share_habit, w / jnp.maximum(share_habit, 1e-30),
+                  (w - share_habit) / jnp.maximum(1.0 - share_habit, 1e-30))
     p_inter = p["p_interpersonal"]
     interpersonal = act & (z < p_inter) & (m7 > 0)
     z_sev = jnp.where(z < p_inter, z / jnp.maximum(p_inter, 1e-30), (z - p_inter) / jnp.maximum(1.0 - p_inter, 1e-30))
@@ -363,8 +376,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     # a resisted urge: a skill, if there is one, removes part of the distress
     affect = jnp.where(resisted, affect * (1.0 - p["skill_relief"] * s.skill), affect)
 
-    # ---- M13 attempt (rare) --------------------------------------------------------------------
-    attempt = u_attempt < event_prob(h_attempt, dt)
+    # ---- M13 attempt (rare): decided with the stressor above, from the same uniform ----------
 
     new = State(
         stress=stress, cortisol=cortisol, allostatic_load=new_load, affect=affect, rumination=rumination, mood=mood, pfc=pfc,

@@ -35,8 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from .parameters import MECHANISMS, defaults
 
 N_MECHANISMS = len(MECHANISMS)
-#: Uniforms per person-step: stressor, urge, act decision, attempt (as in ``core/model.py``).
-N_UNIFORMS = 4
+#: Uniforms per person-step: stressor and attempt, urge and act (as in ``core/model.py``).
+N_UNIFORMS = 2
 #: Prefrontal capacity used when M3 is off (same constant as ``model.PFC_NEUTRAL``).
 PFC_NEUTRAL = 0.5
 #: Self-esteem at which it neither amplifies nor dampens limbic gain (``model.SELF_ESTEEM_NEUTRAL``).
@@ -135,8 +135,9 @@ def reference_step(
 
     Parameters
     ----------
-    u : 4 floats in [0, 1)
-        Uniforms for this step: stressor, urge, act decision, attempt.
+    u : 2 floats in [0, 1)
+        Uniforms for this step: the stressor (then, rescaled, the attempt and the stressor's
+        mark) and the urge (then, rescaled, habit and the act's marks).
     state : dict
         Fields of :class:`nssisim.core.model.State` as floats.
     p : dict
@@ -155,7 +156,7 @@ def reference_step(
     (new_state, events) : two dicts with the fields of ``State`` and ``StepEvents``.
     """
     m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13 = (float(x) for x in on)
-    u_stress, u_urge, u_act, u_attempt = u
+    u_event, u_urge = u
     s = state
 
     # ---- fast block: stress and affect along their exact paths over the step ----------------
@@ -246,10 +247,21 @@ def reference_step(
 
     # ---- 2a. M1 stressor: jump in acute stress with an exponential severity mark ----------
     p_stress = event_prob(h_stress, dt)
-    stressor = u_stress < p_stress
+    stressor = u_event < p_stress
+    # the uniform rescaled within the stressor's outcome decides the attempt (M13) ...
     if stressor:
-        # u / p is uniform on [0, 1) given the event: reuse it for the mark
-        v = _clip(u_stress / max(p_stress, 1e-30), 1e-7, 1.0)
+        v_attempt = u_event / max(p_stress, 1e-30)
+    else:
+        v_attempt = (u_event - p_stress) / max(1.0 - p_stress, 1e-30)
+    p_attempt = event_prob(h_attempt, dt)
+    attempt = v_attempt < p_attempt
+    # ... and rescaled again within the attempt's outcome it is the stressor's mark
+    if attempt:
+        v = v_attempt / max(p_attempt, 1e-30)
+    else:
+        v = (v_attempt - p_attempt) / max(1.0 - p_attempt, 1e-30)
+    if stressor:
+        v = _clip(v, 1e-7, 1.0)
         severity_stress = -p["stress_severity_mean"] * math.log(v)
         stress = 1.0 - (1.0 - stress) * math.exp(-severity_stress)
 
@@ -280,8 +292,12 @@ def reference_step(
         w = (u_urge - p_act_step) / max((1.0 - p_act_step) * p_res_step, 1e-30)
         habit_share = h_res_habit / max(h_res_goal + h_res_habit, 1e-30)
     habitual = urge and w < habit_share
-    # the act's marks: interpersonal consequence, then severity noise from the rescaled rest
-    z = u_act
+    # the act's marks: w rescaled within the habit split decides the interpersonal consequence,
+    # then, rescaled within that split, the severity noise
+    if w < habit_share:
+        z = w / max(habit_share, 1e-30)
+    else:
+        z = (w - habit_share) / max(1.0 - habit_share, 1e-30)
     p_inter = p["p_interpersonal"]
     interpersonal = act and z < p_inter and m7 > 0
     if z < p_inter:
@@ -319,16 +335,14 @@ def reference_step(
     if resisted:
         affect = affect * (1.0 - p["skill_relief"] * s["skill"])
 
-    # ---- M13 attempt (rare) --------------------------------------------------------------------
-    p_attempt = event_prob(h_attempt, dt)
-    attempt = u_attempt < p_attempt
+    # ---- M13 attempt (rare): decided with the stressor above, from the same uniform ----------
 
     if comparisons is not None:
         comparisons.update({
-            "stressor": (u_stress, p_stress),
+            "stressor": (u_event, p_stress),
             "act": (u_urge, p_act_step),
             "urge": (u_urge, bound_resisted),
-            "attempt": (u_attempt, p_attempt),
+            "attempt": (v_attempt, p_attempt),
         })
         if urge:  # the later tests only matter given the earlier ones
             comparisons["habitual"] = (w, habit_share)
@@ -372,7 +386,7 @@ def reference_run(
     Parameters
     ----------
     uniforms : int or iterable
-        A seed for ``random.Random`` (four draws per step), or an iterable yielding the four
+        A seed for ``random.Random`` (``N_UNIFORMS`` draws per step), or an iterable yielding the
         uniforms of each step (to replay the exact numbers another simulator used).
     p : dict, optional
         Parameter overrides; missing parameters take their defaults.

@@ -10,8 +10,9 @@ base parameters are modified, clipped to their bounds and the step constants rec
 one compiled simulator serves every trial arm (arms differ only in arrays). Without a
 schedule the original code path runs unchanged.
 
-Randomness: the key of subject ``i`` is ``fold_in(root_key, i)`` and the four uniforms of its
-step ``t`` are Threefry-2x32 of that key over the counters ``4t .. 4t+3`` (:func:`step_uniforms`).
+Randomness: the key of subject ``i`` is ``fold_in(root_key, i)`` and the two uniforms of its
+step ``t`` are one Threefry-2x32 hash of that key over the counter pair ``(t, 0)``
+(:func:`step_uniforms`).
 A subject's trajectory therefore does not depend on batch size, chunking, time segments, the
 recording interval or which other subjects run beside it (the tests check each).
 """
@@ -199,61 +200,105 @@ def effective_params(params: Mapping[str, np.ndarray], schedule: Schedule, t: fl
     return {k: values[:, i] for i, k in enumerate(PARAM_NAMES)}, skill
 
 
+#: Scale of the uniforms: a 31-bit integer times 2**-31.
+_U_SCALE = 2.0 ** -31
+#: The largest float32 below 1 (a uniform that rounds up to 1 is set to it).
+_U_MAX = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+
+
 def step_uniforms(subject_key: jax.Array, t: jax.Array) -> jax.Array:
-    """The ``N_UNIFORMS`` uniforms in [0, 1) of one person-step.
+    """The ``N_UNIFORMS`` (2) uniforms in [0, 1) of one person-step, from one hash.
 
-    Counter-based: Threefry-2x32 of the subject key over the counters ``4t .. 4t+3``, so
-    step ``t`` of a subject always gets the same numbers, whatever else is simulated. The
-    23 high bits of each word fill a float32 mantissa (resolution 2**-23).
+    Counter-based: one Threefry-2x32 hash of the subject key over the counter pair ``(t, 0)``
+    gives two 32-bit words, so step ``t`` of a subject always gets the same numbers, whatever
+    else is simulated. Each word's 31 high bits, converted to float32 (correctly rounded, so
+    the same on every CPU and GPU) and scaled by 2**-31, make one uniform: the resolution is
+    2**-31 near 0 and float32's 24 bits relative elsewhere, so a rare hazard (an attempt
+    probability of 1e-5 per step) and the marks rescaled from an event's interval keep
+    full resolution. A word that rounds up to 1 gives the largest float32 below 1.
     """
-    t = t.astype(jnp.uint32) * jnp.uint32(N_UNIFORMS)
-    counters = t + jnp.arange(N_UNIFORMS, dtype=jnp.uint32)
+    counters = jnp.stack([t.astype(jnp.uint32), jnp.zeros((), jnp.uint32)])
     bits = threefry_2x32(jax.random.key_data(subject_key), counters)
-    return jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32) - 1.0
+    x = (bits >> 1).astype(jnp.int32).astype(jnp.float32) * jnp.float32(_U_SCALE)
+    return jnp.minimum(x, jnp.float32(_U_MAX))
 
 
-def _block(subject_key, p, const, on, dt, k, cap, carry, block_index):
-    """Run ``k`` steps for one subject; return the new carry and the block's record."""
+#: Event-buffer columns on the device: step, flags (bits: :data:`_FLAG_BITS`), severity, relief,
+#: distress. One row per step with an urge or an attempt (both in one row; the host splits it).
+_BUF_COLS = 5
+_FLAG_BITS = {"act": 1, "habitual": 2, "intrapersonal": 4, "interpersonal": 8, "urge": 16, "attempt": 32}
+#: Record layouts by name (``records=``): every state field and the urge intensity per block
+#: besides the counts, or the counts only. A tuple of names of STATE_FIELDS and "urge_intensity"
+#: records just those.
+RECORDS = ("full", "counts")
+#: What a record block can hold besides the counts.
+RECORDABLE = STATE_FIELDS + ("urge_intensity",)
+
+
+def _recorded(records) -> tuple[str, ...]:
+    """The recorded fields (in RECORDABLE order) of a ``records=`` value; a clear error otherwise."""
+    if isinstance(records, str):
+        if records not in RECORDS:
+            raise ValueError(f"records must be one of {', '.join(RECORDS)} or a sequence of fields, got {records!r}")
+        return RECORDABLE if records == "full" else ()
+    names = tuple(records)
+    bad = [f for f in names if f not in RECORDABLE]
+    if bad:
+        raise ValueError(f"records: unknown field(s) {', '.join(map(str, bad))}; choose among {', '.join(RECORDABLE)}")
+    return tuple(f for f in RECORDABLE if f in names)
+
+
+def _block(subject_key, p, const, on, dt, k, cap, keep, carry, block_index):
+    """Run ``k`` steps for one subject; return the new carry and the block's record.
+
+    ``cap`` rows of event buffer (0: no buffer, nothing stored per step); ``keep``: the fields of
+    :data:`RECORDABLE` recorded at the block's end (the state then, the last step's urge
+    intensity), besides the counts.
+    """
+    f32 = jnp.float32
 
     def inner(c, t):
-        s, buf, n_ev, acc, _ = c
+        s, buf, n_row, n_ev, acc, _ = c
         u = step_uniforms(subject_key, t)
         s, ev = step(u, s, p, on, dt, const)
-        f32 = jnp.float32
-        row = jnp.stack([t.astype(f32), ev.act.astype(f32), ev.habitual.astype(f32), ev.severity, ev.relief,
-                         ev.distress, ev.intrapersonal.astype(f32), ev.interpersonal.astype(f32)])
-        buf = buf.at[jnp.where(ev.urge, n_ev, cap)].set(row, mode="drop")
-        n_ev = n_ev + ev.urge
-        att_row = row.at[1].set(2.0).at[2:].set(0.0)
-        buf = buf.at[jnp.where(ev.attempt, n_ev, cap)].set(att_row, mode="drop")
-        n_ev = n_ev + ev.attempt
+        if cap:
+            # one scatter per step: a row for an urge, an attempt or both (flags say which)
+            flags = (ev.act * 1 + ev.habitual * 2 + ev.intrapersonal * 4 + ev.interpersonal * 8 + ev.urge * 16
+                     + ev.attempt * 32)
+            row = jnp.stack([t.astype(f32), flags.astype(f32), ev.severity, ev.relief, ev.distress])
+            write = ev.urge | ev.attempt
+            buf = buf.at[jnp.where(write, n_row, cap)].set(row, mode="drop")
+            n_row = n_row + write
+            n_ev = n_ev + ev.urge + ev.attempt
         acc = acc + jnp.stack([
             ev.act.astype(f32), ev.urge.astype(f32), (ev.act & ev.habitual).astype(f32), (ev.urge & ~ev.act).astype(f32),
             ev.attempt.astype(f32), ev.stressor.astype(f32), ev.severity, ev.relief, ev.intrapersonal.astype(f32),
             ev.interpersonal.astype(f32),
         ])
-        return (s, buf, n_ev, acc, ev.urge_intensity), None
+        return (s, buf, n_row, n_ev, acc, ev.urge_intensity), None
 
-    s, buf, n_ev = carry
-    acc0 = jnp.zeros(len(COUNT_FIELDS), jnp.float32)
+    s, buf, n_row, n_ev = carry
+    acc0 = jnp.zeros(len(COUNT_FIELDS), f32)
     steps = block_index * k + jnp.arange(k, dtype=jnp.int32)
     # only the last step's urge intensity is recorded, so it rides in the carry
-    (s, buf, n_ev, acc, urge_int), _ = jax.lax.scan(inner, (s, buf, n_ev, acc0, jnp.float32(0.0)), steps,
-                                                    unroll=UNROLL)
-    return (s, buf, n_ev), (s, acc, urge_int)
+    (s, buf, n_row, n_ev, acc, urge_int), _ = jax.lax.scan(inner, (s, buf, n_row, n_ev, acc0, f32(0.0)), steps,
+                                                           unroll=UNROLL)
+    kept = {f: (urge_int if f == "urge_intensity" else getattr(s, f)) for f in keep}
+    return (s, buf, n_row, n_ev), (kept, acc)
 
 
 @partial(jax.jit, static_argnames=("cap",))
 def _initial_carry(p, cap):
-    """Per-subject loop carry at time 0: state, empty event buffer, event count."""
+    """Per-subject loop carry at time 0: state, empty event buffer (None if ``cap`` is 0), rows, events."""
     def one(ps):
-        return initial_state(ps), jnp.full((cap, len(EVENT_FIELDS)), jnp.nan, jnp.float32), jnp.int32(0)
+        buf = jnp.full((cap, _BUF_COLS), jnp.nan, jnp.float32) if cap else None
+        return initial_state(ps), buf, jnp.int32(0), jnp.int32(0)
 
     return jax.vmap(one)(p)
 
 
-@partial(jax.jit, static_argnames=("n_records", "k", "cap"))
-def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap):
+@partial(jax.jit, static_argnames=("n_records", "k", "cap", "keep"))
+def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, keep=RECORDABLE):
     """Advance a chunk of subjects by ``n_records`` blocks of ``k`` steps from block ``first_block``.
 
     Step ``t`` of a subject always draws the same numbers (they are keyed by ``t``), so a run
@@ -261,14 +306,15 @@ def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records
     """
     def one(sid, ps, c):
         subject_key = jax.random.fold_in(root_key, sid)
-        body = partial(_block, subject_key, ps, step_constants(ps, on, dt), on, dt, k, cap)
+        body = partial(_block, subject_key, ps, step_constants(ps, on, dt), on, dt, k, cap, keep)
         return jax.lax.scan(body, c, first_block + jnp.arange(n_records, dtype=jnp.int32))
 
     return jax.vmap(one)(subject_ids, p, carry)
 
 
-@partial(jax.jit, static_argnames=("n_records", "k", "cap"))
-def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, sched, low, high):
+@partial(jax.jit, static_argnames=("n_records", "k", "cap", "keep"))
+def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, sched, low, high,
+                           keep=RECORDABLE):
     """As :func:`_run_segment`, with the parameters modified by a schedule once per record block.
 
     ``sched`` = (mult, add, level, start, end, tau_on, tau_off) as arrays (per-subject ones
@@ -285,13 +331,50 @@ def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block,
             eff = schedule_effects(t, lv, st, en, tau_on, tau_off)
             values, skill = apply_schedule(base, eff, mult, add, low, high)
             pe = {name: values[i] for i, name in enumerate(PARAM_NAMES)}
-            s, buf, n_ev = c
-            c = (s._replace(skill=skill), buf, n_ev)
-            return _block(subject_key, pe, step_constants(pe, on, dt), on, dt, k, cap, c, b)
+            s, buf, n_row, n_ev = c
+            c = (s._replace(skill=skill), buf, n_row, n_ev)
+            return _block(subject_key, pe, step_constants(pe, on, dt), on, dt, k, cap, keep, c, b)
 
         return jax.lax.scan(body, c, first_block + jnp.arange(n_records, dtype=jnp.int32))
 
     return jax.vmap(one)(subject_ids, p, carry, level, start, end)
+
+
+def _event_rows(buf: np.ndarray, n_ev: np.ndarray, cap: int, subject_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The event table from the device buffer: ``(subjects, rows)`` with the columns of EVENT_FIELDS.
+
+    A buffer row with an urge and an attempt becomes two table rows (urge first); each subject
+    keeps its first ``min(n_ev, cap)`` table rows (``cap`` buffer rows always hold them).
+    """
+    used = np.isfinite(buf[:, :, 0])  # rows never written are NaN
+    b = buf[used]  # (rows, _BUF_COLS), subject-major, in time order
+    subj = np.repeat(np.arange(buf.shape[0]), used.sum(axis=1))
+    flags = b[:, 1].astype(np.int64)
+    urge, attempt = (flags & _FLAG_BITS["urge"]) > 0, (flags & _FLAG_BITS["attempt"]) > 0
+    per = urge.astype(np.int64) + attempt
+    src = np.repeat(np.arange(b.shape[0]), per)
+    # the second table row of a buffer row, and the only one of an attempt without an urge, is the attempt
+    second = np.zeros(src.size, bool)
+    starts = np.cumsum(per) - per
+    second[starts[per == 2] + 1] = True
+    is_att = second | np.repeat(~urge & attempt, per)
+    f = flags[src]
+    rows = np.zeros((src.size, len(EVENT_FIELDS)), np.float32)
+    rows[:, 0] = b[src, 0]
+    rows[:, 1] = np.where(is_att, 2.0, (f & _FLAG_BITS["act"]) > 0)
+    keep_cols = ~is_att
+    rows[:, 2] = keep_cols & ((f & _FLAG_BITS["habitual"]) > 0)
+    rows[:, 3] = np.where(keep_cols, b[src, 2], 0.0)
+    rows[:, 4] = np.where(keep_cols, b[src, 3], 0.0)
+    rows[:, 5] = np.where(keep_cols, b[src, 4], 0.0)
+    rows[:, 6] = keep_cols & ((f & _FLAG_BITS["intrapersonal"]) > 0)
+    rows[:, 7] = keep_cols & ((f & _FLAG_BITS["interpersonal"]) > 0)
+    s = subj[src]
+    # position of each table row within its subject; keep the first min(n_ev, cap)
+    first_of = np.searchsorted(s, np.arange(buf.shape[0]))
+    pos = np.arange(s.size) - first_of[s]
+    keep = pos < np.minimum(n_ev, cap)[s]
+    return subject_ids[s[keep]], rows[keep]
 
 
 #: With a progress bar, a chunk whose run exceeds this many person-steps is advanced in time
@@ -349,6 +432,8 @@ def simulate_cohort(
     progress: bool = False,
     config: Mapping | None = None,
     schedule: Schedule | None = None,
+    records: str = "full",
+    events: bool = True,
 ) -> xr.Dataset:
     """Simulate a cohort and return a labelled Dataset.
 
@@ -382,6 +467,15 @@ def simulate_cohort(
     schedule : Schedule, optional
         Time-varying parameter changes (interventions; see :class:`Schedule`). ``None``
         runs the unscheduled simulator.
+    records : "full", "counts" or a sequence of field names
+        What each record block keeps besides the per-block counts: ``"full"``, every state field
+        at its end and the last step's urge intensity; ``"counts"``, nothing else; a sequence of
+        names from :data:`RECORDABLE`, just those. Fields not recorded come as ``final_<field>``
+        (the state at the end of the run). A life-course survey needs only the counts, an EMA
+        study affect and urge intensity; the trajectory does not depend on this choice.
+    events : bool
+        Keep the event table. ``False`` stores nothing per event on the device (the fastest
+        loop); the Dataset then has no event variables and no ``events_dropped``.
     """
     if subject_ids is None:
         n = 1 if n_subjects is None else int(n_subjects)
@@ -396,6 +490,8 @@ def simulate_cohort(
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed} (larger seeds would collide)")
     if event_capacity < 1:
         raise ValueError("event_capacity must be >= 1")
+    keep = _recorded(records)
+    cap = int(event_capacity) if events else 0
     mechanisms_off = tuple(mechanisms_off)
     on = mechanism_switches(mechanisms_off)
     n_steps, n_records = _grid(horizon_hours, dt, record_every)
@@ -443,65 +539,66 @@ def simulate_cohort(
             ids, pc = jax.device_put((ids, pc), sharding)
             if sc is not None:
                 sc = jax.device_put(sc, sharding)
-        carry = _initial_carry(pc, event_capacity)
+        carry = _initial_carry(pc, cap)
         pieces = []
         for g in range(n_seg):
             if schedule is None:
                 carry, rec = _run_segment(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg, record_every,
-                                          event_capacity)
+                                          cap, keep)
             else:
                 sched = (schedule.mult, schedule.add, *sc, schedule.tau_on, schedule.tau_off)
                 carry, rec = _run_segment_scheduled(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg,
-                                                    record_every, event_capacity, sched, low, high)
+                                                    record_every, cap, sched, low, high, keep)
             pieces.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], rec))
             if bar is not None:
                 bar.update(seg * record_every * chunk)
-        states, acc, urge_int = (pieces[0] if n_seg == 1 else
-                                 jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *pieces))
-        _, buf, n_ev = jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], carry)
-        outs.append((states, acc, urge_int, buf, n_ev))
+        kept, acc = (pieces[0] if n_seg == 1 else
+                     jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *pieces))
+        final, buf, _, n_ev = jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], carry)
+        outs.append((kept, acc, final, buf, n_ev))
     if bar is not None:
         bar.close()
     if len(outs) == 1:
-        states, acc, urge_int, buf, n_ev = outs[0]
+        kept, acc, final, buf, n_ev = outs[0]
     else:
-        states, acc, urge_int, buf, n_ev = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
+        kept, acc, final, buf, n_ev = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
     # A run that left the finite numbers is flagged and counted, never passed on silently.
-    invalid = np.zeros(n, dtype=bool)
+    invalid = ~np.isfinite(acc).all(axis=(1, 2))
     for f in STATE_FIELDS:
-        invalid |= ~np.isfinite(getattr(states, f)).all(axis=1)
+        invalid |= ~np.isfinite(getattr(final, f))
+    for x in kept.values():
+        invalid |= ~np.isfinite(x).all(axis=1)
     if invalid.any():
         warnings.warn(f"{int(invalid.sum())} of {n} subjects have non-finite states (see the 'invalid' variable)",
                       RuntimeWarning, stacklevel=2)
     # Times are products of step counts and dt, rounded to 1e-9 h so that decimal steps give the
     # decimal times a user asks for (7 x 0.1 h is 0.7 h, not 0.7000000000000001 h).
     time = np.round(np.arange(1, n_records + 1) * record_every * dt, 9)
-    data_vars = {f: (("subject", "time"), getattr(states, f)) for f in STATE_FIELDS}
-    data_vars["urge_intensity"] = (("subject", "time"), urge_int)
+    data_vars = {f: (("subject", "time"), x) for f, x in kept.items()}
+    if keep != RECORDABLE:  # the state at the end of the run, for the fields not recorded
+        data_vars.update({f"final_{f}": (("subject",), getattr(final, f)) for f in STATE_FIELDS if f not in kept})
     for i, f in enumerate(COUNT_FIELDS):
         data_vars[f] = (("subject", "time"), acc[..., i])
     names = list(PARAMS)
     data_vars["parameter_value"] = (("subject", "parameter"), np.stack([p[k] for k in names], axis=1))
     data_vars["invalid"] = (("subject",), invalid)
-    data_vars["events_dropped"] = (("subject",), np.maximum(n_ev - event_capacity, 0).astype(np.int64))
-
-    # event table, flattened along an "event" dimension
-    kept = np.minimum(n_ev, event_capacity)
-    subj_rows = np.repeat(subject_ids, kept)
-    rows = np.concatenate([buf[i, : kept[i]] for i in range(n)], axis=0) if kept.sum() else np.zeros((0, len(EVENT_FIELDS)), np.float32)
-    ev_step = rows[:, 0].astype(np.int64)
-    data_vars.update({
-        "event_subject": (("event",), subj_rows),
-        "event_time": (("event",), np.round((ev_step + 1) * float(dt), 9)),
-        "event_kind": (("event",), rows[:, 1].astype(np.int8)),
-        "event_habitual": (("event",), rows[:, 2].astype(bool)),
-        "event_severity": (("event",), rows[:, 3]),
-        "event_relief": (("event",), rows[:, 4]),
-        "event_distress": (("event",), rows[:, 5]),
-        "event_intrapersonal": (("event",), rows[:, 6].astype(bool)),
-        "event_interpersonal": (("event",), rows[:, 7].astype(bool)),
-    })
+    if events:
+        data_vars["events_dropped"] = (("subject",), np.maximum(n_ev - event_capacity, 0).astype(np.int64))
+        # event table, flattened along an "event" dimension
+        subj_rows, rows = _event_rows(buf, n_ev, event_capacity, subject_ids)
+        ev_step = rows[:, 0].astype(np.int64)
+        data_vars.update({
+            "event_subject": (("event",), subj_rows),
+            "event_time": (("event",), np.round((ev_step + 1) * float(dt), 9)),
+            "event_kind": (("event",), rows[:, 1].astype(np.int8)),
+            "event_habitual": (("event",), rows[:, 2].astype(bool)),
+            "event_severity": (("event",), rows[:, 3]),
+            "event_relief": (("event",), rows[:, 4]),
+            "event_distress": (("event",), rows[:, 5]),
+            "event_intrapersonal": (("event",), rows[:, 6].astype(bool)),
+            "event_interpersonal": (("event",), rows[:, 7].astype(bool)),
+        })
     ds = xr.Dataset(
         data_vars,
         coords={
@@ -511,13 +608,16 @@ def simulate_cohort(
             "parameter": names,
         },
     )
-    ds["event_time"].attrs["units"] = "hours"
-    ds["event_kind"].attrs["flag_meanings"] = "0=resisted urge, 1=act, 2=suicide attempt"
+    if events:
+        ds["event_time"].attrs["units"] = "hours"
+        ds["event_kind"].attrs["flag_meanings"] = "0=resisted urge, 1=act, 2=suicide attempt"
     cfg = copy.deepcopy(dict(config or {}))
     cfg.setdefault("run", {}).update({
         "seed": seed, "horizon_hours": horizon_hours, "dt": dt, "record_every": record_every,
         "mechanisms_off": list(mechanisms_off), "event_capacity": event_capacity, "start_age_years": start_age_years,
     })
+    if keep != RECORDABLE or not events:  # only when not the defaults, so the hashes of earlier runs stand
+        cfg["run"].update({"records": records if isinstance(records, str) else list(keep), "events": bool(events)})
     if schedule is not None:  # the schedule's arrays, by hash (the trial's design carries their meaning)
         h = hashlib.sha256()
         for k in ("mult", "add", "level", "start", "end", "tau_on", "tau_off"):
@@ -534,7 +634,7 @@ def simulate_cohort(
         "start_age_years": float(start_age_years),
         "config": json.dumps(cfg, sort_keys=True, default=str),
         "config_hash": config_hash(cfg),
-        "events_dropped_total": int(data_vars["events_dropped"][1].sum()),
+        "events_dropped_total": int(data_vars["events_dropped"][1].sum()) if events else 0,
         "invalid_subjects": int(invalid.sum()),
     })
     return ds
@@ -564,5 +664,5 @@ def events_table(ds: xr.Dataset) -> pd.DataFrame:
 
 __all__ = ["apply_schedule", "config_hash", "COUNT_FIELDS", "effective_params", "EVENT_FIELDS", "EVENT_KINDS",
            "events_table", "mechanism_switches", "PARAM_NAMES", "Schedule", "schedule_effects", "SCHEDULE_TARGETS",
-           "SEGMENT_PERSON_STEPS", "simulate", "simulate_cohort", "stack_params", "step_uniforms",
+           "RECORDABLE", "RECORDS", "SEGMENT_PERSON_STEPS", "simulate", "simulate_cohort", "stack_params", "step_uniforms",
            "SUBJECT_QUANTUM", "UNROLL"]

@@ -108,8 +108,10 @@ def simulate_study(
     sc.update(_check_scales(scales or {}))
 
     dt = STUDY_DT
+    # every step is a record: keep only what the prompts (and, asked for, the study states) read
+    recorded = ("affect", "urge_intensity") + (_STUDY_STATE_FIELDS if study_states else ())
     ds = simulate_cohort(seed, params, n_subjects=n, horizon_hours=(burn_in_days + days) * 24.0, dt=dt, record_every=1,
-                         event_capacity=event_capacity)
+                         event_capacity=event_capacity, records=recorded)
     if int(ds.attrs["events_dropped_total"]):
         raise ValueError(f"{ds.attrs['events_dropped_total']} events did not fit event_capacity={event_capacity}: "
                          "raise event_capacity")
@@ -189,11 +191,14 @@ STUDY_STATE_COLUMNS = ("study_relief_value", "study_habit", "study_tolerance", "
                        "run_habit_acts")
 
 
+#: The state fields whose window means :func:`_study_states` reports.
+_STUDY_STATE_FIELDS = ("relief_value", "habit", "tolerance", "affect", "mood", "allostatic_load")
+
+
 def _study_states(ds: xr.Dataset, first_step: int, ids: list[str]) -> pd.DataFrame:
     """Window means of the states that the EMA inference model estimates (see :func:`simulate_study`)."""
     win = slice(max(first_step, 0), None)
-    mean = {f: ds[f].values[:, win].astype(np.float64).mean(axis=1)
-            for f in ("relief_value", "habit", "tolerance", "affect", "mood", "allostatic_load")}
+    mean = {f: ds[f].values[:, win].astype(np.float64).mean(axis=1) for f in _STUDY_STATE_FIELDS}
     names = list(ds["parameter"].values)
     p = {k: jnp.asarray(ds["parameter_value"].values[:, j]) for j, k in enumerate(names)}
     threshold = np.asarray(urge_threshold(jnp.asarray(mean["allostatic_load"]), p)

@@ -221,9 +221,11 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
     for k, v in (overrides or {}).items():
         params[k] = np.full(ids.size, float(v))
     ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=course.horizon_hours, dt=course.dt,
-                         record_every=course.record_every, event_capacity=event_capacity if with_events else 1,
+                         record_every=course.record_every, event_capacity=event_capacity,
                          start_age_years=course.start_age, chunk_size=max(ids.size, 1), mechanisms_off=mechanisms_off,
-                         schedule=environment_schedule(spec, ids.size, course))
+                         schedule=environment_schedule(spec, ids.size, course),
+                         # the survey measures need only the daily counts: no states, no event table
+                         records="full" if with_events else "counts", events=with_events)
     # a survey age beyond the end of the run (a short run) is measured at the end
     df = reduce_chunk(ds, np.minimum(survey_ages(seed, ids), course.end_age), course, with_events=with_events)
     for k, v in pop.items():
