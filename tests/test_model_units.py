@@ -212,3 +212,37 @@ def test_step_uniforms_are_uniform_and_uncorrelated(uniforms):
     r = np.corrcoef(np.concatenate([u[:-1], u[1:]], axis=1).T)
     off = r[~np.eye(2 * N_UNIFORMS, dtype=bool)]
     assert np.abs(off).max() < 4 / math.sqrt(n), np.round(r, 4)
+
+
+def test_rescaled_uniforms_keep_events_and_marks_independent():
+    """Two uniforms per step serve six decisions by rescaling (model.step): the attempt must not
+    depend on the stressor, the interpersonal mark not on habit, and the severity noise must stay
+    uniform. Binomial z-scores below 5 and a KS test over 400,000 draws of one busy state."""
+    n = 400_000
+    p = {k: jnp.asarray(v[0]) for k, v in stack_params(dict(AT_RISK, lam_stress=0.3, lam_attempt=0.01,
+                                                             severity_base=0.3, lam_urge=4.0), 1).items()}
+    s = initial_state(p)._replace(affect=jnp.float32(0.8), relief_value=jnp.float32(0.8), habit=jnp.float32(0.6),
+                                  ideation=jnp.float32(0.9), tolerance=jnp.float32(0.0))
+    on, dt = jnp.asarray(mechanism_switches()), jnp.float32(1.0)
+    u = jax.random.uniform(jax.random.PRNGKey(0), (n, N_UNIFORMS), jnp.float32)
+    _, ev = jax.jit(jax.vmap(lambda u_: step(u_, s, p, on, dt)))(u)
+    ev = jax.tree_util.tree_map(np.asarray, ev)
+
+    def z_same(a, b):  # two-sample z-score of two proportions
+        pa, pb, pool = a.mean(), b.mean(), np.concatenate([a, b]).mean()
+        return abs(pa - pb) / math.sqrt(pool * (1 - pool) * (1 / a.size + 1 / b.size))
+
+    st, att = ev.stressor, ev.attempt
+    assert 0.2 < st.mean() < 0.8 and att.sum() > 500
+    assert z_same(att[st], att[~st]) < 5, (att[st].mean(), att[~st].mean())
+    act, hab, inter = ev.act, ev.habitual, ev.interpersonal
+    assert (act & hab).sum() > 2000 and (act & ~hab).sum() > 2000
+    assert z_same(inter[act & hab], inter[act & ~hab]) < 5
+    p_inter = float(p["p_interpersonal"])
+    k, m = inter[act].sum(), act.sum()
+    assert abs(k / m - p_inter) / math.sqrt(p_inter * (1 - p_inter) / m) < 5
+    # severity = base (0.75 + 0.5 xi) at zero tolerance: xi uniform on [0, 1), whatever the marks before it
+    xi = (ev.severity[act] / float(p["severity_base"]) - 0.75) / 0.5
+    from scipy import stats
+    assert stats.kstest(xi, "uniform").pvalue > 1e-4
+    assert stats.kstest((ev.severity[act & inter] / float(p["severity_base"]) - 0.75) / 0.5, "uniform").pvalue > 1e-4
