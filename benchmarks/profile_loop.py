@@ -5,13 +5,16 @@
 Each variant is the driver of ``core/simulation.py`` (vmap over subjects of a nested scan, daily
 blocks) with one part changed, so the differences between rows are the cost of that part:
 
-* ``full``: today's loop (two Threefry hashes per step, event-buffer scatter, state records);
+* ``full``: main's loop before this change (two Threefry hashes per step, two 8-float
+  event-buffer scatters per step, state records);
 * ``no events``: without the event-buffer scatter;
 * ``counts only``: without the event buffer and without the per-block state records;
 * ``1 hash``: one Threefry hash per step (two words; timing only, the words are reused);
 * ``stand-in draws``: a near-free integer hash instead of Threefry (timing only);
 * ``stand-in, counts``: stand-in draws, counts only: the step arithmetic and the counters;
-* ``Threefry alone``: two hashes per step summed into the counters, no step.
+* ``Threefry alone``: two hashes per step summed into the counters, no step;
+* ``NEW driver: ...``: ``simulation._run_segment`` itself (one hash, one 5-float scatter per
+  step), with full records and events, two recorded fields, or counts only without events.
 
 It also counts the transcendental functions and divides in the compiled step (optimised HLO)
 and times the host post-processing of ``simulate_cohort`` (Dataset and event table).
@@ -34,7 +37,8 @@ from jax.extend.random import threefry_2x32
 import nssisim  # noqa: F401  (sets one XLA host device per core)
 from nssisim.core import load_preset
 from nssisim.core.model import initial_state, step, step_constants
-from nssisim.core.simulation import mechanism_switches, simulate_cohort, stack_params, step_uniforms
+from nssisim.core.simulation import (_initial_carry, _run_segment, mechanism_switches, RECORDABLE, simulate_cohort,
+                                     stack_params, step_uniforms)
 
 
 def _standin(sid, t):
@@ -45,6 +49,13 @@ def _standin(sid, t):
     x = x * jnp.uint32(0x2C1B3C6D)
     x = x ^ (x >> 12)
     return jax.lax.bitcast_convert_type((x >> 9) | jnp.uint32(0x3F800000), jnp.float32) - 1.0
+
+
+def _two_hashes(key, t):
+    """main's stream before this change: Threefry over the counters 4t .. 4t+3 (two hashes), 23-bit uniforms."""
+    counters = t.astype(jnp.uint32) * jnp.uint32(4) + jnp.arange(4, dtype=jnp.uint32)
+    bits = threefry_2x32(jax.random.key_data(key), counters)
+    return jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32) - 1.0
 
 
 def _one_hash(key, t):
@@ -65,7 +76,7 @@ def make_runner(rng: str, events: bool, states: bool, do_step: bool = True, cap:
             def inner(c, t):
                 s, buf, n_ev, acc = c
                 if rng == "threefry2":
-                    u = step_uniforms(key, t)
+                    u = _two_hashes(key, t)
                 elif rng == "threefry1":
                     u = _one_hash(key, t)
                 else:
@@ -143,6 +154,18 @@ def main(argv: list[str]) -> dict:
         "1 hash alone": dict(rng="threefry1", events=False, states=False, do_step=False),
     }
     runners = {name: make_runner(**kw) for name, kw in variants.items()}
+
+    def driver(cap, keep):  # the simulator's own loop (core/simulation.py) after this change
+        def run(root_, ids_, p_, on_, dt_, n_records_):
+            carry = _initial_carry(p_, cap)
+            return _run_segment(root_, ids_, p_, on_, dt_, carry, jnp.int32(0), n_records_, k, cap, keep)
+        return run
+
+    runners.update({
+        "NEW driver: full, events": driver(512, RECORDABLE),
+        "NEW driver: affect+urge, events": driver(512, ("affect", "urge_intensity")),
+        "NEW driver: counts only, no events": driver(0, ()),
+    })
     for name, r in runners.items():  # compile
         jax.block_until_ready(r(root, ids, p, on, dt, n_records))
     best = {name: float("inf") for name in runners}
