@@ -61,12 +61,12 @@ def states(draw):
 @given(p=parameters(), s=states(), u=st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=N_UNIFORMS,
                                                max_size=N_UNIFORMS),
        on=st.lists(st.sampled_from([0.0, 1.0]), min_size=N_MECHANISMS, max_size=N_MECHANISMS),
-       dt=st.floats(0.05, 2.0))
-def test_compiled_step_agrees_with_reference(p, s, u, on, dt):
+       dt=st.floats(0.05, 2.0), age=st.floats(5.0, 30.0))
+def test_compiled_step_agrees_with_reference(p, s, u, on, dt, age):
     comparisons: dict[str, tuple[float, float]] = {}
-    want_s, want_ev = reference_step(u, s, p, on, dt, comparisons=comparisons)
+    want_s, want_ev = reference_step(u, s, p, on, dt, comparisons=comparisons, age=age)
     assume(not any(abs(a - b) <= MARGIN * max(abs(a), abs(b), 1.0) for a, b in comparisons.values()))
-    got_s, got_ev = compiled.one_step(u, s, p, on, dt)
+    got_s, got_ev = compiled.one_step(u, s, p, on, dt, age)
     assert list(got_ev) == list(EVENT_FIELDS)
     for k, v in want_ev.items():
         if isinstance(v, bool):

@@ -30,10 +30,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nssisim.core import N_MECHANISMS, STATE_BOUNDS, STATE_FIELDS, State, StepEvents, initial_state, step
-from nssisim.core import PARAMS, defaults
+from nssisim.core import HOURS_PER_YEAR, PARAMS, defaults
 from nssisim.core import (EVENT_FIELDS, N_UNIFORMS, reference_initial_state, reference_params, reference_run, reference_step)
 from nssisim.core import STATE_FIELDS as REF_STATE_FIELDS
 
+#: Start age of the multi-step checks (years).
+START_AGE = 12.0
 RTOL = 1e-4
 ATOL = 1e-5
 #: A comparison ``a < b`` is "near its boundary" when |a - b| <= REL_MARGIN max(|a|, |b|) + ABS_MARGIN.
@@ -55,11 +57,12 @@ def near_boundary(comparisons: dict[str, tuple[float, float]]) -> list[str]:
     return [k for k, (a, b) in comparisons.items() if abs(a - b) <= REL_MARGIN * max(abs(a), abs(b)) + ABS_MARGIN]
 
 
-def run_jax(u, state, p, on, dt):
+def run_jax(u, state, p, on, dt, age):
     """One jitted float32 step; returns (state dict, events dict) of Python scalars."""
     s = State(**{k: jnp.float32(v) for k, v in state.items()})
     pj = {k: jnp.float32(v) for k, v in p.items()}
-    new, ev = jit_step(jnp.asarray(u, jnp.float32), s, pj, jnp.asarray(on, jnp.float32), jnp.float32(dt))
+    new, ev = jit_step(jnp.asarray(u, jnp.float32), s, pj, jnp.asarray(on, jnp.float32), jnp.float32(dt),
+                       age=jnp.float32(age))
     return ({k: float(v) for k, v in new._asdict().items()},
             {k: (bool(v) if k in BOOL_EVENTS else float(v)) for k, v in ev._asdict().items()})
 
@@ -95,6 +98,8 @@ def states(draw):
         hi = STATE_MAX.get(name, hi)
         if name == "n_acts":
             s[name] = float(draw(st.integers(0, int(hi))))
+        elif name == "period":  # a calm (0) or a stressful (1) period
+            s[name] = float(draw(st.integers(0, 1)))
         else:
             s[name] = f32(draw(st.floats(lo, hi, allow_nan=False)))
     return s
@@ -102,6 +107,7 @@ def states(draw):
 
 switches = st.lists(st.sampled_from([0.0, 1.0]), min_size=N_MECHANISMS, max_size=N_MECHANISMS)
 dts = st.floats(0.05, 2.0).map(f32)
+ages = st.floats(8.0, 30.0).map(f32)  # late childhood to young adulthood (M12)
 
 
 # ------------------------------------------------------------------------------------ tests
@@ -122,12 +128,13 @@ def test_initial_state_matches_the_model():
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(p=parameters(), s=states(), u=st.lists(uniform, min_size=N_UNIFORMS, max_size=N_UNIFORMS), on=switches, dt=dts)
-def test_one_step_agrees(p, s, u, on, dt):
+@given(p=parameters(), s=states(), u=st.lists(uniform, min_size=N_UNIFORMS, max_size=N_UNIFORMS), on=switches, dt=dts,
+       age=ages)
+def test_one_step_agrees(p, s, u, on, dt, age):
     comparisons: dict[str, tuple[float, float]] = {}
-    ref_state, ref_ev = reference_step(u, s, p, on, dt, comparisons=comparisons)
+    ref_state, ref_ev = reference_step(u, s, p, on, dt, comparisons=comparisons, age=age)
     assume(not near_boundary(comparisons))
-    jax_state, jax_ev = run_jax(u, s, p, on, dt)
+    jax_state, jax_ev = run_jax(u, s, p, on, dt, age)
 
     for k in BOOL_EVENTS:
         assert jax_ev[k] == ref_ev[k], f"event {k}: JAX {jax_ev[k]} vs reference {ref_ev[k]}"
@@ -163,24 +170,25 @@ def test_two_hundred_steps_agree():
     s = s0
     for t, u in enumerate(us):
         comparisons: dict[str, tuple[float, float]] = {}
-        s, ev = reference_step(u, s, p, on, dt, comparisons=comparisons)
+        s, ev = reference_step(u, s, p, on, dt, comparisons=comparisons, age=START_AGE + t * dt / HOURS_PER_YEAR)
         assert not near_boundary(comparisons), f"step {t}: a draw lies at a boundary; pick another seed"
         ref_states.append(s)
         ref_events.append(ev)
     # ... and reference_run replaying the same uniforms give the same trajectory
-    run_states, run_events = reference_run(iter(us), p, on, dt, n_steps=n, state=s0)
+    run_states, run_events = reference_run(iter(us), p, on, dt, n_steps=n, state=s0, start_age=START_AGE)
     assert run_states == ref_states and run_events == ref_events
 
     # JAX: the jitted step under lax.scan, in float32
     pj = {k: jnp.float32(v) for k, v in p.items()}
     onj = jnp.ones(N_MECHANISMS, jnp.float32)
 
-    def body(carry, u):
-        new, ev = step(u, carry, pj, onj, jnp.float32(dt))
+    def body(carry, xs):
+        u, t = xs
+        new, ev = step(u, carry, pj, onj, jnp.float32(dt), age=START_AGE + t.astype(jnp.float32) * (dt / HOURS_PER_YEAR))
         return new, (new, ev)
 
     init = State(**{k: jnp.float32(v) for k, v in s0.items()})
-    _, (traj, evs) = jax.jit(lambda us_: jax.lax.scan(body, init, us_))(jnp.asarray(us, jnp.float32))
+    _, (traj, evs) = jax.jit(lambda us_: jax.lax.scan(body, init, (us_, jnp.arange(n))))(jnp.asarray(us, jnp.float32))
 
     n_acts = sum(ev["act"] for ev in ref_events)
     assert n_acts >= 3 and sum(ev["urge"] for ev in ref_events) > n_acts  # acts and resisted urges both occur

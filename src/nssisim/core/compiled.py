@@ -33,8 +33,8 @@ import math
 
 import numpy as np
 
-from .parameters import MECHANISMS, PARAMS
-from .reference import EVENT_FIELDS, PFC_NEUTRAL, SELF_ESTEEM_NEUTRAL, STATE_FIELDS
+from .parameters import HOURS_PER_YEAR, MECHANISMS, PARAMS
+from .reference import DEVELOPMENT_REF_AGE, EVENT_FIELDS, PFC_NEUTRAL, SELF_ESTEEM_NEUTRAL, STATE_FIELDS
 
 try:  # optional: the `bench` extra
     import numba
@@ -126,28 +126,39 @@ def _excess_at(a, mood_term, threshold):
 
 
 @njit(cache=False)
-def compiled_step(u_event, u_urge, s, p, on, dt, new):
-    """One step of one person: ``reference_step`` on records. Writes the new state into the
+def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
+    """One step of one person at ``age`` (years): ``reference_step`` on records. Writes the new state into the
     record ``new`` and returns the events as a tuple in the order of ``reference.EVENT_FIELDS``."""
     m1, m2, m3, m4, m5, m6, m7 = on[0], on[1], on[2], on[3], on[4], on[5], on[6]
     m8, m9, m10, m11, m12, m13 = on[7], on[8], on[9], on[10], on[11], on[12]
 
     # ---- fast block: stress and affect along their exact paths over the step ----------------
     load = m2 * s["allostatic_load"]
+    in_period = s["period"] > 0.5
+    # M12 development: pubertal bump (inverted U) and prefrontal maturity at this age
+    peak = p["puberty_peak_age"] - p["puberty_offset_female"] * p["female"] + p["puberty_timing"]
+    zp = (age - peak) / p["puberty_width"]
+    puberty = m12 * math.exp(-0.5 * zp * zp)
+    years = max(age - DEVELOPMENT_REF_AGE, 0.0)
+    maturity = 1.0 - (1.0 - p["pfc_child_fraction"]) * math.exp(-m12 * years * (HOURS_PER_YEAR / p["tau_maturation"]))
+    pfc = p["pfc_adult"] * maturity
+    # M1: daily hassles rise during a stressful period
+    baseline = min(p["stress_baseline"] + m1 * p["period_stress_baseline"] * s["period"], 1.0)
     x_stress = dt / p["tau_stress"]
-    stress = _relax(s["stress"], p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    stress = _relax(s["stress"], baseline, 1.0 / p["tau_stress"], dt)
     stress_mean_factor = -math.expm1(-x_stress) / x_stress if x_stress > 1e-6 else 1.0 - 0.5 * x_stress
-    stress_mean = p["stress_baseline"] + (s["stress"] - p["stress_baseline"]) * stress_mean_factor
+    stress_mean = baseline + (s["stress"] - baseline) * stress_mean_factor
     # M11 buffers
     alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
     limbic = (
         p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
         * max(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
+        * (1.0 + p["k_puberty_limbic"] * puberty)
     )
     limbic = m3 * limbic + (1.0 - m3) * 1.0
     # M3 regulation capacity
     reg_capacity = (
-        s["pfc"] * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
+        pfc * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
         * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * stress_mean)
     )
     reg_capacity = m3 * reg_capacity + (1.0 - m3) * PFC_NEUTRAL
@@ -186,16 +197,18 @@ def compiled_step(u_event, u_urge, s, p, on, dt, new):
 
     # ---- M1 stressor hazard ------------------------------------------------------------------
     family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
-    h_stress = m1 * p["lam_stress"] * (
-        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
-        + p["w_stress_maltreatment"] * p["maltreatment"]
-    )
+    risk = (1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
+            + p["w_stress_maltreatment"] * p["maltreatment"])
+    h_stress = m1 * p["lam_stress"] * risk * (1.0 + p["k_period_stressors"] * (1.0 if in_period else 0.0))
+    # M1 periods: entry raised by the same risk factors (and in girls), exit after tau_period on average
+    h_enter = m1 * p["lam_period"] * risk * (1.0 + p["k_female_interpersonal"] * p["female"])
+    h_leave = m1 / p["tau_period"]
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
     history = 1.0 - math.exp(-s["n_acts"] / p["n_history_scale"])
     ideation_target = _sigmoid(
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] + p["w_ideation_burden"] * p["burdensomeness"]
-        - p["w_ideation_pfc"] * s["pfc"] + p["w_ideation_history"] * history
+        - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
     h_attempt = m13 * p["lam_attempt"] * s["ideation"] ** p["attempt_ideation_power"]
 
@@ -208,9 +221,11 @@ def compiled_step(u_event, u_urge, s, p, on, dt, new):
     rumination = m4 * _linear_bounded(
         s["rumination"], p["k_rumination_gain"] * p["rumination_trait"] * affect_mean, 1.0 / p["tau_rumination"], dt
     )
-    mood = m4 * _relax(s["mood"], affect_mean, 1.0 / p["tau_mood"], dt)
-    pfc = _relax(s["pfc"], p["pfc_adult"], m12 / p["tau_maturation"], dt)
-    relief_value = _relax(s["relief_value"], p["relief_value_prior"], 1.0 / p["tau_forget"], dt)
+    mood_target = min(affect_mean * (1.0 + p["k_female_mood"] * p["female"] * puberty), 1.0)
+    mood = m4 * _relax(s["mood"], mood_target, 1.0 / p["tau_mood"], dt)
+    # M9 extinction: once a person has acted, learned relief fades to the floor without acts
+    relief_rest = p["relief_extinction_floor"] * p["relief_value_prior"] if m9 * s["n_acts"] > 0 else p["relief_value_prior"]
+    relief_value = _relax(s["relief_value"], relief_rest, 1.0 / p["tau_extinction"], dt)
     harm = _relax(s["harm"], p["harm_prior"], 1.0 / p["tau_forget"], dt)
     habit = s["habit"] * math.exp(-dt / p["tau_habit"])
     tolerance = s["tolerance"] * math.exp(-dt / p["tau_tolerance"])
@@ -227,17 +242,31 @@ def compiled_step(u_event, u_urge, s, p, on, dt, new):
         v_attempt = (u_event - p_stress) / max(1.0 - p_stress, 1e-30)
     p_attempt = event_prob(h_attempt, dt)
     attempt = v_attempt < p_attempt
-    # ... and rescaled again within the attempt's outcome it is the stressor's mark
+    # ... rescaled within the attempt's outcome, the calm <-> stressful period switch (M1; only
+    # without an attempt) ...
     if attempt:
-        v = v_attempt / max(p_attempt, 1e-30)
+        v_period = v_attempt / max(p_attempt, 1e-30)
     else:
-        v = (v_attempt - p_attempt) / max(1.0 - p_attempt, 1e-30)
+        v_period = (v_attempt - p_attempt) / max(1.0 - p_attempt, 1e-30)
+    p_switch = event_prob(h_leave if in_period else h_enter, dt)
+    period = s["period"]
+    switch = not attempt and v_period < p_switch
+    if switch:
+        period = 1.0 - period
+    # ... and rescaled within the switch's outcome, the stressor's mark
+    if attempt:
+        v = v_period
+    elif switch:
+        v = v_period / max(p_switch, 1e-30)
+    else:
+        v = (v_period - p_switch) / max(1.0 - p_switch, 1e-30)
     if stressor:
         v = _clip(v, 1e-7, 1.0)
         severity_stress = -p["stress_severity_mean"] * math.log(v)
         stress = 1.0 - (1.0 - stress) * math.exp(-severity_stress)
 
     # ---- 2b. M5 urge, M6 action selection: acted-on and resisted urges as competing risks ------
+    # reactive inhibition races the go drive: the stronger the drive, the less inhibition is left
     go_goal = s["relief_value"] * distress_goal
     go_habit = s["habit"]
     inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
@@ -287,7 +316,7 @@ def compiled_step(u_event, u_urge, s, p, on, dt, new):
     pain = p["pain_sensitivity"] * severity * math.exp(-p["k_analgesia"] * opioid_after)
     outcome = _clip(relief_fraction + m7 * p["relief_positive"], 0.0, 1.0)
     harm_outcome = _clip(p["w_harm_pain"] * pain + p["w_harm_injury"] * severity, 0.0, 1.0)
-    a_relief = m9 * _clip(p["alpha_relief"] * p["reward_sensitivity"], 0.0, 1.0)
+    a_relief = m9 * _clip(p["alpha_relief"] * p["reward_sensitivity"] * (1.0 + p["k_puberty_reward"] * puberty), 0.0, 1.0)
     a_harm = m9 * _clip(p["alpha_harm"] * p["punishment_learning"], 0.0, 1.0)
 
     affect_before = affect
@@ -296,7 +325,8 @@ def compiled_step(u_event, u_urge, s, p, on, dt, new):
         opioid = opioid_after
         relief_value = relief_value + a_relief * (outcome - relief_value)
         harm = harm + a_harm * (harm_outcome - harm)
-        habit = habit + m10 * p["eta_habit"] * (1.0 - habit)
+        reinforcement = 1.0 - p["w_habit_reinforcement"] + p["w_habit_reinforcement"] * outcome
+        habit = habit + m10 * p["eta_habit"] * reinforcement * (1.0 - habit)
         tolerance = tolerance + m8 * p["eta_tolerance"] * severity * (1.0 - tolerance)
     if interpersonal:
         stress = stress * (1.0 - p["interpersonal_stress_relief"])
@@ -321,24 +351,25 @@ def compiled_step(u_event, u_urge, s, p, on, dt, new):
     new["skill"] = s["skill"]
     new["ideation"] = ideation
     new["n_acts"] = n_acts
+    new["period"] = period
     return (urge, act, habitual, severity if act else 0.0, relief_abs if act else 0.0,
             relief_fraction if act else 0.0, affect_before, act and relief_fraction >= p["intrapersonal_relief_min"],
             interpersonal, attempt, stressor, urge_intensity)
 
 
 @njit(cache=False)
-def _step_arrays(u_event, u_urge, s, p, on, dt, new):
-    return compiled_step(u_event, u_urge, s[0], p[0], on, dt, new[0])
+def _step_arrays(u_event, u_urge, s, p, on, dt, age, new):
+    return compiled_step(u_event, u_urge, s[0], p[0], on, dt, age, new[0])
 
 
-def one_step(u, state, p, on, dt) -> tuple[dict, dict]:
-    """:func:`compiled_step` on dicts, as ``reference_step(u, state, p, on, dt)`` (for the tests)."""
+def one_step(u, state, p, on, dt, age) -> tuple[dict, dict]:
+    """:func:`compiled_step` on dicts, as ``reference_step(u, state, p, on, dt, age=age)`` (for the tests)."""
     s_arr, p_arr, new = np.zeros(1, STATE_DTYPE), np.zeros(1, PARAM_DTYPE), np.zeros(1, STATE_DTYPE)
     for name in STATE_FIELDS:
         s_arr[name] = state[name]
     for name in PARAMS:
         p_arr[name] = p[name]
-    ev = _step_arrays(float(u[0]), float(u[1]), s_arr, p_arr, np.asarray(on, np.float64), float(dt), new)
+    ev = _step_arrays(float(u[0]), float(u[1]), s_arr, p_arr, np.asarray(on, np.float64), float(dt), float(age), new)
     events = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v)) for k, v in zip(EVENT_FIELDS, ev)}
     return {name: float(new[name][0]) for name in STATE_FIELDS}, events
 
@@ -414,12 +445,13 @@ def step_uniforms(k0, k1, t):
 
 
 @njit(parallel=True, cache=False)
-def _run(keys, params, work, on, dt, n_steps, record_every, cap, states, counts, buf, n_ev):
+def _run(keys, params, work, age0, on, dt, n_steps, record_every, cap, states, counts, buf, n_ev):
     """Every subject (in parallel), every step: states and counts per block, event rows.
 
     ``work[i, 0]`` holds subject ``i``'s start state; ``work[i, 1]`` is the scratch record the
     step writes into (the two swap roles every step)."""
     n = keys.shape[0]
+    years_per_step = dt / HOURS_PER_YEAR
     for i in prange(n):
         k0, k1 = np.int64(keys[i, 0]), np.int64(keys[i, 1])
         p = params[i]
@@ -430,7 +462,7 @@ def _run(keys, params, work, on, dt, n_steps, record_every, cap, states, counts,
         for t in range(n_steps):
             u_event, u_urge = step_uniforms(k0, k1, t)
             urge, act, habitual, severity, relief, _, distress, intra, inter, attempt, stressor, _ = compiled_step(
-                u_event, u_urge, w[c], p, on, dt, w[1 - c])
+                u_event, u_urge, w[c], p, on, dt, age0[i] + t * years_per_step, w[1 - c])
             c = 1 - c
             acc[0] += act
             acc[1] += urge
@@ -477,11 +509,12 @@ def subject_keys(seed: int, subject_ids: np.ndarray) -> np.ndarray:
 
 def run_compiled(seed: int, params: dict[str, np.ndarray], on, *, n_steps: int, dt: float = 1.0,
                  record_every: int = 24, event_capacity: int = 512, subject_ids: np.ndarray | None = None,
-                 init: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                 start_age_years: float | np.ndarray = 12.0, init: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Run a cohort with the compiled loop.
 
     ``params`` maps every name of PARAMS to a per-subject array (``simulation.stack_params``);
-    ``on`` holds the 13 mechanism switches. Returns ``states`` (n, records) records of
+    ``on`` holds the 13 mechanism switches; step ``t`` of subject ``i`` runs at age
+    ``start_age_years[i] + t dt / HOURS_PER_YEAR`` (as in ``simulate_cohort``). Returns ``states`` (n, records) records of
     :data:`STATE_DTYPE`, ``counts`` (n, records, 10) in the order of ``COUNT_FIELDS``, ``events``
     (n, event_capacity, 8) rows in the order of ``EVENT_FIELDS`` and ``n_events`` (n,).
     """
@@ -510,7 +543,8 @@ def run_compiled(seed: int, params: dict[str, np.ndarray], on, *, n_steps: int, 
     keys = subject_keys(seed, ids).astype(np.int64)
     work = np.zeros((n, 2), STATE_DTYPE)
     work[:, 0] = init
-    _run(keys, prec, work, np.asarray(on, np.float64), float(dt), int(n_steps), int(record_every), int(event_capacity),
+    age0 = np.broadcast_to(np.asarray(start_age_years, np.float64), (n,)).copy()
+    _run(keys, prec, work, age0, np.asarray(on, np.float64), float(dt), int(n_steps), int(record_every), int(event_capacity),
          states, counts, buf, n_ev)
     return {"states": states, "counts": counts, "events": buf, "n_events": n_ev}
 

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .parameters import MECHANISMS
+from .parameters import HOURS_PER_YEAR, MECHANISMS
 
 N_MECHANISMS = len(MECHANISMS)
 MECHANISM_IDS = tuple(MECHANISMS)  # ("M1", ..., "M13"), index i <-> switch on[i]
@@ -39,9 +39,14 @@ MECHANISM_IDS = tuple(MECHANISMS)  # ("M1", ..., "M13"), index i <-> switch on[i
 PFC_NEUTRAL = 0.5
 #: Self-esteem at which it neither amplifies nor dampens limbic gain (so M11 off is neutral for a typical person).
 SELF_ESTEEM_NEUTRAL = 0.5
-#: Number of uniforms drawn per person-step: one for the stressor and the attempt (and the
-#: stressor's mark), one for the urge (acted on or resisted, habit or not, and the act's marks).
+#: Number of uniforms drawn per person-step: one for the stressor, the attempt and the switch
+#: between calm and stressful periods (and the stressor's mark), one for the urge (acted on or
+#: resisted, habit or not, and the act's marks).
 N_UNIFORMS = 2
+#: Age (years) from which prefrontal maturation is counted (late childhood; M12).
+DEVELOPMENT_REF_AGE = 10.0
+#: Age used by :func:`step` when the caller gives none (single steps in tests and examples).
+DEFAULT_AGE = 15.0
 
 
 class State(NamedTuple):
@@ -53,7 +58,7 @@ class State(NamedTuple):
     affect: jax.Array  # A, aversive arousal / negative affect, [0, 1]
     rumination: jax.Array  # R, [0, 1]
     mood: jax.Array  # M, slow depressive mood, [0, 1]
-    pfc: jax.Array  # P, prefrontal regulatory capacity, [0, pfc_adult]
+    pfc: jax.Array  # P, prefrontal regulatory capacity during the last step (set by age, M12), [0, pfc_adult]
     relief_value: jax.Array  # Q, learned expected relief, [0, 1]
     harm: jax.Array  # E, learned harm expectancy, [0, 1]
     habit: jax.Array  # H, stimulus-response habit strength, [0, 1]
@@ -62,6 +67,7 @@ class State(NamedTuple):
     skill: jax.Array  # K, strength of an alternative (skill) response, [0, 1]
     ideation: jax.Array  # I, suicidal ideation, [0, 1]
     n_acts: jax.Array  # cumulative number of acts, >= 0
+    period: jax.Array  # 1 during a stressful period (weeks to months), 0 in a calm one (M1)
 
 
 STATE_FIELDS = State._fields
@@ -71,7 +77,7 @@ STATE_BOUNDS: dict[str, tuple[float, float | None]] = {
     "stress": (0.0, 1.0), "cortisol": (0.0, 1.0), "allostatic_load": (0.0, 1.0), "affect": (0.0, 1.0),
     "rumination": (0.0, 1.0), "mood": (0.0, 1.0), "pfc": (0.0, None), "relief_value": (0.0, 1.0),
     "harm": (0.0, 1.0), "habit": (0.0, 1.0), "tolerance": (0.0, 1.0), "opioid": (0.0, None),
-    "skill": (0.0, 1.0), "ideation": (0.0, 1.0), "n_acts": (0.0, None),
+    "skill": (0.0, 1.0), "ideation": (0.0, 1.0), "n_acts": (0.0, None), "period": (0.0, 1.0),
 }
 
 
@@ -97,8 +103,9 @@ def initial_state(p: dict[str, jax.Array]) -> State:
     z = jnp.zeros_like(p["pfc_adult"])
     return State(
         stress=z + p["stress_baseline"], cortisol=z, allostatic_load=z, affect=z + 0.05, rumination=z, mood=z + 0.05,
-        pfc=p["pfc_adult"] * p["pfc_initial_fraction"], relief_value=z + p["relief_value_prior"],
+        pfc=p["pfc_adult"] * p["pfc_child_fraction"], relief_value=z + p["relief_value_prior"],
         harm=z + p["harm_prior"], habit=z + p["habit_initial"], tolerance=z + p["tolerance_initial"], opioid=z + p["opioid_tone"], skill=z, ideation=z, n_acts=z,
+        period=z,
     )
 
 
@@ -146,13 +153,34 @@ def urge_threshold(load, p, m11=1.0):
     )
 
 
-def limbic_gain(p, m11=1.0, xp=jnp):
+def development(p, age, m12=1.0, xp=jnp):
+    """M12, the two systems at ``age`` (years): ``(puberty, maturity)``.
+
+    ``puberty`` in [0, 1] is the pubertal rise and fall of limbic and reward reactivity, a
+    Gaussian bump in age peaking at ``puberty_peak_age`` (earlier in girls by
+    ``puberty_offset_female``, shifted by the person's ``puberty_timing``) with width
+    ``puberty_width``. ``maturity`` in (0, 1] is prefrontal capacity as a fraction of the adult
+    value: ``pfc_child_fraction`` at :data:`DEVELOPMENT_REF_AGE` (10), approaching 1 with time
+    constant ``tau_maturation`` (so it keeps rising into the mid-twenties). M12 off: no
+    pubertal bump and capacity stays at the childhood fraction.
+    """
+    peak = p["puberty_peak_age"] - p["puberty_offset_female"] * p["female"] + p["puberty_timing"]
+    z = (age - peak) / p["puberty_width"]
+    puberty = m12 * xp.exp(-0.5 * z * z)
+    years = xp.maximum(age - DEVELOPMENT_REF_AGE, 0.0)
+    maturity = 1.0 - (1.0 - p["pfc_child_fraction"]) * xp.exp(-m12 * years * (HOURS_PER_YEAR / p["tau_maturation"]))
+    return puberty, maturity
+
+
+def limbic_gain(p, m11=1.0, xp=jnp, puberty=0.0):
     """Limbic gain (M3), 1/h: the rate at which unit stress drives arousal; trait reactivity
-    sensitised by maltreatment, modulated around neutral self-esteem (M11). Without the M3
-    switch (:func:`step` applies it). ``xp``: the array module (``numpy`` for numpy inputs)."""
+    sensitised by maltreatment, modulated around neutral self-esteem (M11) and raised at
+    puberty (``puberty`` from :func:`development`, M12). Without the M3 switch (:func:`step`
+    applies it). ``xp``: the array module (``numpy`` for numpy inputs)."""
     return (
         p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
         * xp.maximum(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
+        * (1.0 + p["k_puberty_limbic"] * puberty)
     )
 
 
@@ -171,15 +199,27 @@ def event_prob(hazard, dt):
     return -jnp.expm1(-hazard * dt)
 
 
-def stressor_hazard(p, on):
-    """Hazard of a stressful event (M1), 1/h: base rate raised by peer victimisation, family
-    stress (parental control, buffered by regulatory self-efficacy, M11) and maltreatment."""
-    m1, m11 = on[0], on[10]
+def stress_risk(p, m11=1.0):
+    """Risk multiplier of stressful events and periods (M1): 1 raised by peer victimisation,
+    family stress (parental control, buffered by regulatory self-efficacy, M11) and maltreatment."""
     family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
-    return m1 * p["lam_stress"] * (
-        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
-        + p["w_stress_maltreatment"] * p["maltreatment"]
-    )
+    return (1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
+            + p["w_stress_maltreatment"] * p["maltreatment"])
+
+
+def stressor_hazard(p, on, period=0.0):
+    """Hazard of a stressful event (M1), 1/h: base rate times :func:`stress_risk`, raised
+    during a stressful period (``period`` = 1)."""
+    return on[0] * p["lam_stress"] * stress_risk(p, on[10]) * (1.0 + p["k_period_stressors"] * period)
+
+
+def period_hazards(p, on):
+    """Hazards (1/h) of entering and of leaving a stressful period (M1): entry at
+    ``lam_period`` times :func:`stress_risk`, raised in girls (interpersonal stress); exit
+    after ``tau_period`` on average."""
+    m1 = on[0]
+    enter = m1 * p["lam_period"] * stress_risk(p, on[10]) * (1.0 + p["k_female_interpersonal"] * p["female"])
+    return enter, m1 / p["tau_period"]
 
 
 def step_constants(p: dict[str, jax.Array], on: jax.Array, dt: float) -> dict[str, jax.Array]:
@@ -191,11 +231,14 @@ def step_constants(p: dict[str, jax.Array], on: jax.Array, dt: float) -> dict[st
     person, outside the time loop.
     """
     decay = lambda tau: jnp.exp(-dt / tau)  # noqa: E731
+    enter, leave = period_hazards(p, on)
     return {
         "stress": decay(p["tau_stress"]), "cortisol": decay(p["tau_cortisol"]), "mood": decay(p["tau_mood"]),
-        "pfc": jnp.exp(-dt * on[11] / p["tau_maturation"]), "forget": decay(p["tau_forget"]),
+        "forget": decay(p["tau_forget"]), "extinction": decay(p["tau_extinction"]),
         "habit": decay(p["tau_habit"]), "tolerance": decay(p["tau_tolerance"]), "opioid": decay(p["tau_opioid"]),
         "ideation": decay(p["tau_ideation"]), "p_stress": event_prob(stressor_hazard(p, on), dt),
+        "p_stress_period": event_prob(stressor_hazard(p, on, 1.0), dt),
+        "p_period_enter": event_prob(enter, dt), "p_period_leave": event_prob(leave, dt),
         "stress_mean": _mean_factor(dt / p["tau_stress"]),
     }
 
@@ -206,18 +249,19 @@ def _toward(x, target, factor):
 
 
 def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: float,
-         const: dict[str, jax.Array] | None = None) -> tuple[State, StepEvents]:
+         const: dict[str, jax.Array] | None = None, age: jax.Array | float = DEFAULT_AGE) -> tuple[State, StepEvents]:
     """Advance one person by ``dt`` hours.
 
     Parameters
     ----------
     u : array (2,)
         Uniforms in [0, 1) for this person-step: ``u[0]`` decides the stressor, then (rescaled
-        within the stressor's outcome) the attempt, then (rescaled again) the stressor's
-        severity mark; ``u[1]`` decides the urge (acted on or resisted), then (rescaled) whether
-        it was habit-triggered, then (rescaled again) the act's marks (interpersonal
-        consequence, severity). A uniform rescaled within the interval of an outcome is again
-        uniform and independent of that outcome, so the events are independent as before.
+        within the stressor's outcome) the attempt, then (rescaled again, when there is no
+        attempt) the switch of period, and what is left is the stressor's severity mark;
+        ``u[1]`` decides the urge (acted on or resisted), then (rescaled) whether it was
+        habit-triggered, then (rescaled again) the act's marks (interpersonal consequence,
+        severity). A uniform rescaled within the interval of an outcome is again uniform and
+        independent of that outcome, so the events are independent as with separate draws.
     s : State
     p : dict of parameter arrays (see :data:`nssisim.core.parameters.PARAMS`).
     on : array (13,)
@@ -226,6 +270,8 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
         Step length in hours.
     const : dict, optional
         :func:`step_constants` for this person, ``on`` and ``dt`` (computed here if omitted).
+    age : float
+        The person's age (years) at the start of the step (M12 development).
     """
     c = step_constants(p, on, dt) if const is None else const
     m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13 = (on[i] for i in range(N_MECHANISMS))
@@ -238,11 +284,16 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     # and the urge hazard uses the mean of affect over the step. This keeps the step's bias
     # small at dt = 1 h, where fast states move within a step (see the dt check in the docs).
     load = m2 * s.allostatic_load
-    stress = _toward(s.stress, p["stress_baseline"], c["stress"])
-    stress_mean = p["stress_baseline"] + (s.stress - p["stress_baseline"]) * c["stress_mean"]
+    in_period = s.period > 0.5
+    # M12: the pubertal bump and prefrontal maturity at this age; M1: hassles rise in a stressful period
+    puberty, maturity = development(p, age, m12)
+    pfc = p["pfc_adult"] * maturity
+    baseline = jnp.minimum(p["stress_baseline"] + m1 * p["period_stress_baseline"] * s.period, 1.0)
+    stress = _toward(s.stress, baseline, c["stress"])
+    stress_mean = baseline + (s.stress - baseline) * c["stress_mean"]
     # M3 limbic gain and regulation capacity (with the M11 buffers)
-    limbic = m3 * limbic_gain(p, m11) + (1.0 - m3) * 1.0
-    reg_capacity = m3 * regulation_capacity(p, s.pfc, load, stress_mean, m11) + (1.0 - m3) * PFC_NEUTRAL
+    limbic = m3 * limbic_gain(p, m11, puberty=puberty) + (1.0 - m3) * 1.0
+    reg_capacity = m3 * regulation_capacity(p, pfc, load, stress_mean, m11) + (1.0 - m3) * PFC_NEUTRAL
     recovery = (1.0 + p["k_pfc_regulation"] * reg_capacity) / p["tau_affect"]
     drive = (
         limbic * stress_mean * (1.0 + p["k_load_affect"] * load)
@@ -274,7 +325,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     history = 1.0 - jnp.exp(-s.n_acts / p["n_history_scale"])
     ideation_target = jax.nn.sigmoid(
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s.mood + p["w_ideation_burden"] * p["burdensomeness"]
-        - p["w_ideation_pfc"] * s.pfc + p["w_ideation_history"] * history
+        - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
     h_attempt = m13 * p["lam_attempt"] * s.ideation ** p["attempt_ideation_power"]
 
@@ -285,9 +336,14 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     new_load = m2 * _linear_bounded(s.allostatic_load, p["allostatic_sensitivity"] * s.cortisol / p["tau_load"], 1.0 / p["tau_load"], dt)
     rumination = m4 * _linear_bounded(s.rumination, p["k_rumination_gain"] * p["rumination_trait"] * affect_mean,
                                       1.0 / p["tau_rumination"], dt)
-    mood = m4 * _toward(s.mood, affect_mean, c["mood"])
-    pfc = _toward(s.pfc, p["pfc_adult"], c["pfc"])
-    relief_value = _toward(s.relief_value, p["relief_value_prior"], c["forget"])
+    # M4 with the pubertal rise of depressive mood in girls
+    mood_target = jnp.minimum(affect_mean * (1.0 + p["k_female_mood"] * p["female"] * puberty), 1.0)
+    mood = m4 * _toward(s.mood, mood_target, c["mood"])
+    # M9 extinction: without acts, learned relief fades to a floor (0 by default) once a person has
+    # acted; before the first act it stays at the prior expectation
+    relief_rest = jnp.where(m9 * s.n_acts > 0, p["relief_extinction_floor"] * p["relief_value_prior"],
+                            p["relief_value_prior"])
+    relief_value = _toward(s.relief_value, relief_rest, c["extinction"])
     harm = _toward(s.harm, p["harm_prior"], c["forget"])
     habit = s.habit * c["habit"]
     tolerance = s.tolerance * c["tolerance"]
@@ -297,15 +353,22 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     # ---- 2a. M1 stressor at the end of the step: a convex jump with an exponential severity mark
     # (placing it at mid-step instead was tried: mean affect then matched dt = 0.1 h exactly but
     # act rates at dt = 1 h fell 20% short, against 8% for this placement; see docs, step length)
-    p_stress = c["p_stress"]
+    p_stress = jnp.where(in_period, c["p_stress_period"], c["p_stress"])
     stressor = u_event < p_stress
     # u rescaled within the stressor's outcome is uniform on [0, 1) and independent of it: it
-    # decides the M13 attempt; rescaled within the attempt's outcome, it is the stressor's mark
+    # decides the M13 attempt; rescaled within the attempt's outcome, the switch of period (only
+    # without an attempt); rescaled within the switch's outcome, it is the stressor's mark
     v = jnp.where(stressor, u_event / jnp.maximum(p_stress, 1e-30),
                   (u_event - p_stress) / jnp.maximum(1.0 - p_stress, 1e-30))
     p_attempt = event_prob(h_attempt, dt)
     attempt = v < p_attempt
     v = jnp.where(attempt, v / jnp.maximum(p_attempt, 1e-30), (v - p_attempt) / jnp.maximum(1.0 - p_attempt, 1e-30))
+    # ---- M1 calm <-> stressful period: the uniform given no attempt
+    p_switch = jnp.where(in_period, c["p_period_leave"], c["p_period_enter"])
+    switch = ~attempt & (v < p_switch)
+    period = jnp.where(switch, 1.0 - s.period, s.period)
+    v = jnp.where(attempt, v, jnp.where(switch, v / jnp.maximum(p_switch, 1e-30),
+                                        (v - p_switch) / jnp.maximum(1.0 - p_switch, 1e-30)))
     v = jnp.clip(v, 1e-7, 1.0)
     severity_stress = -p["stress_severity_mean"] * jnp.log(v)
     stress = jnp.where(stressor, 1.0 - (1.0 - stress) * jnp.exp(-severity_stress), stress)
@@ -360,7 +423,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     pain = p["pain_sensitivity"] * severity * jnp.exp(-p["k_analgesia"] * opioid_after)
     outcome = jnp.clip(relief_fraction + m7 * p["relief_positive"], 0.0, 1.0)
     harm_outcome = jnp.clip(p["w_harm_pain"] * pain + p["w_harm_injury"] * severity, 0.0, 1.0)
-    a_relief = m9 * jnp.clip(p["alpha_relief"] * p["reward_sensitivity"], 0.0, 1.0)
+    a_relief = m9 * jnp.clip(p["alpha_relief"] * p["reward_sensitivity"] * (1.0 + p["k_puberty_reward"] * puberty), 0.0, 1.0)
     a_harm = m9 * jnp.clip(p["alpha_harm"] * p["punishment_learning"], 0.0, 1.0)
 
     affect_before = affect
@@ -369,19 +432,21 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     opioid = jnp.where(act, opioid_after, opioid)
     relief_value = jnp.where(act, relief_value + a_relief * (outcome - relief_value), relief_value)
     harm = jnp.where(act, harm + a_harm * (harm_outcome - harm), harm)
-    habit = jnp.where(act, habit + m10 * p["eta_habit"] * (1.0 - habit), habit)
+    # M10: habit grows with reinforced repetition (the act's relief outcome)
+    reinforcement = 1.0 - p["w_habit_reinforcement"] + p["w_habit_reinforcement"] * outcome
+    habit = jnp.where(act, habit + m10 * p["eta_habit"] * reinforcement * (1.0 - habit), habit)
     tolerance = jnp.where(act, tolerance + m8 * p["eta_tolerance"] * severity * (1.0 - tolerance), tolerance)
     n_acts = s.n_acts + act
 
     # a resisted urge: a skill, if there is one, removes part of the distress
     affect = jnp.where(resisted, affect * (1.0 - p["skill_relief"] * s.skill), affect)
 
-    # ---- M13 attempt (rare): decided with the stressor above, from the same uniform ----------
+    # ---- M13 attempt (rare) and the M1 switch of period: decided with the stressor above -------
 
     new = State(
         stress=stress, cortisol=cortisol, allostatic_load=new_load, affect=affect, rumination=rumination, mood=mood, pfc=pfc,
         relief_value=relief_value, harm=harm, habit=habit, tolerance=tolerance, opioid=opioid, skill=s.skill,
-        ideation=ideation, n_acts=n_acts,
+        ideation=ideation, n_acts=n_acts, period=period,
     )
     zero = jnp.zeros_like(severity)
     ev = StepEvents(
@@ -393,6 +458,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     return new, ev
 
 
-__all__ = ["event_prob", "initial_state", "MECHANISM_IDS", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL",
+__all__ = ["DEFAULT_AGE", "development", "DEVELOPMENT_REF_AGE", "period_hazards", "stress_risk",
+           "event_prob", "initial_state", "MECHANISM_IDS", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL",
            "SELF_ESTEEM_NEUTRAL", "State", "STATE_BOUNDS", "STATE_FIELDS", "step", "step_constants", "StepEvents",
            "stressor_hazard", "urge_distress", "urge_threshold", "limbic_gain", "regulation_capacity"]

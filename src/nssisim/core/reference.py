@@ -32,19 +32,23 @@ import numbers
 import random
 from collections.abc import Iterable, Mapping, Sequence
 
-from .parameters import MECHANISMS, defaults
+from .parameters import HOURS_PER_YEAR, MECHANISMS, defaults
 
 N_MECHANISMS = len(MECHANISMS)
-#: Uniforms per person-step: stressor and attempt, urge and act (as in ``core/model.py``).
+#: Uniforms per person-step: stressor, attempt and period switch; urge and act (as in ``core/model.py``).
 N_UNIFORMS = 2
 #: Prefrontal capacity used when M3 is off (same constant as ``model.PFC_NEUTRAL``).
 PFC_NEUTRAL = 0.5
 #: Self-esteem at which it neither amplifies nor dampens limbic gain (``model.SELF_ESTEEM_NEUTRAL``).
 SELF_ESTEEM_NEUTRAL = 0.5
+#: Age from which prefrontal maturation is counted (``model.DEVELOPMENT_REF_AGE``).
+DEVELOPMENT_REF_AGE = 10.0
+#: Age of a step when none is given (``model.DEFAULT_AGE``).
+DEFAULT_AGE = 15.0
 
 STATE_FIELDS = (
     "stress", "cortisol", "allostatic_load", "affect", "rumination", "mood", "pfc", "relief_value", "harm", "habit",
-    "tolerance", "opioid", "skill", "ideation", "n_acts",
+    "tolerance", "opioid", "skill", "ideation", "n_acts", "period",
 )
 EVENT_FIELDS = (
     "urge", "act", "habitual", "severity", "relief", "relief_fraction", "distress", "intrapersonal", "interpersonal",
@@ -110,7 +114,7 @@ def reference_initial_state(p: Mapping[str, float]) -> dict[str, float]:
         "affect": 0.05,
         "rumination": 0.0,
         "mood": 0.05,
-        "pfc": p["pfc_adult"] * p["pfc_initial_fraction"],
+        "pfc": p["pfc_adult"] * p["pfc_child_fraction"],
         "relief_value": p["relief_value_prior"],
         "harm": p["harm_prior"],
         # a person with a history can start with habit and tolerance (0 when the table has no such rows)
@@ -120,6 +124,7 @@ def reference_initial_state(p: Mapping[str, float]) -> dict[str, float]:
         "skill": 0.0,
         "ideation": 0.0,
         "n_acts": 0.0,
+        "period": 0.0,
     }
 
 
@@ -130,14 +135,15 @@ def reference_step(
     on: Sequence[float],
     dt: float,
     comparisons: dict[str, tuple[float, float]] | None = None,
+    age: float = DEFAULT_AGE,
 ) -> tuple[dict[str, float], dict[str, float | bool]]:
     """Advance one person by ``dt`` hours: the equations of :func:`nssisim.core.model.step`.
 
     Parameters
     ----------
     u : 2 floats in [0, 1)
-        Uniforms for this step: the stressor (then, rescaled, the attempt and the stressor's
-        mark) and the urge (then, rescaled, habit and the act's marks).
+        Uniforms for this step: the stressor (then, rescaled, the attempt, the switch of period
+        and the stressor's mark) and the urge (then, rescaled, habit and the act's marks).
     state : dict
         Fields of :class:`nssisim.core.model.State` as floats.
     p : dict
@@ -150,6 +156,8 @@ def reference_step(
         If given, filled with the two sides ``(lhs, rhs)`` of every ``lhs < rhs`` (or
         ``>=``) test that decides a discrete event. Tests use it to skip draws that lie so
         close to a boundary that single-precision rounding could decide them differently.
+    age : float
+        The person's age (years) at the start of the step (M12).
 
     Returns
     -------
@@ -161,20 +169,31 @@ def reference_step(
 
     # ---- fast block: stress and affect along their exact paths over the step ----------------
     load = m2 * s["allostatic_load"]
+    in_period = s["period"] > 0.5
+    # M12 development: pubertal bump (inverted U) and prefrontal maturity at this age
+    peak = p["puberty_peak_age"] - p["puberty_offset_female"] * p["female"] + p["puberty_timing"]
+    zp = (age - peak) / p["puberty_width"]
+    puberty = m12 * math.exp(-0.5 * zp * zp)
+    years = max(age - DEVELOPMENT_REF_AGE, 0.0)
+    maturity = 1.0 - (1.0 - p["pfc_child_fraction"]) * math.exp(-m12 * years * (HOURS_PER_YEAR / p["tau_maturation"]))
+    pfc = p["pfc_adult"] * maturity
+    # M1: daily hassles rise during a stressful period
+    baseline = min(p["stress_baseline"] + m1 * p["period_stress_baseline"] * s["period"], 1.0)
     x_stress = dt / p["tau_stress"]
-    stress = _relax(s["stress"], p["stress_baseline"], 1.0 / p["tau_stress"], dt)
+    stress = _relax(s["stress"], baseline, 1.0 / p["tau_stress"], dt)
     stress_mean_factor = -math.expm1(-x_stress) / x_stress if x_stress > 1e-6 else 1.0 - 0.5 * x_stress
-    stress_mean = p["stress_baseline"] + (s["stress"] - p["stress_baseline"]) * stress_mean_factor
+    stress_mean = baseline + (s["stress"] - baseline) * stress_mean_factor
     # M11 buffers
     alexithymia = p["alexithymia"] * (1.0 - m11 * p["k_resilience_alexithymia"] * p["resilience"])
     limbic = (
         p["limbic_reactivity"] * (1.0 + p["w_limbic_maltreatment"] * p["maltreatment"])
         * max(1.0 + m11 * p["k_self_esteem_limbic"] * (SELF_ESTEEM_NEUTRAL - p["self_esteem"]), 0.0)
+        * (1.0 + p["k_puberty_limbic"] * puberty)
     )
     limbic = m3 * limbic + (1.0 - m3) * 1.0
     # M3 regulation capacity
     reg_capacity = (
-        s["pfc"] * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
+        pfc * (1.0 - p["w_alexithymia_regulation"] * alexithymia)
         * (1.0 - p["w_load_regulation"] * load) * (1.0 - p["w_stress_regulation"] * stress_mean)
     )
     reg_capacity = m3 * reg_capacity + (1.0 - m3) * PFC_NEUTRAL
@@ -214,16 +233,18 @@ def reference_step(
 
     # ---- M1 stressor hazard ------------------------------------------------------------------
     family = p["parental_control"] * (1.0 - m11 * p["k_self_efficacy_control"] * p["regulatory_self_efficacy"])
-    h_stress = m1 * p["lam_stress"] * (
-        1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
-        + p["w_stress_maltreatment"] * p["maltreatment"]
-    )
+    risk = (1.0 + p["w_stress_peer"] * p["peer_victimisation"] + p["w_stress_family"] * family
+            + p["w_stress_maltreatment"] * p["maltreatment"])
+    h_stress = m1 * p["lam_stress"] * risk * (1.0 + p["k_period_stressors"] * (1.0 if in_period else 0.0))
+    # M1 periods: entry raised by the same risk factors (and in girls), exit after tau_period on average
+    h_enter = m1 * p["lam_period"] * risk * (1.0 + p["k_female_interpersonal"] * p["female"])
+    h_leave = m1 / p["tau_period"]
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
     history = 1.0 - math.exp(-s["n_acts"] / p["n_history_scale"])
     ideation_target = _sigmoid(
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] + p["w_ideation_burden"] * p["burdensomeness"]
-        - p["w_ideation_pfc"] * s["pfc"] + p["w_ideation_history"] * history
+        - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
     h_attempt = m13 * p["lam_attempt"] * s["ideation"] ** p["attempt_ideation_power"]
 
@@ -236,9 +257,11 @@ def reference_step(
     rumination = m4 * _linear_bounded(
         s["rumination"], p["k_rumination_gain"] * p["rumination_trait"] * affect_mean, 1.0 / p["tau_rumination"], dt
     )
-    mood = m4 * _relax(s["mood"], affect_mean, 1.0 / p["tau_mood"], dt)
-    pfc = _relax(s["pfc"], p["pfc_adult"], m12 / p["tau_maturation"], dt)
-    relief_value = _relax(s["relief_value"], p["relief_value_prior"], 1.0 / p["tau_forget"], dt)
+    mood_target = min(affect_mean * (1.0 + p["k_female_mood"] * p["female"] * puberty), 1.0)
+    mood = m4 * _relax(s["mood"], mood_target, 1.0 / p["tau_mood"], dt)
+    # M9 extinction: once a person has acted, learned relief fades to the floor without acts
+    relief_rest = p["relief_extinction_floor"] * p["relief_value_prior"] if m9 * s["n_acts"] > 0 else p["relief_value_prior"]
+    relief_value = _relax(s["relief_value"], relief_rest, 1.0 / p["tau_extinction"], dt)
     harm = _relax(s["harm"], p["harm_prior"], 1.0 / p["tau_forget"], dt)
     habit = s["habit"] * math.exp(-dt / p["tau_habit"])
     tolerance = s["tolerance"] * math.exp(-dt / p["tau_tolerance"])
@@ -255,11 +278,24 @@ def reference_step(
         v_attempt = (u_event - p_stress) / max(1.0 - p_stress, 1e-30)
     p_attempt = event_prob(h_attempt, dt)
     attempt = v_attempt < p_attempt
-    # ... and rescaled again within the attempt's outcome it is the stressor's mark
+    # ... rescaled within the attempt's outcome, the calm <-> stressful period switch (M1; only
+    # without an attempt) ...
     if attempt:
-        v = v_attempt / max(p_attempt, 1e-30)
+        v_period = v_attempt / max(p_attempt, 1e-30)
     else:
-        v = (v_attempt - p_attempt) / max(1.0 - p_attempt, 1e-30)
+        v_period = (v_attempt - p_attempt) / max(1.0 - p_attempt, 1e-30)
+    p_switch = event_prob(h_leave if in_period else h_enter, dt)
+    period = s["period"]
+    switch = not attempt and v_period < p_switch
+    if switch:
+        period = 1.0 - period
+    # ... and rescaled within the switch's outcome, the stressor's mark
+    if attempt:
+        v = v_period
+    elif switch:
+        v = v_period / max(p_switch, 1e-30)
+    else:
+        v = (v_period - p_switch) / max(1.0 - p_switch, 1e-30)
     if stressor:
         v = _clip(v, 1e-7, 1.0)
         severity_stress = -p["stress_severity_mean"] * math.log(v)
@@ -316,7 +352,7 @@ def reference_step(
     pain = p["pain_sensitivity"] * severity * math.exp(-p["k_analgesia"] * opioid_after)
     outcome = _clip(relief_fraction + m7 * p["relief_positive"], 0.0, 1.0)
     harm_outcome = _clip(p["w_harm_pain"] * pain + p["w_harm_injury"] * severity, 0.0, 1.0)
-    a_relief = m9 * _clip(p["alpha_relief"] * p["reward_sensitivity"], 0.0, 1.0)
+    a_relief = m9 * _clip(p["alpha_relief"] * p["reward_sensitivity"] * (1.0 + p["k_puberty_reward"] * puberty), 0.0, 1.0)
     a_harm = m9 * _clip(p["alpha_harm"] * p["punishment_learning"], 0.0, 1.0)
 
     affect_before = affect
@@ -325,7 +361,8 @@ def reference_step(
         opioid = opioid_after
         relief_value = relief_value + a_relief * (outcome - relief_value)
         harm = harm + a_harm * (harm_outcome - harm)
-        habit = habit + m10 * p["eta_habit"] * (1.0 - habit)
+        reinforcement = 1.0 - p["w_habit_reinforcement"] + p["w_habit_reinforcement"] * outcome
+        habit = habit + m10 * p["eta_habit"] * reinforcement * (1.0 - habit)
         tolerance = tolerance + m8 * p["eta_tolerance"] * severity * (1.0 - tolerance)
     if interpersonal:
         stress = stress * (1.0 - p["interpersonal_stress_relief"])
@@ -335,7 +372,7 @@ def reference_step(
     if resisted:
         affect = affect * (1.0 - p["skill_relief"] * s["skill"])
 
-    # ---- M13 attempt (rare): decided with the stressor above, from the same uniform ----------
+    # ---- M13 attempt (rare) and the M1 switch of period: decided with the stressor above -------
 
     if comparisons is not None:
         comparisons.update({
@@ -344,6 +381,8 @@ def reference_step(
             "urge": (u_urge, bound_resisted),
             "attempt": (v_attempt, p_attempt),
         })
+        if not attempt:
+            comparisons["period"] = (v_period, p_switch)
         if urge:  # the later tests only matter given the earlier ones
             comparisons["habitual"] = (w, habit_share)
         if act:
@@ -353,7 +392,7 @@ def reference_step(
     new_state = {
         "stress": stress, "cortisol": cortisol, "allostatic_load": new_load, "affect": affect, "rumination": rumination,
         "mood": mood, "pfc": pfc, "relief_value": relief_value, "harm": harm, "habit": habit, "tolerance": tolerance,
-        "opioid": opioid, "skill": s["skill"], "ideation": ideation, "n_acts": n_acts,
+        "opioid": opioid, "skill": s["skill"], "ideation": ideation, "n_acts": n_acts, "period": period,
     }
     events = {
         "urge": urge,
@@ -380,6 +419,7 @@ def reference_run(
     n_steps: int = 8760,
     state: Mapping[str, float] | None = None,
     record_every: int = 1,
+    start_age: float = 12.0,
 ) -> tuple[list[dict[str, float]], list[dict[str, float | bool]]]:
     """Simulate one person for ``n_steps`` steps of ``dt`` hours with a plain loop.
 
@@ -397,6 +437,8 @@ def reference_run(
         Start state (default :func:`reference_initial_state`).
     record_every : int
         Keep the state every this many steps.
+    start_age : float
+        Age (years) at the start; step ``t`` runs at ``start_age + t dt / HOURS_PER_YEAR``.
 
     Returns
     -------
@@ -418,7 +460,7 @@ def reference_run(
     events: list[dict[str, float | bool]] = []
     for t in range(n_steps):
         u = next(draws)
-        s, ev = reference_step(u, s, p, on, dt)
+        s, ev = reference_step(u, s, p, on, dt, age=start_age + t * dt / HOURS_PER_YEAR)
         events.append(ev)
         if (t + 1) % record_every == 0:
             states.append(s)

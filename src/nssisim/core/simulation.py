@@ -248,19 +248,20 @@ def _recorded(records) -> tuple[str, ...]:
     return tuple(f for f in RECORDABLE if f in names)
 
 
-def _block(subject_key, p, const, on, dt, k, cap, keep, carry, block_index):
-    """Run ``k`` steps for one subject; return the new carry and the block's record.
+def _block(subject_key, p, const, on, dt, k, cap, keep, age0, carry, block_index):
+    """Run ``k`` steps for one subject (aged ``age0`` years at step 0); return the new carry and the block's record.
 
     ``cap`` rows of event buffer (0: no buffer, nothing stored per step); ``keep``: the fields of
     :data:`RECORDABLE` recorded at the block's end (the state then, the last step's urge
     intensity), besides the counts.
     """
     f32 = jnp.float32
+    years_per_step = dt / HOURS_PER_YEAR
 
     def inner(c, t):
         s, buf, n_row, n_ev, acc, _ = c
         u = step_uniforms(subject_key, t)
-        s, ev = step(u, s, p, on, dt, const)
+        s, ev = step(u, s, p, on, dt, const, age=age0 + t.astype(jnp.float32) * years_per_step)
         if cap:
             # one scatter per step: a row for an urge, an attempt or both (flags say which)
             flags = (ev.act * 1 + ev.habitual * 2 + ev.intrapersonal * 4 + ev.interpersonal * 8 + ev.urge * 16
@@ -298,23 +299,23 @@ def _initial_carry(p, cap):
 
 
 @partial(jax.jit, static_argnames=("n_records", "k", "cap", "keep"))
-def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, keep=RECORDABLE):
+def _run_segment(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, age0, keep=RECORDABLE):
     """Advance a chunk of subjects by ``n_records`` blocks of ``k`` steps from block ``first_block``.
 
     Step ``t`` of a subject always draws the same numbers (they are keyed by ``t``), so a run
     split into segments equals the same run in one piece.
     """
-    def one(sid, ps, c):
+    def one(sid, ps, c, a0):
         subject_key = jax.random.fold_in(root_key, sid)
-        body = partial(_block, subject_key, ps, step_constants(ps, on, dt), on, dt, k, cap, keep)
+        body = partial(_block, subject_key, ps, step_constants(ps, on, dt), on, dt, k, cap, keep, a0)
         return jax.lax.scan(body, c, first_block + jnp.arange(n_records, dtype=jnp.int32))
 
-    return jax.vmap(one)(subject_ids, p, carry)
+    return jax.vmap(one)(subject_ids, p, carry, age0)
 
 
 @partial(jax.jit, static_argnames=("n_records", "k", "cap", "keep"))
 def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block, n_records, k, cap, sched, low, high,
-                           keep=RECORDABLE):
+                           age0, keep=RECORDABLE):
     """As :func:`_run_segment`, with the parameters modified by a schedule once per record block.
 
     ``sched`` = (mult, add, level, start, end, tau_on, tau_off) as arrays (per-subject ones
@@ -322,7 +323,7 @@ def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block,
     """
     mult, add, level, start, end, tau_on, tau_off = sched
 
-    def one(sid, ps, c, lv, st, en):
+    def one(sid, ps, c, lv, st, en, a0):
         subject_key = jax.random.fold_in(root_key, sid)
         base = jnp.stack([ps[name] for name in PARAM_NAMES])
 
@@ -333,11 +334,11 @@ def _run_segment_scheduled(root_key, subject_ids, p, on, dt, carry, first_block,
             pe = {name: values[i] for i, name in enumerate(PARAM_NAMES)}
             s, buf, n_row, n_ev = c
             c = (s._replace(skill=skill), buf, n_row, n_ev)
-            return _block(subject_key, pe, step_constants(pe, on, dt), on, dt, k, cap, keep, c, b)
+            return _block(subject_key, pe, step_constants(pe, on, dt), on, dt, k, cap, keep, a0, c, b)
 
         return jax.lax.scan(body, c, first_block + jnp.arange(n_records, dtype=jnp.int32))
 
-    return jax.vmap(one)(subject_ids, p, carry, level, start, end)
+    return jax.vmap(one)(subject_ids, p, carry, level, start, end, age0)
 
 
 def _event_rows(buf: np.ndarray, n_ev: np.ndarray, cap: int, subject_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -427,7 +428,7 @@ def simulate_cohort(
     mechanisms_off: Iterable[str] = (),
     event_capacity: int = 512,
     subject_ids: np.ndarray | None = None,
-    start_age_years: float = 12.0,
+    start_age_years: float | np.ndarray = 12.0,
     chunk_size: int = 16384,
     progress: bool = False,
     config: Mapping | None = None,
@@ -456,8 +457,10 @@ def simulate_cohort(
         ``events_dropped``, never silent.
     subject_ids : array of int, optional
         Global subject ids (keys derive from these); default ``0..n_subjects-1``.
-    start_age_years : float
-        Age at time 0; recorded so that ``age`` can be a coordinate.
+    start_age_years : float or array of length ``n_subjects``
+        Age (years) at time 0: the step's age input (M12 development) runs from it. A scalar
+        is also recorded as the ``age`` coordinate; per-subject ages are recorded as the
+        ``start_age`` variable.
     chunk_size : int
         Subjects per compiled call (memory bound); results do not depend on it.
     progress : bool
@@ -496,6 +499,9 @@ def simulate_cohort(
     on = mechanism_switches(mechanisms_off)
     n_steps, n_records = _grid(horizon_hours, dt, record_every)
     p = stack_params(params, n)
+    age0_all = np.broadcast_to(np.asarray(start_age_years, dtype=np.float64), (n,)).astype(np.float32)
+    if not np.isfinite(age0_all).all() or (age0_all < 0).any() or (age0_all > 120).any():
+        raise ValueError("start_age_years must be finite ages in [0, 120] years")
     if schedule is not None:
         schedule = schedule.validated(n)
         low = jnp.asarray(np.array([PARAMS[k].low for k in PARAM_NAMES], np.float32))
@@ -531,12 +537,13 @@ def simulate_cohort(
         idx = np.where(idx < n, idx, a)  # pad the last chunk with copies; dropped below
         ids = subject_ids[idx].astype(np.uint32)
         pc = {k: v[idx] for k, v in p.items()}
+        a0 = age0_all[idx]
         sc = None
         if schedule is not None:
             s_sub = schedule.take(idx)
             sc = (s_sub.level, s_sub.start, s_sub.end)
         if sharding is not None:  # split subjects across devices (one per CPU core, or GPUs)
-            ids, pc = jax.device_put((ids, pc), sharding)
+            ids, pc, a0 = jax.device_put((ids, pc, a0), sharding)
             if sc is not None:
                 sc = jax.device_put(sc, sharding)
         carry = _initial_carry(pc, cap)
@@ -544,11 +551,11 @@ def simulate_cohort(
         for g in range(n_seg):
             if schedule is None:
                 carry, rec = _run_segment(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg, record_every,
-                                          cap, keep)
+                                          cap, a0, keep)
             else:
                 sched = (schedule.mult, schedule.add, *sc, schedule.tau_on, schedule.tau_off)
                 carry, rec = _run_segment_scheduled(root, ids, pc, on_dev, dt_dev, carry, jnp.int32(g * seg), seg,
-                                                    record_every, cap, sched, low, high, keep)
+                                                    record_every, cap, sched, low, high, a0, keep)
             pieces.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[: b - a], rec))
             if bar is not None:
                 bar.update(seg * record_every * chunk)
@@ -599,22 +606,27 @@ def simulate_cohort(
             "event_intrapersonal": (("event",), rows[:, 6].astype(bool)),
             "event_interpersonal": (("event",), rows[:, 7].astype(bool)),
         })
-    ds = xr.Dataset(
-        data_vars,
-        coords={
-            "subject": subject_ids,
-            "time": ("time", time, {"units": "hours", "long_name": "end of recording block"}),
-            "age": ("time", start_age_years + time / HOURS_PER_YEAR, {"units": "years"}),
-            "parameter": names,
-        },
-    )
+    coords = {
+        "subject": subject_ids,
+        "time": ("time", time, {"units": "hours", "long_name": "end of recording block"}),
+        "parameter": names,
+    }
+    ages_vary = np.ndim(start_age_years) > 0 and not np.all(age0_all == age0_all[0])
+    if ages_vary:
+        data_vars["start_age"] = (("subject",), age0_all.astype(np.float64))
+        age_attr = float(np.min(age0_all))
+    else:
+        age_attr = float(np.ravel(start_age_years)[0]) if np.ndim(start_age_years) else float(start_age_years)
+        coords["age"] = ("time", age_attr + time / HOURS_PER_YEAR, {"units": "years"})
+    ds = xr.Dataset(data_vars, coords=coords)
     if events:
         ds["event_time"].attrs["units"] = "hours"
         ds["event_kind"].attrs["flag_meanings"] = "0=resisted urge, 1=act, 2=suicide attempt"
     cfg = copy.deepcopy(dict(config or {}))
     cfg.setdefault("run", {}).update({
         "seed": seed, "horizon_hours": horizon_hours, "dt": dt, "record_every": record_every,
-        "mechanisms_off": list(mechanisms_off), "event_capacity": event_capacity, "start_age_years": start_age_years,
+        "mechanisms_off": list(mechanisms_off), "event_capacity": event_capacity,
+        "start_age_years": age0_all.tolist() if ages_vary else age_attr,
     })
     if keep != RECORDABLE or not events:  # only when not the defaults, so the hashes of earlier runs stand
         cfg["run"].update({"records": records if isinstance(records, str) else list(keep), "events": bool(events)})
@@ -631,7 +643,7 @@ def simulate_cohort(
         "horizon_hours": float(np.round(n_steps * dt, 9)),
         "record_every": int(record_every),
         "mechanisms_off": ",".join(mechanisms_off),
-        "start_age_years": float(start_age_years),
+        "start_age_years": age_attr,  # the youngest start age when ages vary (see the start_age variable)
         "config": json.dumps(cfg, sort_keys=True, default=str),
         "config_hash": config_hash(cfg),
         "events_dropped_total": int(data_vars["events_dropped"][1].sum()) if events else 0,

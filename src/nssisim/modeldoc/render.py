@@ -37,7 +37,9 @@ SYMBOLS: dict[str, str] = {
     # traits
     "limbic_reactivity": r"z_{\mathrm{lim}}",
     "pfc_adult": r"P_{\mathrm{adult}}",
-    "pfc_initial_fraction": r"f_{P}",
+    "pfc_child_fraction": r"f_{P}",
+    "female": r"z_{\mathrm{fem}}",
+    "puberty_timing": r"\delta_{\mathrm{pub}}",
     "reactive_inhibition": r"z_{\mathrm{inh}}",
     "allostatic_sensitivity": r"z_{\mathrm{allo}}",
     "hpa_reactivity": r"z_{\mathrm{hpa}}",
@@ -63,6 +65,11 @@ SYMBOLS: dict[str, str] = {
     "w_limbic_maltreatment": r"w_{\mathrm{lim,mal}}",
     "stress_severity_mean": r"\bar{\sigma}",
     "stress_baseline": r"S_0",
+    "lam_period": r"\lambda_\Pi",
+    "tau_period": r"\tau_\Pi",
+    "k_period_stressors": r"k_{\Pi,S}",
+    "period_stress_baseline": r"S_\Pi",
+    "k_female_interpersonal": r"k_{\Pi,\mathrm{fem}}",
     "tau_stress": r"\tau_S",
     # M2
     "tau_cortisol": r"\tau_C",
@@ -81,6 +88,7 @@ SYMBOLS: dict[str, str] = {
     "tau_rumination": r"\tau_R",
     "k_rumination_affect": r"k_{R,A}",
     "tau_mood": r"\tau_M",
+    "k_female_mood": r"k_{M,\mathrm{fem}}",
     "k_mood_affect": r"k_{M,A}",
     # M5
     "distress_threshold": r"\theta_0",
@@ -119,10 +127,13 @@ SYMBOLS: dict[str, str] = {
     "relief_value_prior": r"Q_0",
     "harm_prior": r"E_0",
     "tau_forget": r"\tau_F",
+    "tau_extinction": r"\tau_X",
+    "relief_extinction_floor": r"f_X",
     "w_harm_pain": r"w_{E,\mathrm{pain}}",
     "w_harm_injury": r"w_{E,\mathrm{inj}}",
     # M10
     "eta_habit": r"\eta_H",
+    "w_habit_reinforcement": r"w_{H,\omega}",
     "habit_initial": r"H_0",
     "tau_habit": r"\tau_H",
     # M11
@@ -134,6 +145,11 @@ SYMBOLS: dict[str, str] = {
     "w_mood_urge": r"w_{M,U}",
     # M12
     "tau_maturation": r"\tau_P",
+    "puberty_peak_age": r"a_{\mathrm{pub}}",
+    "puberty_offset_female": r"\Delta_{\mathrm{fem}}",
+    "puberty_width": r"s_{\mathrm{pub}}",
+    "k_puberty_limbic": r"k_{\mathrm{pub},g}",
+    "k_puberty_reward": r"k_{\mathrm{pub},Q}",
     # M13
     "tau_ideation": r"\tau_I",
     "ideation_bias": r"\beta_{I,0}",

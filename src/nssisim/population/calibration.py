@@ -137,7 +137,7 @@ TARGETS: tuple[CalTarget, ...] = (
 #: Fitted parameters and their search ranges (within PARAMS bounds); "log" ranges are searched on the log scale.
 CALIBRATED: dict[str, tuple[float, float, str]] = {
     "act_bias": (-5.0, -1.0, "linear"),
-    "pfc_initial_fraction": (0.3, 1.0, "linear"),
+    "pfc_child_fraction": (0.3, 1.0, "linear"),
     "p_interpersonal": (0.05, 0.8, "linear"),
     "intrapersonal_relief_min": (0.1, 0.7, "linear"),
     "lam_attempt": (2e-5, 3e-3, "log"),

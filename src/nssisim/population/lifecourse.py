@@ -71,9 +71,13 @@ from ..core.simulation import Schedule, SCHEDULE_TARGETS, simulate_cohort
 from ..files import atomic_write, atomic_write_text
 from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
 
-#: Default life course: start and end ages (years).
-DEFAULT_START_AGE = 11.0
-DEFAULT_END_AGE = 18.0
+#: Default life course: start and end ages (years). It starts in late childhood, before the
+#: pubertal rise (M12), and runs into young adulthood, where most self-injurers have stopped.
+DEFAULT_START_AGE = 10.0
+DEFAULT_END_AGE = 25.0
+#: Default burn-in (years simulated before the start age, so that the slow states (mood,
+#: allostatic load, stressful periods) have left their arbitrary initial values at the start age).
+DEFAULT_BURN_IN = 1.0
 #: Survey ages: uniform in [low, high) per subject (community surveys of 12-18 year olds).
 SURVEY_AGE_LOW, SURVEY_AGE_HIGH = 12.0, 18.0
 #: Record interval (steps): daily blocks at dt = 1 h.
@@ -99,19 +103,27 @@ class LifeCourse:
     start_age: float = DEFAULT_START_AGE
     end_age: float = DEFAULT_END_AGE
     dt: float = 1.0
+    burn_in: float = DEFAULT_BURN_IN
 
     def __post_init__(self) -> None:
         if not (5.0 <= self.start_age < self.end_age <= 30.0):
             raise ValueError(f"life course: need 5 <= start_age < end_age <= 30, got {self.start_age}, {self.end_age}")
+        if not (0.0 <= self.burn_in <= self.start_age - 5.0 + 1e-9):
+            raise ValueError(f"life course: burn_in must be between 0 and start_age - 5 years, got {self.burn_in}")
         if not (self.end_age - self.start_age) * 365.0 >= 365.0 - 1e-9:
             raise ValueError("life course: the run must cover at least one year")
         if RECORD_HOURS / self.dt != round(RECORD_HOURS / self.dt):
             raise ValueError(f"dt={self.dt} h must divide {RECORD_HOURS:g} h (daily records)")
 
     @property
+    def sim_start_age(self) -> float:
+        """Age at which the simulation starts: the start age less the burn-in."""
+        return self.start_age - self.burn_in
+
+    @property
     def n_days(self) -> int:
-        """Whole days simulated (the span in years times 365.25, rounded down)."""
-        return int(math.floor((self.end_age - self.start_age) * HOURS_PER_YEAR / HOURS_PER_DAY + 1e-9))
+        """Whole days simulated from :attr:`sim_start_age` (the span in years times 365.25, rounded down)."""
+        return int(math.floor((self.end_age - self.sim_start_age) * HOURS_PER_YEAR / HOURS_PER_DAY + 1e-9))
 
     @property
     def horizon_hours(self) -> float:
@@ -122,10 +134,12 @@ class LifeCourse:
         return int(round(RECORD_HOURS / self.dt))
 
     def whole_ages(self) -> list[int]:
-        """Whole years of age with at least 365 days inside the run."""
+        """Whole years of age from the start age on with at least 365 days inside the run."""
         t_mid = (np.arange(self.n_days) + 0.5) * HOURS_PER_DAY
-        year = np.floor(self.start_age + t_mid / HOURS_PER_YEAR + 1e-12).astype(int)
-        return [int(a) for a in np.unique(year) if (year == a).sum() >= 365]
+        age = self.sim_start_age + t_mid / HOURS_PER_YEAR
+        year = np.floor(age + 1e-12).astype(int)
+        inside = age >= self.start_age
+        return [int(a) for a in np.unique(year[inside]) if ((year == a) & inside).sum() >= 365]
 
 
 def survey_ages(seed: int, subject_ids: np.ndarray, low: float = SURVEY_AGE_LOW, high: float = SURVEY_AGE_HIGH) -> np.ndarray:
@@ -144,13 +158,13 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
     time = np.asarray(ds["time"].values, dtype=np.float64)  # block end times, hours
     block = float(time[1] - time[0]) if time.size > 1 else float(time[0])
     start = time - block
-    mid_age = course.start_age + (start + block / 2) / HOURS_PER_YEAR
+    mid_age = course.sim_start_age + (start + block / 2) / HOURS_PER_YEAR
     acts = np.asarray(ds["acts"].values, dtype=np.float64)
     att = np.asarray(ds["attempts"].values, dtype=np.float64)
     intra = np.asarray(ds["intrapersonal_acts"].values, dtype=np.float64)
     inter = np.asarray(ds["interpersonal_acts"].values, dtype=np.float64)
     n = acts.shape[0]
-    survey_t = (np.asarray(survey_age, dtype=np.float64) - course.start_age) * HOURS_PER_YEAR
+    survey_t = (np.asarray(survey_age, dtype=np.float64) - course.sim_start_age) * HOURS_PER_YEAR
     before = time[None, :] <= survey_t[:, None] + 1e-6
     past_year = before & (time[None, :] > survey_t[:, None] - 365.0 * HOURS_PER_DAY + 1e-6)
     life = (acts * before).sum(axis=1)
@@ -171,8 +185,9 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
         "onset_age_block": onset,
     }
     year = np.floor(mid_age + 1e-12).astype(int)
+    inside = mid_age >= course.start_age
     for a in course.whole_ages():
-        out[f"acts_age_{a}"] = acts[:, year == a].sum(axis=1).astype(np.int64)
+        out[f"acts_age_{a}"] = acts[:, (year == a) & inside].sum(axis=1).astype(np.int64)
     df = pd.DataFrame(out)
     if with_events:
         with warnings.catch_warnings():
@@ -189,7 +204,7 @@ def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):
     """The spec's age-varying environment as a :class:`~nssisim.core.simulation.Schedule` for ``n`` subjects.
 
     Returns None for a spec without ``[environment]`` (the unscheduled simulator). Times are hours
-    since the start age: ``start = (onset_age - start_age) h/yr`` (may be negative: the rise began
+    since the simulation start (``course.sim_start_age``): ``start = (onset_age - sim_start_age) h/yr`` (may be negative: the rise began
     before the run), ``end`` the peak age, ``tau_on``/``tau_off`` the rise/decline time constants;
     ``level`` normalises the effect to 1 at the peak age, so the parameter is ``base * (1 + change)``
     there.
@@ -203,8 +218,8 @@ def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):
     tau_on, tau_off = np.zeros(c_n), np.zeros(c_n)
     for i, c in enumerate(comps):
         mult[i, SCHEDULE_TARGETS.index(c.parameter)] = c.change
-        start[i] = (c.onset_age - course.start_age) * HOURS_PER_YEAR
-        end[i] = (c.peak_age - course.start_age) * HOURS_PER_YEAR
+        start[i] = (c.onset_age - course.sim_start_age) * HOURS_PER_YEAR
+        end[i] = (c.peak_age - course.sim_start_age) * HOURS_PER_YEAR
         tau_on[i], tau_off[i] = c.rise_years * HOURS_PER_YEAR, c.decline_years * HOURS_PER_YEAR
         level[i] = 1.0 / -math.expm1(-(c.peak_age - c.onset_age) / c.rise_years)
     full = np.ones((int(n), 1))
@@ -222,7 +237,7 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
         params[k] = np.full(ids.size, float(v))
     ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=course.horizon_hours, dt=course.dt,
                          record_every=course.record_every, event_capacity=event_capacity,
-                         start_age_years=course.start_age, chunk_size=max(ids.size, 1), mechanisms_off=mechanisms_off,
+                         start_age_years=course.sim_start_age, chunk_size=max(ids.size, 1), mechanisms_off=mechanisms_off,
                          schedule=environment_schedule(spec, ids.size, course),
                          # the survey measures need only the daily counts: no states, no event table
                          records="full" if with_events else "counts", events=with_events)
@@ -270,7 +285,7 @@ def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: 
     cdir = out / "chunks"
     manifest = {"format": FORMAT_VERSION, "population": spec.name, "spec_hash": _spec_hash(spec),
                 "n_subjects": int(n_subjects), "seed": int(seed), "start_age": course.start_age,
-                "end_age": course.end_age, "dt": course.dt, "chunk_size": int(chunk_size),
+                "end_age": course.end_age, "dt": course.dt, "burn_in": course.burn_in, "chunk_size": int(chunk_size),
                 "survey_ages": [SURVEY_AGE_LOW, SURVEY_AGE_HIGH], "event_capacity": POPULATION_EVENT_CAPACITY}
     mpath = out / "manifest.json"
     if mpath.exists():

@@ -80,8 +80,11 @@ Mapping from factors to model parameters (evidence keys from ``data/references.t
   of the way to its upper bound: ``pc' = pc + s * (high - pc)`` (a convex combination, so it
   stays within bounds); in the specs it also correlates negatively with resilience and
   regulatory self-efficacy (less support).
-* Sex (Jiang2018: hope attenuates the depression-to-NSSI path "especially among female
-  adolescents"): boys get the hope buffer ``k_hope_mood`` scaled by
+* Sex: ``sex_female`` is the model's ``female`` trait, which acts through the sex pathways of
+  the step (earlier puberty, M12; the pubertal rise of depressive mood, M4; more stressful
+  interpersonal periods, M1; HankinAbramson2001, Rudolph2002, PattonViner2007), and through its
+  latent correlation with rumination. Jiang2018 (hope attenuates the depression-to-NSSI path
+  "especially among female adolescents"): boys get the hope buffer ``k_hope_mood`` scaled by
   ``hope_buffering_male_ratio`` (girls keep the default), so ``k_hope_mood`` becomes a
   per-subject array. Applied only when the spec has ``sex_female``.
 * Resilience (Zhang2023), regulatory emotional self-efficacy (Guo2022), trait hope (Jiang2018)
@@ -650,6 +653,7 @@ def factors_to_params(spec: PopulationSpec, factors: dict[str, np.ndarray]) -> d
         s = mp["left_behind_family_stress"] * factors["left_behind"]
         out["parental_control"] = np.clip(pc + s * (p.high - pc), p.low, p.high)
     if "sex_female" in factors:
+        out["female"] = (np.asarray(factors["sex_female"]) > 0.5).astype(np.float64)
         p = PARAMS["k_hope_mood"]
         ratio = np.where(factors["sex_female"] > 0.5, 1.0, mp["hope_buffering_male_ratio"])
         base = spec.parameters.get("k_hope_mood", p.default)
