@@ -35,7 +35,7 @@ import numpy as np
 from jax.extend.random import threefry_2x32
 
 import nssisim  # noqa: F401  (sets one XLA host device per core)
-from nssisim.core import load_preset
+from nssisim.core import HOURS_PER_YEAR, load_preset
 from nssisim.core.model import initial_state, step, step_constants
 from nssisim.core.simulation import (_initial_carry, _run_segment, mechanism_switches, RECORDABLE, simulate_cohort,
                                      stack_params, step_uniforms)
@@ -83,7 +83,7 @@ def make_runner(rng: str, events: bool, states: bool, do_step: bool = True, cap:
                     u = _standin(sid, t)
                 if not do_step:
                     return (s, buf, n_ev, acc + jnp.concatenate([u, jnp.zeros(6, jnp.float32)])), None
-                s, ev = step(u, s, ps, on, dt, const)
+                s, ev = step(u, s, ps, on, dt, const, age=12.0 + t.astype(jnp.float32) * (dt / HOURS_PER_YEAR))
                 f32 = jnp.float32
                 if events:
                     row = jnp.stack([t.astype(f32), ev.act.astype(f32), ev.habitual.astype(f32), ev.severity,
@@ -137,9 +137,10 @@ def main(argv: list[str]) -> dict:
     params = stack_params(load_preset("vulnerable"), n)
     p = {key: jnp.asarray(v) for key, v in params.items()}
     ids = jnp.arange(n, dtype=jnp.uint32)
+    age0 = jnp.full(n, 12.0, jnp.float32)
     if jax.device_count() > 1:  # one XLA device per core, subjects split across them (as simulate_cohort does)
         mesh = jax.sharding.Mesh(np.array(jax.devices()), ("subject",))
-        ids, p = jax.device_put((ids, p), jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("subject")))
+        ids, p, age0 = jax.device_put((ids, p, age0), jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("subject")))
     root = jax.random.PRNGKey(0)
     on, dt = jnp.asarray(mechanism_switches()), jnp.float32(1.0)
     variants = {
@@ -158,7 +159,7 @@ def main(argv: list[str]) -> dict:
     def driver(cap, keep):  # the simulator's own loop (core/simulation.py) after this change
         def run(root_, ids_, p_, on_, dt_, n_records_):
             carry = _initial_carry(p_, cap)
-            return _run_segment(root_, ids_, p_, on_, dt_, carry, jnp.int32(0), n_records_, k, cap, keep)
+            return _run_segment(root_, ids_, p_, on_, dt_, carry, jnp.int32(0), n_records_, k, cap, age0, keep)
         return run
 
     runners.update({

@@ -15,7 +15,7 @@ NUMBERS = ("jax_first_call_s", "jax_s", "jax_person_steps_per_s", "python_s", "p
 
 
 def test_tiny_benchmark_reports_positive_finite_numbers():
-    r = run_benchmark(n_subjects=64, horizon_hours=240.0, dt=1.0, python_steps=500, seed=1)
+    r = run_benchmark(n_subjects=64, horizon_hours=240.0, dt=1.0, python_steps=500, seed=1, repeats=1)
     for k in NUMBERS:
         assert isinstance(r[k], float) and math.isfinite(r[k]) and r[k] > 0, (k, r[k])
     assert r["person_steps"] == 64 * 240 and r["n_steps"] == 240 and r["python_steps"] == 500

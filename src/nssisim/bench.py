@@ -97,6 +97,7 @@ def run_benchmark(
     record_every: int = 24,
     event_capacity: int = 512,
     compiled_loop: bool = True,
+    repeats: int = 2,
 ) -> dict:
     """Time the cohort simulator, the compiled scalar loop and the plain-Python reference; return the numbers.
 
@@ -112,6 +113,7 @@ def run_benchmark(
     compiled_loop : also time :func:`nssisim.core.compiled.run_compiled` (the same cohort, the same
         records and event rows, Numba ``prange`` over the cores; skipped without Numba). It is
         compiled on a tiny run first, so its time is warm like the JAX one.
+    repeats : rounds of (JAX, compiled loop, Python), timed in turn; each keeps its best time.
     seed : seed of both runs.
     progress : print what is being timed (to stderr).
 
@@ -140,37 +142,45 @@ def run_benchmark(
     t0 = time.perf_counter()
     cohort()
     jax_first_call_s = time.perf_counter() - t0
-    say(f"  {jax_first_call_s:.2f} s; warm call ...")
-    t0 = time.perf_counter()
-    ds = cohort()
-    jax_s = time.perf_counter() - t0
-    say(f"  {jax_s:.2f} s")
-    jax_acts = float(ds["acts"].sum())
-
-    compiled_s = compiled_rate = compiled_acts = None
-    if compiled_loop and compiled.NUMBA_VERSION is not None:
+    say(f"  {jax_first_call_s:.2f} s")
+    use_compiled = compiled_loop and compiled.NUMBA_VERSION is not None
+    if use_compiled:
         pc, on = stack_params(params, n_subjects), mechanism_switches()
         say("compiled loop (Numba): compiling on a tiny run ...")
         t0 = time.perf_counter()
         compiled.run_compiled(seed, {k: v[:2] for k, v in pc.items()}, on, n_steps=record_every, dt=dt,
                               record_every=record_every, event_capacity=event_capacity)
-        say(f"  {time.perf_counter() - t0:.2f} s; the cohort run ...")
-        t0 = time.perf_counter()
-        out = compiled.run_compiled(seed, pc, on, n_steps=n_steps, dt=dt, record_every=record_every,
-                                    event_capacity=event_capacity)
-        compiled_s = time.perf_counter() - t0
-        say(f"  {compiled_s:.2f} s")
-        compiled_rate = person_steps / compiled_s
-        compiled_acts = float(out["counts"][:, :, 0].sum())
+        say(f"  {time.perf_counter() - t0:.2f} s")
     elif compiled_loop:
         say(f"compiled loop skipped: {compiled.NUMBA_MISSING}")
-
-    say(f"Python reference: {python_steps} steps of one person ...")
-    t0 = time.perf_counter()
-    _, events = reference_run(seed, params, [1.0] * N_MECHANISMS, dt, python_steps, record_every=24)
-    python_s = time.perf_counter() - t0
-    say(f"  {python_s:.2f} s")
+    # The three are timed in turn, ``repeats`` rounds, and each keeps its best time: on a shared
+    # machine the load changes within seconds, and interleaving exposes each to the same load.
+    jax_s = compiled_s = python_s = math.inf
+    compiled_acts = None
+    for r in range(max(int(repeats), 1)):
+        say(f"round {r + 1}: JAX warm call ...")
+        t0 = time.perf_counter()
+        ds = cohort()
+        jax_s = min(jax_s, time.perf_counter() - t0)
+        say(f"  {jax_s:.2f} s (best so far)")
+        if use_compiled:
+            say("  compiled loop ...")
+            t0 = time.perf_counter()
+            out = compiled.run_compiled(seed, pc, on, n_steps=n_steps, dt=dt, record_every=record_every,
+                                        event_capacity=event_capacity)
+            compiled_s = min(compiled_s, time.perf_counter() - t0)
+            compiled_acts = float(out["counts"][:, :, 0].sum())
+            say(f"  {compiled_s:.2f} s (best so far)")
+        say(f"  Python reference: {python_steps} steps of one person ...")
+        t0 = time.perf_counter()
+        _, events = reference_run(seed, params, [1.0] * N_MECHANISMS, dt, python_steps, record_every=24)
+        python_s = min(python_s, time.perf_counter() - t0)
+        say(f"  {python_s:.2f} s (best so far)")
+    jax_acts = float(ds["acts"].sum())
     python_acts = sum(1 for ev in events if ev["act"])
+    compiled_rate = person_steps / compiled_s if use_compiled else None
+    if not use_compiled:
+        compiled_s = None
 
     jax_rate = person_steps / jax_s
     python_rate = python_steps / python_s
@@ -185,6 +195,7 @@ def run_benchmark(
         "chunk_size": int(chunk_size),
         "record_every": int(record_every),
         "event_capacity": int(event_capacity),
+        "repeats": int(repeats),
         "params_source": params_source,
         "jax_first_call_s": jax_first_call_s,
         "jax_s": jax_s,

@@ -127,6 +127,7 @@ def bench(
     population: Annotated[int | None, typer.Option("--population", min=1, help="Instead: life-course population throughput (subject-years/s) for this many subjects, ages 11-18 (e.g. 100000).")] = None,
     workloads: Annotated[bool, typer.Option("--workloads", help="Instead: the throughput other work needs: life course (survey measures only, and with end measures), a calibration wave's candidates per hour, EMA participants per second.")] = False,
     compiled_loop: Annotated[bool, typer.Option("--compiled/--no-compiled", help="Time the compiled scalar loop (Numba, the `bench` extra) beside JAX.")] = True,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Rounds of JAX, compiled loop and Python timed in turn; each keeps its best time.")] = 2,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the raw result as JSON to this file (e.g. benchmarks/results/<machine>-<date>.json).")] = None,
 ) -> None:
     """Measure simulator throughput: JAX cohort vs a compiled scalar loop vs pure Python, and whether each goal is met.
@@ -165,7 +166,7 @@ def bench(
         raise _fail(f"--record-every {record_every} must divide the run's {n_days * 24} steps", 2)
     r = run_benchmark(n_subjects=subjects, horizon_hours=n_days * 24.0, python_steps=python_steps,
                       chunk_size=chunk_size, record_every=record_every, event_capacity=event_capacity, progress=True,
-                      compiled_loop=compiled_loop)
+                      compiled_loop=compiled_loop, repeats=repeats)
     emit(format_benchmark(r), r)
 
 
