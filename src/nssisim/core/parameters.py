@@ -210,6 +210,8 @@ _TABLE: list[Param] = [
        "M6", ("Linehan2015",)),
     _p("habit_bypass", 0.7, 0.0, 1.0, "fraction", "share of deliberation (inhibition, harm, skill) bypassed by habit-triggered urges",
        "M6", ("CarenysAdan2025", "Zhu2024")),
+    _p("skill_habit_reach", 1.0, 0.0, 1.0, "fraction", "share of the skill's weight that reaches habit-triggered urges in full (skills such as urge surfing and distress tolerance act on the urge itself); 0: skills are bypassed like other deliberation",
+       "M6", ("Linehan2015", "ChenZhuo2026")),
     _p("skill_relief", 0.3, 0.0, 1.0, "fraction", "fraction of distress removed by a used skill when an urge is resisted",
        "M6", ("Linehan2015",)),
     # ---------------------------------------------------------------- M7 relief

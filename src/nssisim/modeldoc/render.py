@@ -104,6 +104,7 @@ SYMBOLS: dict[str, str] = {
     "w_act_harm": r"\beta_E",
     "w_act_skill": r"\beta_K",
     "habit_bypass": r"b_H",
+    "skill_habit_reach": r"r_K",
     "skill_relief": r"s_K",
     # M7
     "relief_base": r"r_0",
