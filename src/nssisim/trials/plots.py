@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..files import atomic_write_netcdf
+from ..files import atomic_write_netcdf, atomic_write_text, write_csv
 from ..plotting import figure, save, style
 from ..stats import Z95
 from .design import BINARY_OUTCOMES
@@ -130,7 +130,10 @@ def trial_markdown(ds: xr.Dataset) -> str:
     lines += ["", "| stratum | contrast | outcome | window | measure | estimate [95% CI] | power |", "|---|---|---|---|---|---|---|"]
     for r in s.itertuples():
         lines.append(f"| {r.stratum} | {r.contrast} | {r.outcome} | {r.window} | {r.measure} | "
-                     f"{r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}] | {r.power:.2f} |")
+                     f"{r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}] | {power_text(r.power, r.replicates)} |")
+    if int(ds.sizes["replicate"]) < 2:
+        lines += ["", "Power (the share of replicate trials whose interval excludes no effect) needs 2 or more "
+                      "replicates; with 1 it is not defined (—): run with `--replicates N`."]
     a = arm_summary(ds)
     lines += ["", "Means over all simulated patients in each arm (paired):", "",
               "| stratum | arm | window | NSSI-free | NSSI/month | attempt-free | remission | completed | limbic change | regulation change |",
@@ -140,6 +143,11 @@ def trial_markdown(ds: xr.Dataset) -> str:
                      f"{r.attempt_free:.3f} | {r.remission:.3f} | {r.completed:.3f} | {r.limbic_change:+.3f} | "
                      f"{r.regulation_change:+.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def power_text(power: float, replicates: int) -> str:
+    """Power as printed: two decimals, or "—" for a single replicate, where it is not defined."""
+    return "—" if int(replicates) < 2 else f"{power:.2f}"
 
 
 def json_name(ds: xr.Dataset) -> str:
@@ -155,13 +163,11 @@ def write_trial(ds: xr.Dataset, folder: str | Path) -> dict[str, Path]:
     paths = {}
     paths["trial.nc"] = atomic_write_netcdf(ds, folder / "trial.nc")
     for name, df in (("effects.csv", effects_table(ds)), ("summary.csv", summary_table(ds)), ("arms.csv", arm_summary(ds))):
-        df.to_csv(folder / name, index=False)
-        paths[name] = folder / name
+        paths[name] = write_csv(df, folder / name, index=False)  # spreadsheet-safe, atomic
     paths["forest.png"] = plot_forest(ds, folder / "forest.png")
     paths["trajectories.png"] = plot_trajectories(ds, folder / "trajectories.png")
-    (folder / "trial.md").write_text(trial_markdown(ds), encoding="utf-8")
-    paths["trial.md"] = folder / "trial.md"
+    paths["trial.md"] = atomic_write_text(folder / "trial.md", trial_markdown(ds))
     return paths
 
 
-__all__ = ["TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
+__all__ = ["TRIAL_FILES", "power_text", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
