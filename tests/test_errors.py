@@ -491,3 +491,35 @@ def test_population_timing_counts_only_what_was_simulated():
     line = population_timing(40, 32, 730.5, {0}, 2.0)
     assert "8 simulated at 8 subject-years/s" in line and "32 subjects in 1 chunk(s) resumed" in line
     assert "nothing simulated" in population_timing(40, 32, 730.5, {0, 1}, 0.5)
+
+
+# ----------------------------------------------------------------------------- help at 80 columns
+def _all_commands():
+    import typer
+
+    root = typer.main.get_command(app)
+    out = []
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):  # a group (typer may bundle its own click)
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+        else:
+            out.append((path, cmd))
+
+    walk(root, [])
+    return out
+
+
+def test_help_shows_whole_option_names_at_80_columns():
+    cmds = _all_commands()
+    assert len(cmds) >= 17
+    for path, cmd in cmds:
+        res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert res.exit_code == 0, (path, res.output)
+        assert "…" not in res.output, path
+        assert max(len(line) for line in res.output.splitlines()) <= 80, path
+        for p in cmd.params:
+            for opt in [*p.opts, *getattr(p, "secondary_opts", [])]:
+                if opt.startswith("-"):
+                    assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", res.output), (path, opt)
