@@ -523,3 +523,61 @@ def test_help_shows_whole_option_names_at_80_columns():
             for opt in [*p.opts, *getattr(p, "secondary_opts", [])]:
                 if opt.startswith("-"):
                     assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", res.output), (path, opt)
+
+
+# ----------------------------------------------------------------------------- figures
+def _spy_figures(monkeypatch, module):
+    """Record each figure a module saves (the figure object, before it is closed)."""
+    seen = []
+    real = module.save
+
+    def spy(fig, path):
+        fig.canvas.draw()
+        seen.append((Path(path).name, fig))
+        return real(fig, path)
+
+    monkeypatch.setattr(module, "save", spy)
+    return seen
+
+
+def test_trial_figures_read_well(tmp_path, monkeypatch):
+    from matplotlib.patches import StepPatch
+
+    from nssisim.trials import parse_design, run_trial
+    from nssisim.trials import plots as P
+    from test_trial import TINY
+
+    ds = run_trial(parse_design(dict(TINY), "tiny.toml"), 1)
+    seen = _spy_figures(monkeypatch, P)
+    P.plot_forest(ds, tmp_path / "forest.png")
+    P.plot_trajectories(ds, tmp_path / "trajectories.png")
+    (_, forest), (_, traj) = seen
+    labels = [t.get_text() for ax in forest.axes for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("_" not in lab for lab in labels), labels
+    assert any("free of NSSI (treatment window)" in lab for lab in labels)
+    ax = traj.axes[0]
+    lines = [p for p in ax.patches if isinstance(p, StepPatch) and not p.get_fill()]
+    bands = [p for p in ax.patches if isinstance(p, StepPatch) and p.get_fill()]
+    assert lines and all(p.get_data().baseline is None for p in lines)  # no drop to 0 at the ends
+    span = [p for p in ax.patches if p.get_label() == "treatment"]
+    assert span and span[0].get_zorder() < min(p.get_zorder() for p in lines + bands)
+    assert "95% interval of the mean" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "—" in P.trial_markdown(ds) and "not defined" in P.trial_markdown(ds)
+    assert P.power_text(0.8, 2) == "0.80" and P.power_text(1.0, 1) == "—"
+
+
+def test_population_figure_legends_do_not_cover_the_curves(tmp_path, monkeypatch):
+    from nssisim.population import LifeCourse, run_in_memory
+    from nssisim.report import figures as Fg
+
+    table = run_in_memory("community", 40, seed=0, course=LifeCourse(12, 14), chunk_size=32)
+    seen = _spy_figures(monkeypatch, Fg)
+    Fg.plot_population(table, tmp_path / "population.png")
+    (_, fig), = seen
+    texts = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]
+    assert not any("aged A" in t for t in texts)
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        assert leg is not None
+        lb, ab = leg.get_window_extent(), ax.get_window_extent()
+        assert lb.y1 <= ab.y0, "the legend sits inside the plotting area"

@@ -22,6 +22,18 @@ from .design import BINARY_OUTCOMES
 from .run import arm_summary, effects_table, summary_table
 
 ARM_COLORS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d")
+#: How the outcomes are named on the figures (the tables keep the identifiers).
+OUTCOME_LABELS = {
+    "nssi_free": "free of NSSI", "attempt_free": "free of suicide attempts", "self_harm_free": "free of self-harm",
+    "remission": "remission", "completed": "completed treatment", "nssi_per_month": "NSSI acts per month",
+    "self_harm_per_month": "self-harm acts per month", "limbic_change": "change in limbic reactivity",
+    "regulation_change": "change in regulation capacity",
+}
+
+
+def outcome_label(outcome: str, window: str) -> str:
+    """A figure label: the outcome in words and its follow-up window, e.g. ``free of NSSI (treatment window)``."""
+    return f"{OUTCOME_LABELS.get(outcome, outcome.replace('_', ' '))} ({str(window).replace('_', ' ')} window)"
 
 
 def plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
@@ -44,7 +56,7 @@ def _plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
     for ax, (measure, title, null) in zip(axes, panels):
         sub = s[s.measure == measure]
         keys = list(dict.fromkeys(zip(sub.stratum, sub.outcome, sub.window)))
-        labels = [(f"{st}: " if len(strata) > 1 else "") + f"{o} [{w}]" for st, o, w in keys]
+        labels = [(f"{st}: " if len(strata) > 1 else "") + outcome_label(o, w) for st, o, w in keys]
         for ci, con in enumerate(contrasts):
             off = (ci - (len(contrasts) - 1) / 2) * 0.8 / max(len(contrasts), 1)
             c = ARM_COLORS[ci % len(ARM_COLORS)]
@@ -95,9 +107,11 @@ def _plot_trajectories(ds: xr.Dataset, path: str | Path = "trajectories.png") ->
             mean = y.mean(axis=0)
             se = y.std(axis=0, ddof=1) / np.sqrt(max(m.sum(), 1)) if m.sum() > 1 else np.zeros_like(mean)
             c = ARM_COLORS[ai % len(ARM_COLORS)]
-            ax.stairs(mean, edges, color=c, lw=1.5, label=f"{arm} (n={int(m.sum())})")
-            ax.stairs(mean + _half95(se), edges, baseline=mean - _half95(se), fill=True, color=c, alpha=0.15, lw=0)
-        ax.axvspan(0.0, length, color="0.85", alpha=0.5, lw=0, label="treatment")
+            # baseline=None: the steps do not drop to 0 at the two ends
+            ax.stairs(mean, edges, baseline=None, color=c, lw=1.5, label=f"{arm} (n={int(m.sum())})", zorder=3)
+            ax.stairs(mean + _half95(se), edges, baseline=mean - _half95(se), fill=True, color=c, alpha=0.15, lw=0,
+                      zorder=2, label="95% interval of the mean" if ai == len(ds["arm"]) - 1 else None)
+        ax.axvspan(0.0, length, color="0.85", alpha=0.5, lw=0, label="treatment", zorder=0)  # behind the lines
         ax.axvline(0.0, color="0.3", lw=0.8)
         ax.set_xlabel("months since randomisation")
         ax.set_ylabel("NSSI acts per month (mean, assigned arm)")
@@ -170,4 +184,4 @@ def write_trial(ds: xr.Dataset, folder: str | Path) -> dict[str, Path]:
     return paths
 
 
-__all__ = ["TRIAL_FILES", "power_text", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
+__all__ = ["OUTCOME_LABELS", "outcome_label", "TRIAL_FILES", "power_text", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
