@@ -581,3 +581,18 @@ def test_population_figure_legends_do_not_cover_the_curves(tmp_path, monkeypatch
         assert leg is not None
         lb, ab = leg.get_window_extent(), ax.get_window_extent()
         assert lb.y1 <= ab.y0, "the legend sits inside the plotting area"
+
+
+def test_readme_api_example_compares_like_with_like():
+    """The README's API example: its imports work, and the single run covers the cohort's horizon."""
+    import ast
+
+    text = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    tree = ast.parse(block)
+    exec(compile(ast.Module([n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], []), "README", "exec"),
+         {})
+    calls = {n.func.id: {k.arg: ast.unparse(k.value) for k in n.keywords} for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("simulate", "simulate_cohort")}
+    for key in ("horizon_hours", "dt", "record_every", "seed"):
+        assert calls["simulate"].get(key) == calls["simulate_cohort"].get(key), key
