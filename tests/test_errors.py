@@ -596,3 +596,23 @@ def test_readme_api_example_compares_like_with_like():
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("simulate", "simulate_cohort")}
     for key in ("horizon_hours", "dt", "record_every", "seed"):
         assert calls["simulate"].get(key) == calls["simulate_cohort"].get(key), key
+
+
+def test_reliability_page_names_existing_tests():
+    """docs/reliability.md: every test it names exists (``file.py::test`` and ``::test`` of the same file)."""
+    root = SRC.parents[1]
+    text = (root / "docs" / "reliability.md").read_text(encoding="utf-8")
+    named = []
+    for row in text.splitlines():
+        current = None
+        for m in re.finditer(r"`(?:(test_\w+\.py))?::(test_\w+)`|`(test_\w+\.py)`", row):
+            if m.group(3):
+                current = m.group(3)
+                continue
+            current = m.group(1) or current
+            named.append((current, m.group(2)))
+    assert len(named) >= 40
+    for fname, test in named:
+        assert fname is not None, test
+        src = (root / "tests" / fname).read_text(encoding="utf-8")
+        assert re.search(rf"^def {test}\(", src, re.M), f"{fname}::{test} named in docs/reliability.md does not exist"
