@@ -616,3 +616,14 @@ def test_reliability_page_names_existing_tests():
         assert fname is not None, test
         src = (root / "tests" / fname).read_text(encoding="utf-8")
         assert re.search(rf"^def {test}\(", src, re.M), f"{fname}::{test} named in docs/reliability.md does not exist"
+
+
+def test_demo_closing_message_names_trial_files_in_their_folder(tmp_path):
+    from nssisim.cli.demo import closing_message
+
+    f = tmp_path / "report"
+    line = closing_message(f, [f / "summary.md", f / "person.png", f / "trial" / "forest.png", f / "trial" / "trial.nc"],
+                           3.0)
+    assert f"report written to {f}/ (person.png, summary.md, person_scenario.toml, cohort_scenario.toml)" in line
+    assert f"{f}/trial/ (forest.png, trial.nc)" in line
+    assert "forest.png" not in line.split(";")[0]

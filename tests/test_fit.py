@@ -166,6 +166,7 @@ def test_cli_round_trip_simulate_validate_fit(tmp_path):
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "fitted 3 participant(s)" in r.output and "warning: effective sample size below" in r.output
+    assert "NUTS (20 warm-up + 20 draws a chain)" in r.output  # the progress bar over the chains
     for name in ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_act_rate.csv"):
         assert (out / name).stat().st_size > 0
     # the affect-around-acts check needs act reports: drawn if and only if a prompt reported one

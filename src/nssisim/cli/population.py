@@ -120,8 +120,10 @@ def calibrate(
             _check_out(p, overwrite=overwrite, option=option)
     try:
         pspec = load_population(spec)
-        rec = run_cal(spec, targets=targets, waves=waves, wave_size=wave_size, n_subjects=subjects,
-                      confirm_subjects=confirm, seed=seed, progress=progress, log=typer.echo)
+        with _interruptible("nothing was written (a calibration writes its files when it is complete); run the "
+                            "same command again"):
+            rec = run_cal(spec, targets=targets, waves=waves, wave_size=wave_size, n_subjects=subjects,
+                          confirm_subjects=confirm, seed=seed, progress=progress, log=typer.echo)
     except (PopulationError, ValueError, FileNotFoundError) as err:
         raise _fail(str(err), 2) from None
     typer.echo(format_report(rec))
