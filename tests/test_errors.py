@@ -436,6 +436,9 @@ def test_cli_refuses_huge_runs_before_any_work(tmp_path, monkeypatch):
     out = _clean(runner.invoke(app, ["trial", "--design", str(design), "--out", str(tmp_path / "t")]), 2)
     assert "big.toml: n_patients x replicates" in out and "max_screen" in out
     assert not (tmp_path / "p").exists() and not (tmp_path / "t").exists()
+    out = _clean(runner.invoke(app, ["ema", "simulate", "--out", str(tmp_path / "e.csv"), "--participants",
+                                     "100000000000"]), 2)
+    assert "--participants" in out and "available" in out and not (tmp_path / "e.csv").exists()
 
 
 # ----------------------------------------------------------------------------- Ctrl-C

@@ -79,9 +79,14 @@ def demo(
     folder, note = _report_dir(out, overwrite)
     if note:
         typer.echo(note)
+    from ..core import RunTooLargeError
+
     with _interruptible(f"the report in {folder} is written only at the end; run the same command again"), _writing():
-        r = run_demo(folder, fast=fast, targets=targets, preset=preset, seed=seed, subjects=subjects, days=days,
-                     trial=trial, population_subjects=population_subjects, progress=True, log=typer.echo)
+        try:
+            r = run_demo(folder, fast=fast, targets=targets, preset=preset, seed=seed, subjects=subjects, days=days,
+                         trial=trial, population_subjects=population_subjects, progress=True, log=typer.echo)
+        except RunTooLargeError as err:
+            raise _fail(f"--subjects/--population-subjects: {err}", 2) from None
     typer.echo(closing_message(folder, r["paths"].values(), r["seconds"]))
     results = r["target_results"]
     if results:

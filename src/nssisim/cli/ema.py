@@ -68,9 +68,14 @@ def ema_simulate(
     from ..ema import simulate_study, write_ema
 
     t0 = time.perf_counter()
+    from ..core import RunTooLargeError
+
     with _interruptible(f"nothing was written ({out} is written when the study is complete); run the same command again"):
-        study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day,
-                               compliance=compliance, progress=progress)
+        try:
+            study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day,
+                                   compliance=compliance, progress=progress)
+        except RunTooLargeError as err:
+            raise _fail(f"--participants: {err}", 2) from None
     with _writing():
         write_ema(study.data, out)
     d = study.data
@@ -156,11 +161,16 @@ def recover_cmd(
     _check_out(out, kind="dir")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise _fail(f"refusing to write into non-empty {out}: pass --overwrite", 1)
+    from ..core import RunTooLargeError
     from ..ema import recover
 
     with _interruptible(f"the files written so far are in {out}; run the same command again with --overwrite"), _writing():
-        r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
-                compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup, num_samples=samples, num_chains=chains, overwrite=overwrite)
+        try:
+            r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
+                        compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup,
+                        num_samples=samples, num_chains=chains, overwrite=overwrite)
+        except RunTooLargeError as err:
+            raise _fail(f"--participants: {err}", 2) from None
     typer.echo(f"recovery: {participants} participant(s), {days} day(s) x {prompts_per_day} prompts, fit {r['fit_seconds']:.1f} s")
     for row in r["recovery"]:
         num = {k: "n/a" if row[k] is None else f"{row[k]:.2f}" for k in ("correlation", "coverage50", "coverage90")}
