@@ -42,7 +42,7 @@ def population(
 
     from ..core import LongRunWarning, RunTooLargeError
     from ..files import write_csv
-    from ..population import check_population_size
+    from ..population import check_population_size, chunk_path
 
     try:
         pspec = load_population(spec)
@@ -58,10 +58,9 @@ def population(
             raise _fail(str(err), 2) from None
     _echo_warnings(caught)
     n_chunks = -(-subjects // chunk)
-    chunk_path = lambda k: out / "chunks" / f"chunk_{k:05d}.parquet"  # noqa: E731 - the layout of run_population
-    already = {k for k in range(n_chunks) if chunk_path(k).exists()} if resume else set()
+    already = {k for k in range(n_chunks) if chunk_path(out, k).exists()} if resume else set()
     t0 = time.perf_counter()
-    saved = (f"finished chunks are kept in {out}/chunks/; run the same command with --resume to continue")
+    saved = f"finished chunks are kept in {out}/chunks/; run the same command with --resume to continue"
     try:
         with _interruptible(saved), warnings.catch_warnings():
             warnings.simplefilter("ignore", LongRunWarning)  # said above

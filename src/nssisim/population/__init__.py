@@ -23,6 +23,7 @@ from .spec import (
 )
 from .lifecourse import (
     check_population_size,
+    chunk_path,
     collect,
     CorruptChunkError,
     DEFAULT_CHUNK,
@@ -85,4 +86,4 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec",
            "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml",
            "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE", "check_population_size",
-           "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT"]
+           "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "chunk_path"]

@@ -249,6 +249,11 @@ def _spec_hash(spec: PopulationSpec) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def chunk_path(out_dir: str | Path, k: int) -> Path:
+    """The file of chunk ``k`` of a population run in ``out_dir`` (subjects ``k*chunk_size ..``)."""
+    return Path(out_dir) / "chunks" / f"chunk_{k:05d}.parquet"
+
+
 def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
@@ -331,7 +336,7 @@ def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: 
         bar = tqdm(total=int(n_subjects), desc=f"population {spec.name}", unit="subject")
     for k, a in enumerate(starts):
         b = min(a + chunk_size, n_subjects)
-        path = cdir / f"chunk_{k:05d}.parquet"
+        path = chunk_path(out, k)
         if not path.exists():
             df = simulate_chunk(spec, np.arange(a, b), seed, course)
             _atomic_parquet(df, path)
@@ -369,7 +374,7 @@ def collect(out_dir: str | Path) -> pd.DataFrame:
     out = Path(out_dir)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     n, c = manifest["n_subjects"], manifest["chunk_size"]
-    paths = [out / "chunks" / f"chunk_{k:05d}.parquet" for k in range(-(-n // c))]
+    paths = [chunk_path(out, k) for k in range(-(-n // c))]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{out}: {len(missing)} chunk files missing ({', '.join(missing[:3])}...): "
@@ -396,6 +401,6 @@ class CorruptChunkError(ValueError):
 # ----------------------------------------------------------------------------- population statistics
 
 
-__all__ = ["check_population_size", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
+__all__ = ["check_population_size", "chunk_path", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
            "collect", "reduce_chunk", "run_in_memory", "run_population",
            "simulate_chunk", "survey_ages"]
