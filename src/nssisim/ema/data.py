@@ -262,8 +262,8 @@ def _load_table(path: Path) -> pd.DataFrame:
         try:
             return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
         except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start} "
-                             f"cannot be decoded as UTF-8): expected a UTF-8 {what} file; save it as UTF-8") from None
+            raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} is not valid UTF-8; "
+                             f"Latin-1 or Windows-1252, perhaps): expected a UTF-8 {what} file; save it as UTF-8") from None
         except pd.errors.EmptyDataError:
             raise ValueError(f"{path}: the file is empty: expected a header row ({', '.join(REQUIRED_COLUMNS)}) "
                              "and one row per prompt (docs/ema.md)") from None
