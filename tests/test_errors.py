@@ -630,3 +630,14 @@ def test_demo_closing_message_names_trial_files_in_their_folder(tmp_path):
     assert f"report written to {f}/ (person.png, summary.md, person_scenario.toml, cohort_scenario.toml)" in line
     assert f"{f}/trial/ (forest.png, trial.nc)" in line
     assert "forest.png" not in line.split(";")[0]
+
+
+def test_a_write_that_fails_after_the_checks_is_one_line(tmp_path, monkeypatch):
+    def disk_full(ds, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("nssisim.cli.simulate._write_netcdf", disk_full)
+    res = runner.invoke(app, ["simulate", "--config", str(_scenario(tmp_path)), "--out", str(tmp_path / "o.nc"),
+                              "--no-progress"])
+    out = _clean(res, 2)
+    assert f"cannot write {tmp_path / 'o.nc'}: No space left on device" in out
