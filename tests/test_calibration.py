@@ -93,6 +93,10 @@ def test_calibrated_ranges_within_bounds():
             assert PARAMS[k].low <= lo < hi <= PARAMS[k].high
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "stale record: configs/calibration_community.toml is the 2026-11-26 calibration of the model before the "
+    "2026-12-01 course mechanisms; the community spec holds provisional hand-set values until the joint "
+    "calibration (issue 12, part 4) writes a new record"))
 def test_shipped_record_matches_shipped_spec():
     rec = load_record("community")
     spec = load_population("community")

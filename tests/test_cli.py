@@ -12,6 +12,7 @@ from nssisim import __version__
 from nssisim.cli import app
 from nssisim.cli.demo import _report_dir
 from nssisim.core import config_hash
+from nssisim.population import DEFAULT_END_AGE
 
 
 runner = CliRunner()
@@ -117,7 +118,7 @@ def test_demo_fast_writes_the_report(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "share with any act" in summary and "not a clinical tool" in summary
     assert "Not run" in summary  # targets skipped
-    for part in ("12-month prevalence", "onset age", "addictive profile", "cessation by 18",
+    for part in ("12-month prevalence", "onset age", "addictive profile", f"cessation by {DEFAULT_END_AGE:g}",
                  "model versus published targets"):
         assert part in summary, part
     assert str(out) in res.output

@@ -166,8 +166,15 @@ def test_cli_round_trip_simulate_validate_fit(tmp_path):
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "fitted 3 participant(s)" in r.output and "warning: effective sample size below" in r.output
-    for name in ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_affect_around_acts.png"):
+    assert "NUTS (20 warm-up + 20 draws a chain)" in r.output  # the progress bar over the chains
+    for name in ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_act_rate.csv"):
         assert (out / name).stat().st_size > 0
+    # the affect-around-acts check needs act reports: drawn if and only if a prompt reported one
+    acts = read_ema(study).summary()["acts_reported_at_prompts"]
+    assert (out / "ppc_affect_around_acts.png").exists() == (acts > 0)
+    assert ("no prompt reported an act" in r.output) == (acts == 0)
+    with xr.open_dataset(out / "posterior.nc") as ds:
+        assert ds.attrs["source"] == "study.csv"  # the file name, not its path
     with xr.open_dataset(out / "posterior.nc") as ds:
         assert set(PARAM_NAMES) <= set(ds.data_vars) and ds.sizes["chain"] == 2
     assert len(pd.read_csv(out / "summary.csv")) == 3

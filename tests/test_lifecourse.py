@@ -15,7 +15,7 @@ from nssisim.stats import Z95, odds_ratio
 from nssisim.population import PopulationError, load_population, parse_population, sample_population
 from nssisim.population import population_path
 
-SHORT = LifeCourse(12.0, 14.0)  # two years keeps the tests fast
+SHORT = LifeCourse(12.0, 14.0, burn_in=0.0)  # two years, no burn-in: keeps the tests fast
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,12 @@ def table(spec):
 
 def test_life_course_geometry():
     c = LifeCourse()
-    assert (c.start_age, c.end_age) == (11.0, 18.0)
-    assert c.whole_ages() == list(range(11, 18))
-    assert c.n_days == 2556 and c.horizon_hours == 2556 * 24.0
+    assert (c.start_age, c.end_age, c.burn_in) == (10.0, 25.0, 1.0)
+    assert c.sim_start_age == 9.0
+    assert c.whole_ages() == list(range(10, 25))  # the burn-in year (age 9) is simulated, not measured
+    assert c.n_days == 5844 and c.horizon_hours == 5844 * 24.0
+    with pytest.raises(ValueError, match="burn_in"):
+        LifeCourse(start_age=6.0, burn_in=2.0)
     with pytest.raises(ValueError, match="start_age < end_age"):
         LifeCourse(15.0, 12.0)
     with pytest.raises(ValueError, match="must divide"):
@@ -180,7 +183,7 @@ def test_without_environment_the_run_is_unscheduled(spec, table):
     ids = np.arange(96)
     ds = simulate_cohort(3, params_of(sample_population(spec, 96, 3, subject_ids=ids)), subject_ids=ids,
                          horizon_hours=SHORT.horizon_hours, dt=SHORT.dt, record_every=SHORT.record_every,
-                         event_capacity=512, start_age_years=SHORT.start_age, chunk_size=96)
+                         event_capacity=512, start_age_years=SHORT.sim_start_age, chunk_size=96)
     direct = reduce_chunk(ds, np.minimum(survey_ages(3, ids), SHORT.end_age), SHORT)
     pd.testing.assert_frame_equal(table[direct.columns], direct)
 
@@ -201,7 +204,7 @@ def test_environment_schedule_matches_component_effect():
     sched = environment_schedule(sp, n, SHORT)
     base = pop.get("lam_stress", np.full(n, 1.0 / 48.0))
     for age in (11.5, 12.0, 12.4, 13.0, 13.7):
-        t = (age - SHORT.start_age) * HOURS_PER_YEAR
+        t = (age - SHORT.sim_start_age) * HOURS_PER_YEAR
         eff, _ = effective_params(stack_params(params_of(pop), n), sched.validated(n), t)
         np.testing.assert_allclose(eff["lam_stress"], base * (1 + 2.0 * c.effect(age)), rtol=1e-5)
 

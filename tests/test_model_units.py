@@ -117,7 +117,7 @@ def test_stressor_frequency_matches_hazard(dt):
     probability h*dt would be 13% too high, about 4.5 sigma: the test tells them apart.
     """
     lam = 0.1
-    params = dict(AT_RISK, lam_stress=lam)
+    params = dict(AT_RISK, lam_stress=lam, lam_period=0.0)  # no stressful periods: a constant hazard
     p = stack_params(params, 1)
     h = lam * (1 + p["w_stress_peer"][0] * p["peer_victimisation"][0] + p["w_stress_family"][0] * p["parental_control"][0]
                + p["w_stress_maltreatment"][0] * p["maltreatment"][0])

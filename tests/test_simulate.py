@@ -343,8 +343,8 @@ def test_non_finite_states_are_flagged_not_silent(monkeypatch):
     import nssisim.core.simulation as sim_mod
     real_step = model_mod.step
 
-    def broken_step(u, s, p, on, dt, const=None, **kw):
-        new, ev = real_step(u, s, p, on, dt, const, **kw)
+    def broken_step(u, s, p, on, dt, const=None, age=15.0):
+        new, ev = real_step(u, s, p, on, dt, const, age=age)
         return new._replace(affect=jnp.where(p["hope"] > 0.9, jnp.nan, new.affect)), ev
 
     monkeypatch.setattr(sim_mod, "step", broken_step)

@@ -1,11 +1,14 @@
 """Files in and out, in one place: shipped resources, TOML input with errors that name the file,
-"did you mean" hints, TOML value writing and atomic writes.
+"did you mean" hints, TOML value writing, atomic writes, the check that an output location can be
+written (before any work is done) and spreadsheet-safe CSV.
 
 Every reader of a user's file in the package goes through :func:`read_toml` or
 :func:`toml_file`, so a missing file, a file that is not UTF-8 and a TOML syntax error are
 reported the same way everywhere: one line that names the file and what was expected. Every
 writer of a result file goes through :func:`atomic_write`, so a crash never leaves a half-written
-file under the final name.
+file under the final name. Every command checks its outputs with :func:`check_writable` before it
+computes anything, and every CSV the package writes goes through :func:`write_csv`, which
+neutralises text cells that a spreadsheet would run as a formula (:func:`spreadsheet_safe`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import difflib
 import json
 import math
 import os
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from importlib.resources import files
@@ -143,5 +147,117 @@ def atomic_write_netcdf(ds, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
 
 
-__all__ = ["ErrorFactory", "SpecError", "atomic_write", "atomic_write_netcdf", "atomic_write_text", "did_you_mean",
-           "read_toml", "resource", "temp_name", "toml_file", "toml_value"]
+# ----------------------------------------------------------------------------- output checks
+class OutputError(SpecError):
+    """An output location that cannot be written; the message names the path and why."""
+
+
+class OutputExistsError(OutputError):
+    """An output that exists and would be replaced, but replacing it was not asked for."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not os.path.lexists(p) and p.parent != p:
+        p = p.parent
+    return p
+
+
+def _check_folder(folder: Path, option: str) -> None:
+    """``folder`` exists as a writable folder, or can be created: its nearest existing ancestor is one."""
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        raise OutputError(f"{option} {folder}: cannot create it, {base} is a file, not a folder")
+    try:  # a real probe: permission bits, ACLs, read-only file systems and root all answer truthfully
+        fd, probe = tempfile.mkstemp(prefix=".nssisim-write-check-", dir=base)
+    except OSError as err:
+        where = "it" if base == folder else f"{base}"
+        raise OutputError(f"{option} {folder}: cannot write there ({where} is not writable: "
+                          f"{err.strerror or err}); choose another location") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_writable(path: str | Path, *, overwrite: bool = False, kind: str = "file", option: str = "--out",
+                   names: Sequence[str] = ()) -> Path:
+    """Check, before any work, that an output can be written; raise :class:`OutputError` if not.
+
+    Parameters
+    ----------
+    kind : "file" or "dir"
+        ``"file"``: ``path`` must not be a folder; if it exists it is replaced only with
+        ``overwrite`` (else :class:`OutputExistsError`); its folder must exist and be writable or be
+        creatable. ``"dir"``: ``path`` must be a folder or creatable as one, and writable.
+    names : sequence of str
+        With ``kind="dir"``: the files that will be written in the folder; each that exists is
+        refused without ``overwrite``, and each must not be a folder.
+    option : str
+        The option or argument that named the path, for messages (``--out``).
+
+    Nothing is created: the check writes and removes one probe file in the nearest existing folder.
+    """
+    path = Path(path)
+    if kind == "file":
+        if path.is_dir():
+            raise OutputError(f"{option} {path}: is a folder, expected a file name")
+        if os.path.lexists(path) and not overwrite:
+            raise OutputExistsError(f"refusing to overwrite {path}: pass --overwrite to replace it")
+        _check_folder(path.parent if str(path.parent) else Path("."), option)
+    elif kind == "dir":
+        if os.path.lexists(path) and not path.is_dir():
+            raise OutputError(f"{option} {path}: is a file, expected a folder")
+        for n in names:
+            f = path / n
+            if f.is_dir():
+                raise OutputError(f"{option} {path}: {f} is a folder, where the output file {n} goes")
+            if os.path.lexists(f) and not overwrite:
+                raise OutputExistsError(f"refusing to overwrite {f}: pass --overwrite to replace it")
+        _check_folder(path, option)
+    else:
+        raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
+    return path
+
+
+# ----------------------------------------------------------------------------- spreadsheet-safe CSV
+#: Text cells starting with one of these are run as formulas by spreadsheet programs.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` if it is text a spreadsheet would run as a formula; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    if isinstance(value, tuple):
+        return tuple(safe_cell(v) for v in value)
+    return value
+
+
+def spreadsheet_safe(df):
+    """A copy of the DataFrame ``df`` whose text cells, index labels and column names are neutralised
+    by :func:`safe_cell`; numbers, booleans and times are left as they are."""
+    import pandas as pd
+
+    out = df.copy()
+    for i, col in enumerate(out.columns):
+        s = out.iloc[:, i]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            out.isetitem(i, s.cat.rename_categories([safe_cell(c) for c in s.cat.categories])
+                         if any(isinstance(c, str) for c in s.cat.categories) else s)
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            out.isetitem(i, s.map(safe_cell))
+    for axis in ("index", "columns"):
+        labels = getattr(out, axis)
+        if isinstance(labels, pd.MultiIndex) or labels.dtype == object or pd.api.types.is_string_dtype(labels.dtype):
+            setattr(out, axis, labels.map(safe_cell))
+    return out
+
+
+def write_csv(df, path: str | Path, **kwargs) -> Path:
+    """Write the DataFrame ``df`` as CSV (``DataFrame.to_csv`` keywords), spreadsheet-safe and atomically."""
+    safe = spreadsheet_safe(df)
+    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **kwargs))
+
+
+__all__ = ["ErrorFactory", "FORMULA_START", "OutputError", "OutputExistsError", "SpecError", "atomic_write",
+           "atomic_write_netcdf", "atomic_write_text", "check_writable", "did_you_mean", "read_toml", "resource",
+           "safe_cell", "spreadsheet_safe", "temp_name", "toml_file", "toml_value", "write_csv"]

@@ -28,6 +28,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # plain (click) help: it wraps long option names and help words instead of cutting them with "…"
+    # as the boxed rich tables do in an 80-column terminal
+    rich_markup_mode=None,
 )
 
 
@@ -54,7 +57,7 @@ app.command()(simulate.bench)
 app.command()(simulate.docs)
 app.command()(simulate.params)
 
-ema_app = typer.Typer(help=ema.EMA_HELP, no_args_is_help=True)
+ema_app = typer.Typer(help=ema.EMA_HELP, no_args_is_help=True, rich_markup_mode=None)
 ema_app.command("validate")(ema.ema_validate)
 ema_app.command("simulate")(ema.ema_simulate)
 app.add_typer(ema_app, name="ema")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from ..core.parameters import MECHANISMS
 from ..core.presets import PRESETS
-from ..files import atomic_write_netcdf
+from ..files import atomic_write_netcdf, check_writable, OutputError, OutputExistsError
+
+#: Exit code of a run stopped by Ctrl-C (SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -37,3 +42,41 @@ def _write_netcdf(ds, path: Path) -> None:
         atomic_write_netcdf(ds, path)
     except ImportError as err:
         raise _fail(f"cannot write netCDF: {err} (install h5py: pip install h5py)", 1) from None
+
+
+def _check_out(path: Path, *, overwrite: bool = False, kind: str = "file", option: str = "--out",
+               names: Sequence[str] = ()) -> None:
+    """Before any work: exit 1 if an output exists and --overwrite was not given, exit 2 if it
+    cannot be written (see :func:`nssisim.files.check_writable`)."""
+    try:
+        check_writable(path, overwrite=overwrite, kind=kind, option=option, names=names)
+    except OutputExistsError as err:
+        raise _fail(str(err), 1) from None
+    except OutputError as err:
+        raise _fail(str(err), 2) from None
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """Around the final writes: a write that fails after the checks (disk full, a folder removed
+    meanwhile) is one line, exit 2, instead of a traceback."""
+    try:
+        yield
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        raise _fail(f"cannot write{where}: {err.strerror or err}", 2) from None
+
+
+@contextmanager
+def _interruptible(saved: str) -> Iterator[None]:
+    """Ctrl-C (SIGINT) during the work: one line saying what was saved and how to go on, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _fail(f"interrupted: {saved}", EXIT_INTERRUPTED) from None
+
+
+def _echo_warnings(caught) -> None:
+    """Print warnings recorded by ``warnings.catch_warnings(record=True)`` as ``warning: ...`` lines (stderr)."""
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)

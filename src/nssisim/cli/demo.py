@@ -18,7 +18,7 @@ from ..core.presets import PRESETS
 # imported at module level: the option defaults and help texts below are the demo's settings
 from ..report.demo import (DEMO_COHORT, DEMO_COHORT_FAST, DEMO_DAYS, DEMO_PERSON_DT_FAST, DEMO_POPULATION,
                            DEMO_POPULATION_FAST, DEMO_PRESET, DEMO_SEED, run_demo)
-from .common import _check_preset, _fail
+from .common import _check_out, _check_preset, _fail, _interruptible, _writing
 
 
 def _report_dir(out: Path, overwrite: bool) -> tuple[Path, str]:
@@ -33,6 +33,27 @@ def _report_dir(out: Path, overwrite: bool) -> tuple[Path, str]:
         target = out / f"{stamp}-{i}"
         i += 1
     return target, f"{out} is not empty: writing into the new subfolder {target} (pass --overwrite to write into {out})"
+
+
+def closing_message(folder: Path, paths, seconds: float) -> str:
+    """The demo's last line: every file by its path inside the report folder (the trial's in trial/)."""
+    def rel(p: Path) -> str:
+        p = Path(p)
+        try:
+            return p.relative_to(folder).as_posix()
+        except ValueError:
+            return str(p)
+
+    names = sorted(rel(p) for p in paths)
+    top = [n for n in names if "/" not in n] + ["person_scenario.toml", "cohort_scenario.toml"]
+    sub: dict[str, list[str]] = {}
+    for n in names:
+        if "/" in n:
+            d, f = n.rsplit("/", 1)
+            sub.setdefault(d, []).append(f)
+    parts = [f"report written to {folder}/ ({', '.join(top)})"]
+    parts += [f"{folder}/{d}/ ({', '.join(fs)})" for d, fs in sub.items()]
+    return "; ".join(parts) + f" in {seconds:.1f} s"
 
 
 def demo(
@@ -54,13 +75,19 @@ def demo(
     If the report folder is not empty, a new timestamped subfolder is used unless --overwrite.
     """
     _check_preset(preset)
+    _check_out(out, kind="dir")
     folder, note = _report_dir(out, overwrite)
     if note:
         typer.echo(note)
-    r = run_demo(folder, fast=fast, targets=targets, preset=preset, seed=seed, subjects=subjects, days=days,
-                 trial=trial, population_subjects=population_subjects, progress=True, log=typer.echo)
-    typer.echo(f"report written to {folder}/ ({', '.join(sorted(p.name for p in r['paths'].values()))}, "
-               f"person_scenario.toml, cohort_scenario.toml) in {r['seconds']:.1f} s")
+    from ..core import RunTooLargeError
+
+    with _interruptible(f"the report in {folder} is written only at the end; run the same command again"), _writing():
+        try:
+            r = run_demo(folder, fast=fast, targets=targets, preset=preset, seed=seed, subjects=subjects, days=days,
+                         trial=trial, population_subjects=population_subjects, progress=True, log=typer.echo)
+        except RunTooLargeError as err:
+            raise _fail(f"--subjects/--population-subjects: {err}", 2) from None
+    typer.echo(closing_message(folder, r["paths"].values(), r["seconds"]))
     results = r["target_results"]
     if results:
         held = sum(t.passed for t in results)

@@ -10,10 +10,13 @@ import typer
 
 from ..core.presets import PRESETS
 from ..ema import NUM_CHAINS, NUM_SAMPLES, NUM_WARMUP, TARGET_ACCEPT
-from .common import _check_preset, _fail
+from .common import _check_out, _check_preset, _fail, _interruptible, _writing
 
 # Convention of the command modules: project imports needed by a command's option defaults and
 # help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
+
+#: Files ``nssisim fit`` writes into --out besides the predictive-check files (``ema.PPC_FILES``).
+FIT_FILES = ("posterior.nc", "summary.csv", "diagnostics.json")
 
 #: Help text of the ``ema`` sub-app.
 EMA_HELP = ("EMA data: validate a file in the documented format, or simulate a synthetic study "
@@ -34,6 +37,9 @@ def ema_validate(
     except (EMAError, ValueError, OSError) as err:
         raise _fail(str(err), 2) from None
     s = data.summary()
+    if s["rows"] == 0:
+        raise _fail(f"{file}: no valid rows left after dropping {len(data.dropped)} bad row(s) "
+                    f"(first: row {data.dropped[0][0]}, column '{data.dropped[0][1]}': {data.dropped[0][2]})", 2)
     typer.echo(f"{file}: valid EMA data: {s['participants']} participant(s), {s['rows']:,} row(s), "
                f"{s['signal_prompts']:,} signal prompt(s), {s['answered_share']:.1%} answered, "
                f"{s['acts_reported_at_prompts']:,} prompt(s) reporting an act, {s['event_reports']:,} event report(s)")
@@ -52,18 +58,26 @@ def ema_simulate(
     preset: Annotated[str, typer.Option("--preset", help=f"Person preset: {', '.join(PRESETS)}.")] = "vulnerable",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and of the observation model.")] = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar over the simulation.")] = True,
 ) -> None:
     """Simulate a synthetic EMA study (model at dt = 0.25 h seen through prompts) in the documented format."""
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise _fail(f"--out {out}: expected a .csv or .parquet file", 2)
     _check_preset(preset)
-    if out.exists() and not overwrite:
-        raise _fail(f"refusing to overwrite {out}: pass --overwrite to replace", 1)
+    _check_out(out, overwrite=overwrite)
     from ..ema import simulate_study, write_ema
 
     t0 = time.perf_counter()
-    study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day, compliance=compliance)
-    write_ema(study.data, out)
+    from ..core import RunTooLargeError
+
+    with _interruptible(f"nothing was written ({out} is written when the study is complete); run the same command again"):
+        try:
+            study = simulate_study(seed, preset, participants, days=days, prompts_per_day=prompts_per_day,
+                                   compliance=compliance, progress=progress)
+        except RunTooLargeError as err:
+            raise _fail(f"--participants: {err}", 2) from None
+    with _writing():
+        write_ema(study.data, out)
     d = study.data
     sig = d["prompt_type"] == "signal"
     typer.echo(f"wrote {out}: {participants} participant(s), {days} day(s), {int(sig.sum()):,} signal prompts "
@@ -81,14 +95,13 @@ def fit_cmd(
     target_accept: Annotated[float, typer.Option("--target-accept", min=0.5, max=0.999, help="NUTS target acceptance probability.")] = TARGET_ACCEPT,
     scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar, else 100.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs in --out.")] = False,
+    keep_path: Annotated[bool, typer.Option("--keep-path", help="Store the data file's full path in posterior.nc (default: its name only).")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar over the chains.")] = True,
 ) -> None:
     """Fit the EMA inference model (NumPyro NUTS, hierarchical) to a file; see docs/ema.md. Research use only."""
-    from ..ema import EMAError, read_ema
+    from ..ema import EMAError, PPC_FILES, read_ema
 
-    names = ("posterior.nc", "summary.csv", "diagnostics.json", "ppc_act_rate.png", "ppc_affect_around_acts.png")
-    existing = [n for n in names if (out / n).exists()]
-    if existing and not overwrite:
-        raise _fail(f"refusing to overwrite {out / existing[0]}: pass --overwrite to replace", 1)
+    _check_out(out, kind="dir", overwrite=overwrite, names=FIT_FILES + PPC_FILES)
     scales = {"negative_affect": (0, scale_max), "urge": (0, scale_max)} if scale_max is not None else None
     try:
         data = read_ema(file, scales=scales)
@@ -101,23 +114,29 @@ def fit_cmd(
     import warnings
 
     from ..ema import diagnostics, fit, FitDiagnosticWarning, plot_ppc, posterior_dataset, ppc, summary_table
+    from ..files import atomic_write_netcdf, atomic_write_text, write_csv
 
-    out.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _interruptible("nothing was written (a fit writes its files when it is complete); "
+                                                   "run the same command again"):
         warnings.simplefilter("ignore", FitDiagnosticWarning)
-        f = fit(prepared, seed=seed, num_warmup=warmup, num_samples=samples, num_chains=chains, target_accept=target_accept)
+        f = fit(prepared, seed=seed, num_warmup=warmup, num_samples=samples, num_chains=chains,
+                target_accept=target_accept, progress=progress)
     diag = diagnostics(f)
-    posterior_dataset(f).to_netcdf(out / "posterior.nc")
-    summary_table(f).to_csv(out / "summary.csv")
-    plot_ppc(ppc(f, seed=seed), out)
-    (out / "diagnostics.json").write_text(json.dumps(
-        {"per_parameter": diag["per_parameter"], "divergences": diag["divergences"], "transitions": diag["transitions"],
-         "warnings": diag["warnings"], "settings": f.settings, "sampling_seconds": f.seconds}, indent=2), encoding="utf-8")
+    checks = ppc(f, seed=seed)
+    with _writing():
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_netcdf(posterior_dataset(f, full_path=keep_path), out / "posterior.nc")
+        write_csv(summary_table(f), out / "summary.csv")
+        plot_ppc(checks, out)
+        atomic_write_text(out / "diagnostics.json", json.dumps(
+            {"per_parameter": diag["per_parameter"], "divergences": diag["divergences"], "transitions": diag["transitions"],
+             "warnings": diag["warnings"], "settings": f.settings, "sampling_seconds": f.seconds}, indent=2))
     rmax = max((v["rhat_max"] for v in diag["per_parameter"].values() if v["rhat_max"] == v["rhat_max"]), default=float("nan"))
     emin = min(v["ess_min"] for v in diag["per_parameter"].values())
     typer.echo(f"fitted {len(f.participants)} participant(s) from {file} in {f.seconds:.1f} s: max R-hat {rmax:.3f}, "
                f"min ESS {emin:.0f}, {diag['divergences']} divergence(s); wrote {out}/posterior.nc, summary.csv, "
-               "diagnostics.json, ppc_*.png")
+               "diagnostics.json, ppc_act_rate.png/.csv" + (", ppc_affect_around_acts.png" if checks["n_act_prompts"] else
+                                                             " (no prompt reported an act: no affect-around-acts check)"))
     for msg in diag["warnings"]:
         typer.echo(f"warning: {msg}", err=True)
 
@@ -139,14 +158,19 @@ def recover_cmd(
 ) -> None:
     """Parameter recovery: simulate a study from known parameters (full simulator), fit it, score it."""
     _check_preset(preset)
-    if out.exists() and not out.is_dir():
-        raise _fail(f"--out {out}: exists and is not a directory", 2)
+    _check_out(out, kind="dir")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise _fail(f"refusing to write into non-empty {out}: pass --overwrite", 1)
+    from ..core import RunTooLargeError
     from ..ema import recover
 
-    r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
-                compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup, num_samples=samples, num_chains=chains, overwrite=overwrite)
+    with _interruptible(f"the files written so far are in {out}; run the same command again with --overwrite"), _writing():
+        try:
+            r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
+                        compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup,
+                        num_samples=samples, num_chains=chains, overwrite=overwrite)
+        except RunTooLargeError as err:
+            raise _fail(f"--participants: {err}", 2) from None
     typer.echo(f"recovery: {participants} participant(s), {days} day(s) x {prompts_per_day} prompts, fit {r['fit_seconds']:.1f} s")
     for row in r["recovery"]:
         num = {k: "n/a" if row[k] is None else f"{row[k]:.2f}" for k in ("correlation", "coverage50", "coverage90")}

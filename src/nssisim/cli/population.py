@@ -13,7 +13,7 @@ from ..population import (apply_to_spec, CAL_SEED, CAL_SUBJECTS, calibrate as ru
                           DEFAULT_END_AGE, DEFAULT_START_AGE, format_report, LifeCourse, load_population, load_record,
                           population_path, PopulationError, POPULATIONS, prevalence_by_age_table, record_toml,
                           run_population, summarise, WAVE_SIZE, WAVES)
-from .common import _fail, _write_netcdf
+from .common import _check_out, _echo_warnings, _fail, _interruptible, _write_netcdf, _writing
 
 # The population package is imported at module level here (unlike the other command modules):
 # the option defaults are its constants, so it is loaded for `nssisim --help` anyway.
@@ -38,31 +38,65 @@ def population(
     continues with --resume. Writes the tidy table (measurements.parquet), prevalence by age (CSV) and a netCDF
     summary (summary.nc).
     """
+    import warnings
+
+    from ..core import LongRunWarning, RunTooLargeError
+    from ..files import write_csv
+    from ..population import check_population_size, chunk_path
+
     try:
         pspec = load_population(spec)
         course = LifeCourse(start_age, end_age)
     except (PopulationError, ValueError) as err:
         raise _fail(str(err), 2) from None
+    _check_out(out, kind="dir")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LongRunWarning)
+        try:
+            check_population_size(subjects, course, chunk, fields=("--subjects", "--chunk"))
+        except RunTooLargeError as err:
+            raise _fail(str(err), 2) from None
+    _echo_warnings(caught)
+    n_chunks = -(-subjects // chunk)
+    already = {k for k in range(n_chunks) if chunk_path(out, k).exists()} if resume else set()
     t0 = time.perf_counter()
+    saved = f"finished chunks are kept in {out}/chunks/; run the same command with --resume to continue"
     try:
-        table = run_population(pspec, subjects, out, seed=seed, course=course, chunk_size=chunk, resume=resume,
-                               overwrite=overwrite, progress=progress)
+        with _interruptible(saved), warnings.catch_warnings():
+            warnings.simplefilter("ignore", LongRunWarning)  # said above
+            table = run_population(pspec, subjects, out, seed=seed, course=course, chunk_size=chunk, resume=resume,
+                                   overwrite=overwrite, progress=progress)
     except FileExistsError as err:
         raise _fail(str(err), 1) from None
     except ValueError as err:
         raise _fail(str(err), 2) from None
     wall = time.perf_counter() - t0
-    table.to_parquet(out / "measurements.parquet", index=False)
-    if csv:
-        table.to_csv(out / "measurements.csv", index=False)
-    prev = prevalence_by_age_table(table)
-    prev.to_csv(out / "prevalence_by_age.csv", index=False)
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    _write_netcdf(summarise(table, manifest), out / "summary.nc")
+    with _writing():
+        table.to_parquet(out / "measurements.parquet", index=False)
+        if csv:
+            write_csv(table, out / "measurements.csv", index=False)
+        prev = prevalence_by_age_table(table)
+        write_csv(prev, out / "prevalence_by_age.csv", index=False)
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        _write_netcdf(summarise(table, manifest), out / "summary.nc")
     typer.echo(prev.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    years = subjects * course.n_days / 365.25
-    typer.echo(f"{subjects:,} subjects x {course.n_days / 365.25:.2f} years in {wall:.1f} s "
-               f"({years / wall:,.0f} subject-years/s, including any chunks resumed from disk); wrote {out}/")
+    typer.echo(population_timing(subjects, chunk, course.n_days, already, wall) + f"; wrote {out}/")
+
+
+def population_timing(subjects: int, chunk: int, n_days: float, resumed_chunks: set[int], wall: float) -> str:
+    """The closing line of ``nssisim population``: throughput over the subjects simulated in this
+    call only (chunks resumed from disk are counted apart, never as speed)."""
+    years_each = n_days / 365.25
+    n_chunks = -(-subjects // chunk)
+    resumed = sum(min(chunk, subjects - k * chunk) for k in resumed_chunks)
+    computed = subjects - resumed
+    head = f"{subjects:,} subjects x {years_each:.2f} years"
+    if computed == 0:
+        return (f"{head}: all {n_chunks} chunk(s) were already complete, nothing simulated "
+                f"(read and summarised in {wall:.1f} s)")
+    rate = computed * years_each / wall if wall > 0 else float("nan")
+    note = f", {resumed:,} subjects in {len(resumed_chunks)} chunk(s) resumed from disk" if resumed else ""
+    return f"{head} in {wall:.1f} s ({computed:,} simulated at {rate:,.0f} subject-years/s{note})"
 
 
 def calibrate(
@@ -80,28 +114,33 @@ def calibrate(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Fit the unpinned parameters to the published numbers by history matching (see docs/population.md)."""
-    for p in (record, write_spec, history):
-        if p is not None and p.exists() and not overwrite:
-            raise _fail(f"{p} exists; pass --overwrite to replace it", 1)
+    for p, option in ((record, "--record"), (write_spec, "--write-spec"), (history, "--history")):
+        if p is not None:
+            _check_out(p, overwrite=overwrite, option=option)
     try:
         pspec = load_population(spec)
-        rec = run_cal(spec, targets=targets, waves=waves, wave_size=wave_size, n_subjects=subjects,
-                      confirm_subjects=confirm, seed=seed, progress=progress, log=typer.echo)
+        with _interruptible("nothing was written (a calibration writes its files when it is complete); run the "
+                            "same command again"):
+            rec = run_cal(spec, targets=targets, waves=waves, wave_size=wave_size, n_subjects=subjects,
+                          confirm_subjects=confirm, seed=seed, progress=progress, log=typer.echo)
     except (PopulationError, ValueError, FileNotFoundError) as err:
         raise _fail(str(err), 2) from None
     typer.echo(format_report(rec))
     typer.echo("calibrated: " + ", ".join(f"{k} = {v:.4g}" for k, v in rec["parameters"].items()))
-    if record is not None:
-        record.write_text(record_toml(rec), encoding="utf-8")
-        typer.echo(f"wrote {record}")
-    if history is not None:
-        rec["history"].to_csv(history, index=False)
-        typer.echo(f"wrote {history}")
-    if write_spec is not None:
-        text = (population_path(spec) if spec in POPULATIONS else Path(spec)).read_text(encoding="utf-8")
-        write_spec.write_text(apply_to_spec(text, rec["parameters"], f"calibrated by `nssisim calibrate` on {rec['date']} "
-                                            f"(record: calibration_{pspec.name}.toml)"), encoding="utf-8")
-        typer.echo(f"wrote {write_spec}")
+    from ..files import atomic_write_text, write_csv
+
+    with _writing():
+        if record is not None:
+            atomic_write_text(record, record_toml(rec))
+            typer.echo(f"wrote {record}")
+        if history is not None:
+            write_csv(rec["history"], history, index=False)
+            typer.echo(f"wrote {history}")
+        if write_spec is not None:
+            text = (population_path(spec) if spec in POPULATIONS else Path(spec)).read_text(encoding="utf-8")
+            atomic_write_text(write_spec, apply_to_spec(text, rec["parameters"], f"calibrated by `nssisim calibrate` on "
+                                                        f"{rec['date']} (record: calibration_{pspec.name}.toml)"))
+            typer.echo(f"wrote {write_spec}")
 
 
 def calibration_report(

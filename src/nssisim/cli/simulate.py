@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..core.parameters import MECHANISMS, PARAMS
-from ..core.scenario import ConfigError, load_config, to_simulation_kwargs
-from .common import _check_mechanisms, _fail, _write_netcdf
+from ..core.scenario import CoarseStepWarning, ConfigError, load_config, to_simulation_kwargs
+from ..files import atomic_write_text, write_csv
+from .common import _check_mechanisms, _check_out, _echo_warnings, _fail, _interruptible, _write_netcdf, _writing
 
 # Convention of the command modules: project imports needed by a command's option defaults and
 # help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
@@ -24,27 +26,43 @@ def simulate(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar over chunks.")] = True,
 ) -> None:
     """Run a scenario file and write the result as netCDF (config, hash, seed and version in attrs)."""
-    try:
-        cfg = load_config(config)
-    except ConfigError as err:
-        raise _fail(str(err), 2) from None
-    existing = [p for p in (out, events) if p is not None and p.exists()]
-    if existing and not overwrite:
-        raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
-    from ..core import events_table, simulate_cohort
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CoarseStepWarning)
+        try:
+            cfg = load_config(config)
+        except ConfigError as err:
+            raise _fail(str(err), 2) from None
+    _echo_warnings(caught)
+    _check_out(out, overwrite=overwrite)
+    if events is not None:
+        _check_out(events, overwrite=overwrite, option="--events")
+    from ..core import check_run_size, events_table, RunTooLargeError, simulate_cohort
+
+    r = cfg.run
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            check_run_size(r.n_subjects, horizon_hours=r.horizon_hours, dt=r.dt_hours, record_every=r.record_every,
+                           event_capacity=r.event_capacity, field=f"{config}: run.n_subjects")
+        except RunTooLargeError as err:
+            raise _fail(str(err), 2) from None
+    _echo_warnings(caught)
 
     t0 = time.perf_counter()
-    try:
-        ds = simulate_cohort(**to_simulation_kwargs(cfg), progress=progress)
-    except (ValueError, KeyError) as err:  # a check the simulator makes beyond the config's own
-        raise _fail(f"{config}: the simulator rejected the scenario: {err}", 2) from None
-    _write_netcdf(ds, out)
+    with _interruptible(f"nothing was written ({out} is written only when the run is complete); "
+                        "run the same command again"):
+        try:
+            ds = simulate_cohort(**to_simulation_kwargs(cfg), progress=progress)
+        except (ValueError, KeyError) as err:  # a check the simulator makes beyond the config's own
+            raise _fail(f"{config}: the simulator rejected the scenario: {err}", 2) from None
+    with _writing():
+        _write_netcdf(ds, out)
     msg = (f"wrote {out}: {ds.sizes['subject']:,} subject(s), {cfg.run.horizon_days:g} days at dt={cfg.run.dt_hours:g} h, "
            f"{int(ds['acts'].sum()):,} acts, config hash {ds.attrs['config_hash'][:12]} "
            f"({time.perf_counter() - t0:.1f} s)")
     if events is not None:
-        events.parent.mkdir(parents=True, exist_ok=True)
-        events_table(ds).to_csv(events, index=False)
+        with _writing():
+            write_csv(events_table(ds), events, index=False)
         msg += f"\nwrote {events}: the event table ({ds.sizes['event']:,} rows)"
     typer.echo(msg)
     dropped = int(ds.attrs.get("events_dropped_total", 0))
@@ -95,8 +113,8 @@ def ablate(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --markdown file.")] = False,
 ) -> None:
     """Phenomena-by-mechanism table: does each target hold with each mechanism switched off?"""
-    if markdown is not None and markdown.exists() and not overwrite:
-        raise _fail(f"{markdown} exists; pass --overwrite to replace it", 1)
+    if markdown is not None:
+        _check_out(markdown, overwrite=overwrite, option="--markdown")
     from ..targets import ablation, format_ablation
 
     if not _check_targets(ids):
@@ -107,8 +125,8 @@ def ablate(
     if markdown is not None:
         from ..targets import ablation_markdown
 
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(ablation_markdown(df), encoding="utf-8")
+        with _writing():
+            atomic_write_text(markdown, ablation_markdown(df))
         typer.echo(f"wrote {markdown}")
 
 
@@ -173,22 +191,39 @@ def bench(
 def docs(
     out: Annotated[Path, typer.Option("--out", help="Where to write the model documentation.")] = Path("docs/model.md"),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if --out is not up to date.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out even if it is not an earlier rendering of the model documentation.")] = False,
 ) -> None:
-    """Generate the model documentation (equations, parameter table, targets) as Markdown."""
+    """Generate the model documentation (equations, parameter table, targets) as Markdown.
+
+    An earlier rendering in --out (a file that starts with the 'Generated by' note) is replaced; any
+    other existing file only with --overwrite.
+    """
     try:
-        from ..modeldoc import render_model_md
+        from ..modeldoc import GENERATED_MARK, render_model_md
     except ImportError as err:
         raise _fail(f"the docs module is not available: {err}", 1) from None
+    if not check:
+        _check_out(out, overwrite=overwrite or _is_rendering(out, GENERATED_MARK))
     text = render_model_md()
     if check:
-        current = out.read_text(encoding="utf-8") if out.exists() else None
+        current = out.read_text(encoding="utf-8") if out.is_file() else None
         if current != text:
             raise _fail(f"{out} is out of date: run `nssisim docs --out {out}`", 1)
         typer.echo(f"{out} is up to date")
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    with _writing():
+        atomic_write_text(out, text)
     typer.echo(f"wrote {out} ({len(text.splitlines())} lines)")
+
+
+def _is_rendering(path: Path, mark: str) -> bool:
+    """Whether ``path`` is a file whose first lines hold ``mark`` (an earlier rendering of the model doc)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(2000)
+    except OSError:
+        return False
+    return mark in head
 
 
 def params(

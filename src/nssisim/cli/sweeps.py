@@ -10,7 +10,10 @@ import typer
 
 from ..core.presets import load_preset, PRESETS
 from ..sweeps import SUBJECTS_PER_RUN, SWEEP_DAYS, SWEEP_SEED
-from .common import _check_preset, _fail
+from .common import _check_out, _check_preset, _fail, _interruptible, _writing
+
+#: What an interrupted sweep has saved, and how to go on (the sweep folder is the argument).
+_SAVED = "finished shards are kept in {}/; run the same command with --resume to continue"
 
 # Convention of the command modules: project imports needed by a command's option defaults and
 # help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
@@ -53,6 +56,7 @@ def sensitivity(
         design = make_design(method, ranges, n, seed=seed)
     except (KeyError, ValueError) as err:
         raise _fail(str(err).strip("'\""), 2) from None
+    _check_out(out, kind="dir")
     if out.exists() and any(out.iterdir()) and not resume:
         raise _fail(f"refusing to write into {out}: it is not empty (pass --resume to continue a sweep there)", 1)
     n_sub = design.n_runs * subjects_per_run
@@ -62,7 +66,7 @@ def sensitivity(
         raise _fail("give --scheduler or --dask-local, not both", 2)
     t0 = time.perf_counter()
     try:
-        with _sweep_executor(scheduler, dask_local) as executor:
+        with _interruptible(_SAVED.format(out / "sweep")), _sweep_executor(scheduler, dask_local) as executor:
             run_sweep(design.sample(), out / "sweep", seed=seed, base_params=load_preset(preset),
                       n_subjects_per_run=subjects_per_run, days=days, shard_size=shard_size, resume=resume,
                       progress=progress, max_shards=stop_after, event_capacity=event_capacity, executor=executor)
@@ -74,7 +78,8 @@ def sensitivity(
         ds = load_sweep(out / "sweep")
     except SweepError as err:
         raise _fail(str(err), 1) from None
-    r = write_sensitivity_outputs(ds, design, out, days=days, log=typer.echo, warn=lambda m: typer.echo(m, err=True))
+    with _writing():
+        r = write_sensitivity_outputs(ds, design, out, days=days, log=typer.echo, warn=lambda m: typer.echo(m, err=True))
     tidy = r["indices"]
     pngs = [p.name for p in r["plots"]]
     typer.echo(format_indices(tidy))
@@ -111,13 +116,14 @@ def sweep_cmd(
         runs = read_manifest(manifest)
     except SpecError as err:
         raise _fail(str(err), 2) from None
+    _check_out(out, kind="dir")
     if out.exists() and any(out.iterdir()) and not resume:
         raise _fail(f"refusing to write into {out}: it is not empty (pass --resume to continue a sweep there)", 1)
     typer.echo(f"sweep: {len(runs):,} runs of {', '.join(c for c in runs.columns if c != 'run_id')} x "
                f"{subjects_per_run} subjects x {days} days (preset '{preset}', seed {seed})")
     t0 = time.perf_counter()
     try:
-        with _sweep_executor(scheduler, dask_local) as executor:
+        with _interruptible(_SAVED.format(out)), _sweep_executor(scheduler, dask_local) as executor:
             run_sweep(runs, out, seed=seed, base_params=load_preset(preset), n_subjects_per_run=subjects_per_run,
                       days=days, shard_size=shard_size, resume=resume, progress=progress, max_shards=stop_after,
                       event_capacity=event_capacity, executor=executor)
@@ -129,7 +135,10 @@ def sweep_cmd(
         ds = load_sweep(out)
     except SweepError as err:
         raise _fail(str(err), 1) from None
-    results_table(ds).to_csv(out / "results.csv")
+    from ..files import write_csv
+
+    with _writing():
+        write_csv(results_table(ds), out / "results.csv")
     typer.echo(f"wrote {out / 'results.csv'}: {ds.sizes['run_id']:,} runs ({time.perf_counter() - t0:.1f} s)")
 
 

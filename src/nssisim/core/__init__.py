@@ -46,6 +46,7 @@ from .simulation import (
     RECORDABLE,
     RECORDS,
 )
+from .simulation import check_run_size, estimate_run, LongRunWarning, RunTooLargeError
 from .measures import (
     ADDICTIVE_MIN_COMPONENTS,
     COLUMNS,
@@ -92,4 +93,5 @@ __all__ = ["check_value", "defaults", "HOURS_PER_DAY", "HOURS_PER_YEAR", "MECHAN
            "HARM_CUTOFF", "IDEATION_CUTOFF", "LOSS_OF_CONTROL_SHARE", "REPETITIVE_ACTS", "TOLERANCE_CUTOFF",
            "YEAR_HOURS", "measure", "prevalence_by_age", "prevalence_rows", "summary", "PRESETS", "load_preset",
            "preset_text", "ConfigError", "RunConfig", "ScenarioConfig", "PersonOverrides", "PersonRanges",
-           "load_config", "validate_config", "resolve_params", "config_dict", "to_simulation_kwargs", "to_toml"]
+           "load_config", "validate_config", "resolve_params", "config_dict", "to_simulation_kwargs", "to_toml",
+           "check_run_size", "estimate_run", "LongRunWarning", "RunTooLargeError"]

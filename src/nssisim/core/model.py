@@ -380,11 +380,16 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     go_goal = s.relief_value * distress_goal
     go_habit = s.habit
     inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
-    others = p["w_act_harm"] * s.harm + p["w_act_skill"] * s.skill
+    harm_term, skill_term = p["w_act_harm"] * s.harm, p["w_act_skill"] * s.skill
+    others = harm_term + skill_term
+    # skills (urge surfing, distress tolerance) act on the urge itself, so habit-triggered urges do
+    # not bypass them: a share skill_habit_reach of the skill term reaches them in full
+    reach = p["skill_habit_reach"] + (1.0 - p["skill_habit_reach"]) * (1.0 - p["habit_bypass"])
     logit_goal = (p["act_bias"] + p["w_act_value"] * go_goal
                   - inhibition * jnp.exp(-p["k_inhibition_override"] * go_goal) - others)
     logit_habit = (p["act_bias"] + p["w_act_habit"] * go_habit
-                   - (1.0 - p["habit_bypass"]) * (inhibition * jnp.exp(-p["k_inhibition_override"] * go_habit) + others))
+                   - (1.0 - p["habit_bypass"]) * (inhibition * jnp.exp(-p["k_inhibition_override"] * go_habit) + harm_term)
+                   - reach * skill_term)
     # M6 off: no competition, every urge is acted on
     p_goal = m6 * jax.nn.sigmoid(logit_goal) + (1.0 - m6)
     p_habit = m6 * jax.nn.sigmoid(logit_habit) + (1.0 - m6)

@@ -306,11 +306,15 @@ def reference_step(
     go_goal = s["relief_value"] * distress_goal
     go_habit = s["habit"]
     inhibition = p["w_act_inhibition"] * p["reactive_inhibition"]
-    others = p["w_act_harm"] * s["harm"] + p["w_act_skill"] * s["skill"]
+    harm_term, skill_term = p["w_act_harm"] * s["harm"], p["w_act_skill"] * s["skill"]
+    others = harm_term + skill_term
+    # skills act on the urge itself: a share skill_habit_reach of the skill term reaches habit urges in full
+    reach = p["skill_habit_reach"] + (1.0 - p["skill_habit_reach"]) * (1.0 - p["habit_bypass"])
     logit_goal = (p["act_bias"] + p["w_act_value"] * go_goal
                   - inhibition * math.exp(-p["k_inhibition_override"] * go_goal) - others)
     logit_habit = (p["act_bias"] + p["w_act_habit"] * go_habit
-                   - (1.0 - p["habit_bypass"]) * (inhibition * math.exp(-p["k_inhibition_override"] * go_habit) + others))
+                   - (1.0 - p["habit_bypass"]) * (inhibition * math.exp(-p["k_inhibition_override"] * go_habit) + harm_term)
+                   - reach * skill_term)
     p_goal = m6 * _sigmoid(logit_goal) + (1.0 - m6)  # M6 off: every urge is acted on
     p_habit = m6 * _sigmoid(logit_habit) + (1.0 - m6)
     h_act_goal, h_act_habit = m5 * h_goal * p_goal, m5 * h_habit * p_habit

@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -311,13 +312,39 @@ def _describe(e: dict) -> tuple[str, str]:
     return path, msg
 
 
+#: The largest step (hours) at which summary statistics were checked to agree with fine steps
+#: (tests/test_dt.py; docs/model.md). Coarser steps are accepted with a :class:`CoarseStepWarning`.
+DT_VALIDATED_HOURS = 1.0
+
+
+class CoarseStepWarning(UserWarning):
+    """A time step coarser than :data:`DT_VALIDATED_HOURS`: results at it are not validated."""
+
+
+def coarse_step_message(dt_hours: float, where: str = "run.dt_hours") -> str | None:
+    """Why a step is too coarse for episode dynamics, or ``None`` if it is within the validated range."""
+    if dt_hours <= DT_VALIDATED_HOURS:
+        return None
+    return (f"{where} = {dt_hours:g} h is coarser than {DT_VALIDATED_HOURS:g} h, the largest step at which the "
+            f"model's summary statistics were checked to agree with fine steps (docs/model.md); an episode (urge, act, "
+            f"relief) lasts minutes to hours, so one step of {dt_hours:g} h merges several and the results are not "
+            f"validated: use dt_hours <= {DT_VALIDATED_HOURS:g}")
+
+
 def validate_config(data: Mapping[str, Any], source: str = "<config>") -> ScenarioConfig:
-    """Validate a config mapping (as read from TOML); raise :class:`ConfigError` on problems."""
+    """Validate a config mapping (as read from TOML); raise :class:`ConfigError` on problems.
+
+    A step coarser than :data:`DT_VALIDATED_HOURS` is accepted with a :class:`CoarseStepWarning`.
+    """
     try:
-        return ScenarioConfig.model_validate(dict(data))
+        cfg = ScenarioConfig.model_validate(dict(data))
     except ValidationError as err:
         problems = [_describe(e) for e in err.errors()]
         raise ConfigError(source, problems) from None
+    msg = coarse_step_message(cfg.run.dt_hours)
+    if msg is not None:
+        warnings.warn(f"{source}: {msg}", CoarseStepWarning, stacklevel=2)
+    return cfg
 
 
 def load_config(path: str | Path) -> ScenarioConfig:
@@ -406,5 +433,6 @@ def to_toml(cfg: ScenarioConfig, header: str = "") -> str:
 
 __all__ = [
     "ConfigError", "RunConfig", "ScenarioConfig", "PersonOverrides", "PersonRanges", "load_config", "validate_config",
-    "resolve_params", "config_dict", "to_simulation_kwargs", "to_toml",
+    "resolve_params", "config_dict", "to_simulation_kwargs", "to_toml", "CoarseStepWarning", "coarse_step_message",
+    "DT_VALIDATED_HOURS",
 ]

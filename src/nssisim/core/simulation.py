@@ -23,6 +23,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -480,6 +481,11 @@ def simulate_cohort(
         Keep the event table. ``False`` stores nothing per event on the device (the fastest
         loop); the Dataset then has no event variables and no ``events_dropped``.
     """
+    # refuse before allocating anything a run cannot fit (the grid is checked first, its message is clearer)
+    _grid(horizon_hours, dt, record_every)
+    check_run_size(len(subject_ids) if subject_ids is not None else (1 if n_subjects is None else int(n_subjects)),
+                   horizon_hours=horizon_hours, dt=dt, record_every=record_every, event_capacity=max(int(event_capacity), 1),
+                   warn=False)
     if subject_ids is None:
         n = 1 if n_subjects is None else int(n_subjects)
         subject_ids = np.arange(n, dtype=np.int64)
@@ -674,7 +680,105 @@ def events_table(ds: xr.Dataset) -> pd.DataFrame:
     return df
 
 
-__all__ = ["apply_schedule", "config_hash", "COUNT_FIELDS", "effective_params", "EVENT_FIELDS", "EVENT_KINDS",
+# ----------------------------------------------------------------------------- size check before a run
+#: Person-steps per second assumed for the time estimate of :func:`check_run_size`: the rate
+#: measured on 2 CPU cores (``nssisim bench --population``, docs/population.md: 9.9 M/s).
+#: A GPU is about ten times faster, so the estimate errs on the long side there.
+ESTIMATE_PERSON_STEPS_PER_S = 1.0e7
+#: Runs estimated to take longer than this many hours get a :class:`LongRunWarning`.
+LONG_RUN_HOURS = 1.0
+
+
+class RunTooLargeError(ValueError):
+    """A run whose results cannot fit in memory; the message names the setting and the estimate."""
+
+
+class LongRunWarning(UserWarning):
+    """A run estimated to take hours (it goes on)."""
+
+
+def estimate_run(n_subjects: int, *, horizon_hours: float, dt: float, record_every: int,
+                 event_capacity: int) -> dict[str, float]:
+    """Host memory (bytes) and person-steps of :func:`simulate_cohort` with these settings.
+
+    Bytes count the recorded blocks (the state fields, the urge intensity and the per-block counts,
+    float32), the event buffer (``event_capacity`` rows of the event fields per subject, float32)
+    and the parameter table (float64), each held twice at the peak (pieces and their
+    concatenation). Computed from the run settings alone, before anything is allocated.
+    """
+    n = float(n_subjects)
+    n_steps = float(round(float(horizon_hours) / float(dt)))
+    n_records = n_steps / max(int(record_every), 1)
+    records = n * n_records * (len(STATE_FIELDS) + 1 + len(COUNT_FIELDS)) * 4.0
+    events = n * float(event_capacity) * len(EVENT_FIELDS) * 4.0
+    params = n * len(PARAMS) * 8.0
+    return {"bytes": 2.0 * (records + events + params), "records_bytes": records, "events_bytes": events,
+            "person_steps": n * n_steps, "n_records": n_records}
+
+
+def available_memory() -> int | None:
+    """Memory this process may still use, in bytes (the smaller of the free memory and a cgroup
+    limit), or ``None`` where the system does not say."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = None
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        if limit.isdigit():
+            avail = int(limit) if avail is None else min(avail, int(limit))
+    except OSError:
+        pass
+    return avail
+
+
+def format_bytes(b: float) -> str:
+    """``1.5 GiB``-style size."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(b) < 1024 or unit == "PiB":
+            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.1f} {unit}"
+        b /= 1024.0
+    return f"{b:.1f} PiB"  # pragma: no cover
+
+
+def check_run_size(n_subjects: int, *, horizon_hours: float, dt: float, record_every: int, event_capacity: int,
+                   field: str = "n_subjects", available: int | None = None, warn: bool = True) -> dict[str, float]:
+    """Refuse a run whose results cannot fit in memory; warn on one estimated to take hours.
+
+    Raises :class:`RunTooLargeError` naming ``field`` (the setting that sets the size, e.g.
+    ``run.n_subjects`` of a scenario file) with the estimate and the memory available (from
+    :func:`available_memory` unless ``available`` is given). Returns :func:`estimate_run`'s dict.
+    """
+    est = estimate_run(n_subjects, horizon_hours=horizon_hours, dt=dt, record_every=record_every,
+                       event_capacity=event_capacity)
+    avail = available_memory() if available is None else int(available)
+    if avail is not None and est["bytes"] > avail:
+        raise RunTooLargeError(
+            f"{field} = {int(n_subjects):,}: the results need about {format_bytes(est['bytes'])} of memory "
+            f"({est['n_records']:,.0f} records and {int(event_capacity):,} event rows per subject), more than the "
+            f"{format_bytes(avail)} available; use fewer subjects, a larger record_every or a smaller "
+            "event_capacity (a population run keeps one chunk in memory)")
+    hours = est["person_steps"] / ESTIMATE_PERSON_STEPS_PER_S / 3600.0
+    if warn and hours > LONG_RUN_HOURS:
+        warnings.warn(f"{field} = {int(n_subjects):,}: {est['person_steps']:,.0f} person-steps, about {hours:,.1f} h "
+                      f"at {ESTIMATE_PERSON_STEPS_PER_S / 1e6:g} M person-steps/s (2 CPU cores; a GPU is faster)",
+                      LongRunWarning, stacklevel=2)
+    return est
+
+
+__all__ = ["apply_schedule", "available_memory", "check_run_size", "estimate_run", "ESTIMATE_PERSON_STEPS_PER_S",
+           "format_bytes", "LONG_RUN_HOURS", "LongRunWarning", "RunTooLargeError", "config_hash", "COUNT_FIELDS", "effective_params", "EVENT_FIELDS", "EVENT_KINDS",
            "events_table", "mechanism_switches", "PARAM_NAMES", "Schedule", "schedule_effects", "SCHEDULE_TARGETS",
            "RECORDABLE", "RECORDS", "SEGMENT_PERSON_STEPS", "simulate", "simulate_cohort", "stack_params", "step_uniforms",
            "SUBJECT_QUANTUM", "UNROLL"]

@@ -46,7 +46,7 @@ from .inference import (
     RHAT_MAX,
     summary_table,
 )
-from .checks import plot_ppc, ppc
+from .checks import plot_ppc, ppc, PPC_FILES, ppc_table
 from .recovery import (
     forecast_calibration,
     IDENTIFIABLE,
@@ -62,6 +62,6 @@ __all__ = ["NUM_CHAINS", "NUM_SAMPLES", "NUM_WARMUP", "TARGET_ACCEPT", "COLUMNS"
            "ESS_MIN", "FORECAST_HOURS", "INFERENCE_PARAMS", "PARAM_NAMES", "PROFILES", "RHAT_MAX", "Fit", "FitData",
            "FitDiagnosticWarning", "diagnostics", "fit", "hazards", "model", "phenotype", "posterior_dataset",
            "prepare", "summary_table",
-           "plot_ppc", "ppc",
+           "plot_ppc", "ppc", "PPC_FILES", "ppc_table",
            "IDENTIFIABLE", "forecast_calibration", "recover", "recovery_scores", "self_consistency",
            "simulate_inference_data"]

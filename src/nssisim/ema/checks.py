@@ -3,7 +3,7 @@
 A research instrument, not a clinical tool. Data flow: a :class:`~nssisim.ema.inference.Fit` (from
 :func:`nssisim.ema.inference.fit`) -> :func:`ppc` (replicated data from posterior draws of the
 inference model of :mod:`.inference`, with the observed summaries beside them) -> :func:`plot_ppc`
-(``ppc_act_rate.png``, ``ppc_affect_around_acts.png``, drawn in the style of :mod:`nssisim.plotting`).
+(``ppc_act_rate.png`` with its table ``ppc_act_rate.csv``, ``ppc_affect_around_acts.png``, drawn in the style of :mod:`nssisim.plotting`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
+from ..files import write_csv
 from ..plotting import COLORS, figure, save, style
 from .inference import PARAM_NAMES, Fit, _terms, latent_affect
 
@@ -79,25 +81,58 @@ def ppc(f: Fit, n_draws: int = 200, seed: int = 0, lags: int = 2) -> dict[str, A
             "n_act_prompts": int(pi.size)}
 
 
+#: Files :func:`plot_ppc` writes (the affect figure only when some prompt reported an act).
+PPC_FILES = ("ppc_act_rate.png", "ppc_act_rate.csv", "ppc_affect_around_acts.png")
+
+
+def ppc_table(checks: Mapping[str, Any]) -> pd.DataFrame:
+    """The act-rate check as a tidy table, one row per participant in the order of the figure: the
+    neutral index on the figure's axis (1, 2, ...), the participant id, the observed share and the
+    replicated mean and 90 % interval."""
+    rep = checks["act_rate_replicated"]
+    order = np.argsort(rep.mean(axis=0), kind="stable")
+    lo, hi = np.percentile(rep, [5, 95], axis=0)
+    return pd.DataFrame({
+        "index": np.arange(1, order.size + 1),
+        "participant": [checks["participants"][i] for i in order],
+        "act_rate_observed": np.asarray(checks["act_rate_observed"])[order],
+        "act_rate_replicated_mean": rep.mean(axis=0)[order],
+        "act_rate_replicated_5": lo[order],
+        "act_rate_replicated_95": hi[order],
+    })
+
+
 def plot_ppc(checks: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write ``ppc_act_rate.png`` and ``ppc_affect_around_acts.png`` into ``out_dir`` (package style)."""
+    """Write ``ppc_act_rate.png`` with ``ppc_act_rate.csv`` beside it and ``ppc_affect_around_acts.png``
+    into ``out_dir`` (package style).
+
+    The act-rate figure labels participants by neutral indices (1, 2, ... in order of the replicated
+    mean), never by their ids; ``ppc_act_rate.csv`` maps each index to its participant. The
+    affect-around-acts figure needs act reports: with none it is not drawn (an earlier one in
+    ``out_dir`` is removed, so no stale figure stays beside this fit's files).
+    """
     out_dir = Path(out_dir)
     paths = []
-    rep = checks["act_rate_replicated"]
-    lo, hi = np.percentile(rep, [5, 95], axis=0)
-    order = np.argsort(rep.mean(axis=0))
-    x = np.arange(order.size)
+    table = ppc_table(checks)
+    x = table["index"].to_numpy()
     with style():
-        fig = figure(max(5, 0.25 * order.size + 2), 3.5)
+        fig = figure(max(5, 0.25 * x.size + 2), 3.5)
         ax = fig.add_subplot()
-        ax.vlines(x, lo[order], hi[order], color="0.75", lw=3, label="replicated 90% interval")
-        ax.plot(x, checks["act_rate_observed"][order], "o", color=COLORS["distress_act"], ms=4, label="observed")
-        ax.set_xticks(x, [checks["participants"][i] for i in order], rotation=90, fontsize=6)
+        ax.vlines(x, table["act_rate_replicated_5"], table["act_rate_replicated_95"], color="0.75", lw=3,
+                  label="replicated 90% interval")
+        ax.plot(x, table["act_rate_observed"], "o", color=COLORS["distress_act"], ms=4, label="observed")
+        ax.set_xticks(x, [str(i) for i in x], fontsize=6)
+        ax.set_xlabel("participant (index; ids in ppc_act_rate.csv)")
         ax.set_ylabel("share of prompts reporting an act")
         ax.set_title("Posterior predictive check: act rate per participant")
         ax.legend()
         paths.append(save(fig, out_dir / "ppc_act_rate.png"))
+        paths.append(write_csv(table, out_dir / "ppc_act_rate.csv", index=False))
 
+        affect = out_dir / "ppc_affect_around_acts.png"
+        if checks["n_act_prompts"] == 0:
+            affect.unlink(missing_ok=True)
+            return paths
         fig = figure(5, 3.5)
         ax = fig.add_subplot()
         off, rc = checks["offsets"], checks["affect_replicated"]
@@ -105,12 +140,13 @@ def plot_ppc(checks: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
             lo, hi = np.nanpercentile(rc, [5, 95], axis=0)
             ax.fill_between(off, lo, hi, color="0.85", label="replicated 90% interval")
         ax.plot(off, checks["affect_observed"], "o-", color=COLORS["affect"], label="observed")
+        ax.set_xticks(off, [f"{int(o):+d}" if o else "0" for o in off])  # whole prompts, never fractions
         ax.set_xlabel("prompts from a prompt reporting an act")
         ax.set_ylabel("mean negative affect (fraction of scale)")
         ax.set_title(f"Affect around acts ({checks['n_act_prompts']} act reports)")
         ax.legend()
-        paths.append(save(fig, out_dir / "ppc_affect_around_acts.png"))
+        paths.append(save(fig, affect))
     return paths
 
 
-__all__ = ["plot_ppc", "ppc"]
+__all__ = ["PPC_FILES", "plot_ppc", "ppc", "ppc_table"]

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..files import SpecError
+from ..files import atomic_write, SpecError, write_csv
 
 #: Columns of the format, in the order they are written.
 REQUIRED_COLUMNS = ("participant", "timestamp", "prompt_type", "answered", "negative_affect", "urge", "act")
@@ -248,11 +248,28 @@ def _resolve_scales(path: Path, scales: Mapping[str, Any] | None) -> dict[str, t
 
 
 def _load_table(path: Path) -> pd.DataFrame:
+    """The file as a table of text cells (Parquet: its own types), or a :class:`EMAError`/``ValueError``
+    that names the file and what was expected."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's errors derive from these
+            raise ValueError(f"{path}: cannot read it as Parquet ({type(err).__name__}: {err}); expected a Parquet "
+                             "file in the format of docs/ema.md") from None
     if suffix in (".csv", ".txt"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        what = "CSV" if suffix == ".csv" else "CSV (a .txt file is read as CSV)"
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} is not valid UTF-8; "
+                             f"Latin-1 or Windows-1252, perhaps): expected a UTF-8 {what} file; save it as UTF-8") from None
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path}: the file is empty: expected a header row ({', '.join(REQUIRED_COLUMNS)}) "
+                             "and one row per prompt (docs/ema.md)") from None
+        except pd.errors.ParserError as err:
+            raise ValueError(f"{path}: cannot be read as {what}: {str(err).strip()}; expected comma-separated "
+                             "values with a header row (docs/ema.md)") from None
     raise ValueError(f"{path}: unknown file type '{path.suffix}': expected .csv or .parquet")
 
 
@@ -355,6 +372,9 @@ def read_ema(
     columns = [str(c) for c in df.columns]
     _check_columns(path, columns)
     df.columns = columns
+    if len(df) == 0:
+        raise EMAError(str(path), 2, columns[0], "no data rows: the file has a header only, expected one row per "
+                                                 "prompt or event report below it (docs/ema.md)")
     dropped: list[tuple[int, str, str]] = []
     kept: list[tuple[int, dict[str, Any]]] = []
     seen: set[tuple[str, int, str]] = set()
@@ -413,7 +433,8 @@ def write_ema(df: pd.DataFrame, path: str | Path, scales: Mapping[str, tuple[flo
     Columns are written in the documented order (optional ones only if present); items are
     nullable integers (empty where unobserved); ``timestamp`` is written as ISO 8601 text with its
     offset. If ``scales`` differ from the default 0..100, the sidecar ``<stem>.scales.json`` is
-    written too.
+    written too. In a CSV file, text cells that a spreadsheet would run as a formula (starting with
+    ``= + - @``, tab or CR) get a leading ``'`` (:func:`nssisim.files.spreadsheet_safe`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -429,12 +450,11 @@ def write_ema(df: pd.DataFrame, path: str | Path, scales: Mapping[str, tuple[flo
     for k in ITEMS:
         if k in out.columns:
             out[k] = pd.array(pd.to_numeric(out[k]).round(), dtype="Int64")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
+    if suffix == ".csv":  # spreadsheet-safe: a participant id such as "=..." is written as "'=..."
         out["answered"] = out["answered"].map({True: "true", False: "false"})
-        out.to_csv(path, index=False, lineterminator="\n")
+        write_csv(out, path, index=False, lineterminator="\n")
     else:
-        out.to_parquet(path, index=False)
+        atomic_write(path, lambda tmp: out.to_parquet(tmp, index=False))
     sc = _check_scales(scales or {})
     if any(v != (float(DEFAULT_SCALE[0]), float(DEFAULT_SCALE[1])) for v in sc.values()):
         sidecar_path(path).write_text(json.dumps({k: list(v) for k, v in sc.items()}), encoding="utf-8")

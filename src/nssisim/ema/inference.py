@@ -68,6 +68,7 @@ import math
 import time
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -204,6 +205,8 @@ def prepare(data: EMAData, until_h: float | None = None) -> FitData:
             raise ValueError(f"{data.source}: participant '{pid}' has {int(keep.sum())} answered signal prompt(s) "
                              "(rows with prompt_type=signal, answered=true): at least 2 are needed to fit")
         rows.append((pid, p, keep))
+    if not rows:
+        raise ValueError(f"{data.source}: no participant with answered signal prompts: nothing to fit")
     n, m = len(rows), max(int(k.sum()) for _, _, k in rows)
     z = lambda dtype=np.float32: np.zeros((n, m), dtype=dtype)  # noqa: E731
     out = {k: z() for k in ("time_h", "dt", "y", "urge", "act", "stress")}
@@ -438,12 +441,13 @@ _SAMPLE_JIT: Any = None
 
 def fit(data: EMAData | FitData, *, seed: int = 0, num_warmup: int = NUM_WARMUP, num_samples: int = NUM_SAMPLES,
         num_chains: int = NUM_CHAINS, target_accept: float = TARGET_ACCEPT, max_tree_depth: int = MAX_TREE_DEPTH,
-        warn: bool = True, until_h: float | None = None) -> Fit:
+        warn: bool = True, until_h: float | None = None, progress: bool = False) -> Fit:
     """Fit the inference model with NUTS (NumPyro's kernel; chains one after the other, deterministic given ``seed``).
 
     Each chain adapts step size and a diagonal mass matrix during ``num_warmup`` iterations, then
     draws ``num_samples``. With ``warn`` a :class:`FitDiagnosticWarning` is issued for each
-    diagnostic beyond its bar (see :func:`diagnostics`).
+    diagnostic beyond its bar (see :func:`diagnostics`). ``progress`` shows a bar over the chains
+    (the draws do not depend on it).
     """
     global _SAMPLE_JIT
     if num_warmup < 1 or num_samples < 1 or num_chains < 1:
@@ -457,9 +461,21 @@ def fit(data: EMAData | FitData, *, seed: int = 0, num_warmup: int = NUM_WARMUP,
         _SAMPLE_JIT = jax.jit(_sample_chain, static_argnames=("num_warmup", "num_samples", "target_accept", "max_tree_depth"))
     t0 = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(int(seed)), num_chains)
-    runs = [_SAMPLE_JIT(keys[c], {k: v[c] for k, v in init.items()}, arrays, num_warmup=int(num_warmup),
-                        num_samples=int(num_samples), target_accept=float(target_accept),
-                        max_tree_depth=int(max_tree_depth)) for c in range(num_chains)]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=num_chains, desc=f"NUTS ({num_warmup} warm-up + {num_samples} draws a chain)", unit="chain")
+    runs = []
+    for c in range(num_chains):
+        runs.append(jax.block_until_ready(_SAMPLE_JIT(keys[c], {k: v[c] for k, v in init.items()}, arrays,
+                                                      num_warmup=int(num_warmup), num_samples=int(num_samples),
+                                                      target_accept=float(target_accept),
+                                                      max_tree_depth=int(max_tree_depth))))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     values = {k: np.stack([np.asarray(r[0][k]) for r in runs]) for k in runs[0][0]}
     div = np.stack([np.asarray(r[1]) for r in runs])
     draws = {k: np.asarray(v) for k, v in values.items()}
@@ -588,9 +604,12 @@ def summary_table(f: Fit) -> pd.DataFrame:
     return df.join(phenotype(f))
 
 
-def posterior_dataset(f: Fit) -> xr.Dataset:
+def posterior_dataset(f: Fit, full_path: bool = False) -> xr.Dataset:
     """Posterior draws as an xarray Dataset (dims ``chain``, ``draw``, ``participant``) with the
-    per-parameter diagnostics, the profile/forecast table and the settings as attributes."""
+    per-parameter diagnostics, the profile/forecast table and the settings as attributes.
+
+    The ``source`` attribute is the data file's name only (a full path can name a person or a
+    site); ``full_path=True`` keeps the path as it was given."""
     diag = diagnostics(f)
     vars_: dict[str, Any] = {}
     for name in PARAM_NAMES:
@@ -608,7 +627,7 @@ def posterior_dataset(f: Fit) -> xr.Dataset:
     ds = xr.Dataset(vars_, coords={"chain": np.arange(f.diverging.shape[0]), "draw": np.arange(f.diverging.shape[1]),
                                    "participant": f.participants})
     ds.attrs.update(title="nssisim EMA fit: posterior of the prompt-level inference model (research instrument)",
-                    source=f.data.source, settings=json.dumps(f.settings), sampling_seconds=f.seconds,
+                    source=f.data.source if full_path else Path(f.data.source).name, settings=json.dumps(f.settings), sampling_seconds=f.seconds,
                     divergences=diag["divergences"], warnings=json.dumps(diag["warnings"]))
     return ds
 

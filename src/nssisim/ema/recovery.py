@@ -34,6 +34,7 @@ import pandas as pd
 from ..core.measures import LOSS_OF_CONTROL_SHARE, REPETITIVE_ACTS
 from ..core.parameters import HOURS_PER_DAY
 from ..core.presets import load_preset
+from ..files import atomic_write_netcdf, atomic_write_text, write_csv
 from .checks import plot_ppc, ppc
 from .data import read_ema, write_ema
 from .inference import (
@@ -242,17 +243,17 @@ def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, pr
     fitted = st.data[t < days * HOURS_PER_DAY].reset_index(drop=True)
     write_ema(fitted, out / "study.csv")
     write_ema(st.data[t >= days * HOURS_PER_DAY].reset_index(drop=True), out / "heldout.csv")
-    st.truth.to_csv(out / "truth.csv")
+    write_csv(st.truth, out / "truth.csv")
     data = read_ema(out / "study.csv")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FitDiagnosticWarning)
         f = fit(data, seed=seed, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains)
     summary = summary_table(f)
-    summary.to_csv(out / "summary.csv")
-    posterior_dataset(f).to_netcdf(out / "posterior.nc")
+    write_csv(summary, out / "summary.csv")
+    atomic_write_netcdf(posterior_dataset(f), out / "posterior.nc")
     plot_ppc(ppc(f, seed=seed), out)
     scores = recovery_scores(summary, st.truth)
-    scores.to_csv(out / "recovery.csv")
+    write_csv(scores, out / "recovery.csv")
     result: dict[str, Any] = {"settings": dict(f.settings, n_participants=n_participants, days=days,
                                                prompts_per_day=prompts_per_day, preset=preset, compliance=compliance,
                                                burn_in_days=burn_in_days, heldout_days=heldout_days),
@@ -266,9 +267,9 @@ def recover(out_dir: str | Path, *, n_participants: int = 30, days: int = 14, pr
     if heldout_days >= 7:
         o = heldout_outcome(st.data, days * HOURS_PER_DAY, (days + 7) * HOURS_PER_DAY, STUDY_START)
         cal = forecast_calibration(summary["p_act_next_7d"].to_numpy(), o.loc[summary.index].to_numpy())
-        pd.DataFrame(cal["reliability"]).to_csv(out / "reliability.csv", index=False)
+        write_csv(pd.DataFrame(cal["reliability"]), out / "reliability.csv", index=False)
         result["forecast"] = cal
-    (out / "recovery.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    atomic_write_text(out / "recovery.json", json.dumps(result, indent=2))
     return result
 
 

@@ -65,6 +65,7 @@ def simulate_study(
     event_capacity: int = 4096,
     start: datetime = STUDY_START,
     study_states: bool = False,
+    progress: bool = False,
 ) -> SyntheticStudy:
     """Simulate an EMA study: the model at dt = 0.25 h seen through prompts, noise and missed prompts.
 
@@ -87,6 +88,7 @@ def simulate_study(
     (``urge_threshold(load) - mood term``, see ``model.urge_threshold``/``urge_distress``, at the
     window means), the numbers of acts and habit-triggered acts in the window and over the whole run
     (burn-in included). Recovery (:mod:`.recovery`) compares fitted quantities with these.
+    ``progress`` shows the simulator's progress bar (the study does not depend on it).
     """
     if isinstance(params, str):
         params = load_preset(params)
@@ -111,7 +113,7 @@ def simulate_study(
     # every step is a record: keep only what the prompts (and, asked for, the study states) read
     recorded = ("affect", "urge_intensity") + (_STUDY_STATE_FIELDS if study_states else ())
     ds = simulate_cohort(seed, params, n_subjects=n, horizon_hours=(burn_in_days + days) * 24.0, dt=dt, record_every=1,
-                         event_capacity=event_capacity, records=recorded)
+                         event_capacity=event_capacity, records=recorded, progress=progress)
     if int(ds.attrs["events_dropped_total"]):
         raise ValueError(f"{ds.attrs['events_dropped_total']} events did not fit event_capacity={event_capacity}: "
                          "raise event_capacity")

@@ -7,6 +7,7 @@ from .render import (
     check_references,
     DOCS_COMMAND,
     evidence_usage,
+    GENERATED_MARK,
     load_references,
     mechanism_texts,
     MechanismText,
@@ -15,5 +16,5 @@ from .render import (
     write_model_md,
 )
 
-__all__ = ["DOCS_COMMAND", "render_model_md", "write_model_md", "check_references", "load_references",
+__all__ = ["DOCS_COMMAND", "GENERATED_MARK", "render_model_md", "write_model_md", "check_references", "load_references",
            "evidence_usage", "mechanism_texts", "MechanismText", "SYMBOLS"]

@@ -22,7 +22,10 @@ from .spec import (
     subject_normals,
 )
 from .lifecourse import (
+    check_population_size,
+    chunk_path,
     collect,
+    CorruptChunkError,
     DEFAULT_CHUNK,
     DEFAULT_END_AGE,
     DEFAULT_START_AGE,
@@ -35,6 +38,7 @@ from .lifecourse import (
     SURVEY_AGE_HIGH,
     SURVEY_AGE_LOW,
     survey_ages,
+    TABLE_BYTES_PER_SUBJECT,
 )
 from .survey import (
     BULLYING_EXPOSED,
@@ -81,4 +85,5 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "emulated_implausibility", "fit_emulators", "CALIBRATED",
            "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec",
            "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml",
-           "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE"]
+           "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE", "check_population_size",
+           "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "chunk_path"]

@@ -67,7 +67,9 @@ from scipy import special
 
 from ..core.measures import measure, REPETITIVE_ACTS
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
-from ..core.simulation import Schedule, SCHEDULE_TARGETS, simulate_cohort
+from ..core.simulation import (available_memory, check_run_size, ESTIMATE_PERSON_STEPS_PER_S, format_bytes,
+                               LONG_RUN_HOURS, LongRunWarning, RunTooLargeError, Schedule, SCHEDULE_TARGETS,
+                               simulate_cohort)
 from ..files import atomic_write, atomic_write_text
 from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
 
@@ -88,6 +90,9 @@ DEFAULT_CHUNK = 1024
 POPULATION_EVENT_CAPACITY = 512
 #: Salt of the survey-age hash (separate from the factor draws).
 _SURVEY_SALT = 0x5EED_0A6E
+#: Host bytes per subject assumed for the measurement table when a run's size is checked up front
+#: (about 280 measured for the 53 columns of the community spec; tests/test_errors.py checks the bound).
+TABLE_BYTES_PER_SUBJECT = 512
 #: Version of the chunk format (part of the manifest; a change invalidates resumption).
 FORMAT_VERSION = 1
 
@@ -261,8 +266,41 @@ def _spec_hash(spec: PopulationSpec) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def chunk_path(out_dir: str | Path, k: int) -> Path:
+    """The file of chunk ``k`` of a population run in ``out_dir`` (subjects ``k*chunk_size ..``)."""
+    return Path(out_dir) / "chunks" / f"chunk_{k:05d}.parquet"
+
+
 def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def check_population_size(n_subjects: int, course: LifeCourse, chunk_size: int, *, available: int | None = None,
+                          fields: tuple[str, str] = ("n_subjects", "chunk_size")) -> dict[str, float]:
+    """Refuse, before anything is simulated, a population run that cannot fit in memory; warn on one
+    estimated to take hours (it resumes chunk by chunk if stopped).
+
+    Memory is one chunk's simulation (:func:`~nssisim.core.simulation.check_run_size`) plus the
+    measurement table of all subjects (:data:`TABLE_BYTES_PER_SUBJECT` a subject, held twice when the
+    chunks are joined). ``fields`` name the two settings in messages (the CLI passes its options).
+    Raises :class:`~nssisim.core.simulation.RunTooLargeError`.
+    """
+    n, chunk = int(n_subjects), max(1, min(int(chunk_size), int(n_subjects)))
+    est = check_run_size(chunk, horizon_hours=course.horizon_hours, dt=course.dt, record_every=course.record_every,
+                         event_capacity=POPULATION_EVENT_CAPACITY, field=fields[1], available=available, warn=False)
+    table = 2.0 * n * TABLE_BYTES_PER_SUBJECT
+    avail = available_memory() if available is None else int(available)
+    if avail is not None and table + est["bytes"] > avail:
+        raise RunTooLargeError(
+            f"{fields[0]} = {n:,}: the measurement table needs about {format_bytes(table)} of memory (and a chunk "
+            f"{format_bytes(est['bytes'])}), more than the {format_bytes(avail)} available; use fewer subjects")
+    steps = n * course.horizon_hours / course.dt
+    hours = steps / ESTIMATE_PERSON_STEPS_PER_S / 3600.0
+    if hours > LONG_RUN_HOURS:
+        warnings.warn(f"{fields[0]} = {n:,}: {steps:,.0f} person-steps, about {hours:,.1f} h at "
+                      f"{ESTIMATE_PERSON_STEPS_PER_S / 1e6:g} M person-steps/s (2 CPU cores; a GPU is faster); "
+                      "finished chunks are kept, so a stopped run continues with --resume", LongRunWarning, stacklevel=2)
+    return {"bytes": table + est["bytes"], "person_steps": steps}
 
 
 def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: str | Path, *, seed: int = 0,
@@ -281,6 +319,7 @@ def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: 
         raise ValueError(f"n_subjects must be >= 1, got {n_subjects}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    check_population_size(n_subjects, course, chunk_size)
     out = Path(out_dir)
     cdir = out / "chunks"
     manifest = {"format": FORMAT_VERSION, "population": spec.name, "spec_hash": _spec_hash(spec),
@@ -314,7 +353,7 @@ def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: 
         bar = tqdm(total=int(n_subjects), desc=f"population {spec.name}", unit="subject")
     for k, a in enumerate(starts):
         b = min(a + chunk_size, n_subjects)
-        path = cdir / f"chunk_{k:05d}.parquet"
+        path = chunk_path(out, k)
         if not path.exists():
             df = simulate_chunk(spec, np.arange(a, b), seed, course)
             _atomic_parquet(df, path)
@@ -352,12 +391,26 @@ def collect(out_dir: str | Path) -> pd.DataFrame:
     out = Path(out_dir)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     n, c = manifest["n_subjects"], manifest["chunk_size"]
-    paths = [out / "chunks" / f"chunk_{k:05d}.parquet" for k in range(-(-n // c))]
+    paths = [chunk_path(out, k) for k in range(-(-n // c))]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{out}: {len(missing)} chunk files missing ({', '.join(missing[:3])}...): "
                                 "run again with --resume")
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    return pd.concat([_read_chunk(p) for p in paths], ignore_index=True)
+
+
+def _read_chunk(path: Path) -> pd.DataFrame:
+    """One chunk file; a file that cannot be read is named with what to do about it."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises several kinds for a damaged file
+        raise CorruptChunkError(
+            f"{path}: corrupt chunk file ({type(err).__name__}: {str(err).strip()[:200]}): delete it and run the same "
+            "command with --resume to simulate that chunk again, or start over with --overwrite") from None
+
+
+class CorruptChunkError(ValueError):
+    """A chunk file of a population run that cannot be read (the message names it and what to do)."""
 
 
 
@@ -365,6 +418,6 @@ def collect(out_dir: str | Path) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- population statistics
 
 
-__all__ = ["environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
+__all__ = ["check_population_size", "chunk_path", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
            "collect", "reduce_chunk", "run_in_memory", "run_population",
            "simulate_chunk", "survey_ages"]

@@ -434,14 +434,19 @@ def plot_population(table, path: str | Path = "population.png", title: str | Non
                   label=f"published peak age {peak['low']:g}-{peak['high']:g} (Plener 2015)")
         onset = course["onset_mean_age_years"]["value"]
         b.axvline(onset, color="0.3", ls=":", lw=1, label=f"published mean onset {onset:g} (Gillies 2018)")
-        b.legend(loc="upper right")
+        # legends below the panels, never over the curves
+        below = dict(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7, frameon=False)
+        b.legend(**below)
         x = prev["age"].to_numpy() + 0.5
-        a.fill_between(x, 100 * prev["ci_low"], 100 * prev["ci_high"], color=_tint(COLORS["affect"]), lw=0)
-        a.plot(x, 100 * prev["prevalence_12m"], "o-", color=COLORS["affect"], ms=3, label="any act while aged A")
-        a.plot(x, 100 * prev["incidence"], "s--", color=COLORS["distress_act"], ms=3, label="first act while aged A")
-        a.set_xlabel("age (years)")
+        a.fill_between(x, 100 * prev["ci_low"], 100 * prev["ci_high"], color=_tint(COLORS["affect"]), lw=0,
+                       label="95% interval (Wilson)")
+        a.plot(x, 100 * prev["prevalence_12m"], "o-", color=COLORS["affect"], ms=3,
+               label="any act during that year of age")
+        a.plot(x, 100 * prev["incidence"], "s--", color=COLORS["distress_act"], ms=3,
+               label="first act during that year of age")
+        a.set_xlabel("age (years; a point is the year of age from A to A + 1)")
         a.set_ylabel("% of the population")
-        a.legend(loc="upper right")
+        a.legend(**below)
         _letter(a, "a", "12-month prevalence by age")
         if len(hist):
             b.bar(hist["age"].to_numpy() + 0.5, 100 * hist["share"].to_numpy(), width=0.9, color=COLORS["sporadic"])

@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core.parameters import PARAMS
+from ..files import write_csv
 from ..plotting import figure, save, style
 from .sweep import make_manifest, OUTPUTS
 
@@ -297,7 +298,7 @@ def write_sensitivity_outputs(ds: xr.Dataset, design: _Design, out_dir: str | Pa
         if tidy.loc[tidy["output"] == o, key].isna().all():
             log(f"output '{o}': indices undefined (it does not vary over the base samples; use a larger --n)")
     out.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(out / "indices.csv", index=False)
+    write_csv(tidy, out / "indices.csv", index=False)
     plots = [plot_indices(tidy, o, out / f"{design.method}_{o}.png") for o in usable]
     return {"indices": tidy, "outputs": usable, "csv": out / "indices.csv", "plots": plots}
 

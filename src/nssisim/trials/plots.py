@@ -15,13 +15,25 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..files import atomic_write_netcdf
+from ..files import atomic_write_netcdf, atomic_write_text, write_csv
 from ..plotting import figure, save, style
 from ..stats import Z95
 from .design import BINARY_OUTCOMES
 from .run import arm_summary, effects_table, summary_table
 
 ARM_COLORS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d")
+#: How the outcomes are named on the figures (the tables keep the identifiers).
+OUTCOME_LABELS = {
+    "nssi_free": "free of NSSI", "attempt_free": "free of suicide attempts", "self_harm_free": "free of self-harm",
+    "remission": "remission", "completed": "completed treatment", "nssi_per_month": "NSSI acts per month",
+    "self_harm_per_month": "self-harm acts per month", "limbic_change": "change in limbic reactivity",
+    "regulation_change": "change in regulation capacity",
+}
+
+
+def outcome_label(outcome: str, window: str) -> str:
+    """A figure label: the outcome in words and its follow-up window, e.g. ``free of NSSI (treatment window)``."""
+    return f"{OUTCOME_LABELS.get(outcome, outcome.replace('_', ' '))} ({str(window).replace('_', ' ')} window)"
 
 
 def plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
@@ -44,7 +56,7 @@ def _plot_forest(ds: xr.Dataset, path: str | Path = "forest.png") -> Path:
     for ax, (measure, title, null) in zip(axes, panels):
         sub = s[s.measure == measure]
         keys = list(dict.fromkeys(zip(sub.stratum, sub.outcome, sub.window)))
-        labels = [(f"{st}: " if len(strata) > 1 else "") + f"{o} [{w}]" for st, o, w in keys]
+        labels = [(f"{st}: " if len(strata) > 1 else "") + outcome_label(o, w) for st, o, w in keys]
         for ci, con in enumerate(contrasts):
             off = (ci - (len(contrasts) - 1) / 2) * 0.8 / max(len(contrasts), 1)
             c = ARM_COLORS[ci % len(ARM_COLORS)]
@@ -95,9 +107,11 @@ def _plot_trajectories(ds: xr.Dataset, path: str | Path = "trajectories.png") ->
             mean = y.mean(axis=0)
             se = y.std(axis=0, ddof=1) / np.sqrt(max(m.sum(), 1)) if m.sum() > 1 else np.zeros_like(mean)
             c = ARM_COLORS[ai % len(ARM_COLORS)]
-            ax.stairs(mean, edges, color=c, lw=1.5, label=f"{arm} (n={int(m.sum())})")
-            ax.stairs(mean + _half95(se), edges, baseline=mean - _half95(se), fill=True, color=c, alpha=0.15, lw=0)
-        ax.axvspan(0.0, length, color="0.85", alpha=0.5, lw=0, label="treatment")
+            # baseline=None: the steps do not drop to 0 at the two ends
+            ax.stairs(mean, edges, baseline=None, color=c, lw=1.5, label=f"{arm} (n={int(m.sum())})", zorder=3)
+            ax.stairs(mean + _half95(se), edges, baseline=mean - _half95(se), fill=True, color=c, alpha=0.15, lw=0,
+                      zorder=2, label="95% interval of the mean" if ai == len(ds["arm"]) - 1 else None)
+        ax.axvspan(0.0, length, color="0.85", alpha=0.5, lw=0, label="treatment", zorder=0)  # behind the lines
         ax.axvline(0.0, color="0.3", lw=0.8)
         ax.set_xlabel("months since randomisation")
         ax.set_ylabel("NSSI acts per month (mean, assigned arm)")
@@ -130,7 +144,10 @@ def trial_markdown(ds: xr.Dataset) -> str:
     lines += ["", "| stratum | contrast | outcome | window | measure | estimate [95% CI] | power |", "|---|---|---|---|---|---|---|"]
     for r in s.itertuples():
         lines.append(f"| {r.stratum} | {r.contrast} | {r.outcome} | {r.window} | {r.measure} | "
-                     f"{r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}] | {r.power:.2f} |")
+                     f"{r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}] | {power_text(r.power, r.replicates)} |")
+    if int(ds.sizes["replicate"]) < 2:
+        lines += ["", "Power (the share of replicate trials whose interval excludes no effect) needs 2 or more "
+                      "replicates; with 1 it is not defined (—): run with `--replicates N`."]
     a = arm_summary(ds)
     lines += ["", "Means over all simulated patients in each arm (paired):", "",
               "| stratum | arm | window | NSSI-free | NSSI/month | attempt-free | remission | completed | limbic change | regulation change |",
@@ -140,6 +157,11 @@ def trial_markdown(ds: xr.Dataset) -> str:
                      f"{r.attempt_free:.3f} | {r.remission:.3f} | {r.completed:.3f} | {r.limbic_change:+.3f} | "
                      f"{r.regulation_change:+.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def power_text(power: float, replicates: int) -> str:
+    """Power as printed: two decimals, or "—" for a single replicate, where it is not defined."""
+    return "—" if int(replicates) < 2 else f"{power:.2f}"
 
 
 def json_name(ds: xr.Dataset) -> str:
@@ -155,13 +177,11 @@ def write_trial(ds: xr.Dataset, folder: str | Path) -> dict[str, Path]:
     paths = {}
     paths["trial.nc"] = atomic_write_netcdf(ds, folder / "trial.nc")
     for name, df in (("effects.csv", effects_table(ds)), ("summary.csv", summary_table(ds)), ("arms.csv", arm_summary(ds))):
-        df.to_csv(folder / name, index=False)
-        paths[name] = folder / name
+        paths[name] = write_csv(df, folder / name, index=False)  # spreadsheet-safe, atomic
     paths["forest.png"] = plot_forest(ds, folder / "forest.png")
     paths["trajectories.png"] = plot_trajectories(ds, folder / "trajectories.png")
-    (folder / "trial.md").write_text(trial_markdown(ds), encoding="utf-8")
-    paths["trial.md"] = folder / "trial.md"
+    paths["trial.md"] = atomic_write_text(folder / "trial.md", trial_markdown(ds))
     return paths
 
 
-__all__ = ["TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
+__all__ = ["OUTCOME_LABELS", "outcome_label", "TRIAL_FILES", "power_text", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
