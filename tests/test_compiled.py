@@ -109,3 +109,27 @@ def test_compiled_cohort_matches_the_jax_simulator():
         np.testing.assert_allclose(r["states"][f][same], ds[f].values[same], rtol=1e-3, atol=1e-5, err_msg=f)
     rows = np.bincount(ds["event_subject"].values, minlength=n)  # subject ids are 0..n-1
     np.testing.assert_array_equal(np.minimum(r["n_events"], 512)[same], rows[same])
+
+
+def test_transcription_is_line_for_line():
+    """``compiled_step``'s equations are ``reference_step``'s text (from the fast block to the act),
+    except that the nested ``excess_at`` helper is the module-level ``_excess_at``. A change of
+    ``reference.py`` that is not copied here fails with the lines that differ."""
+    import difflib
+    import inspect
+
+    from nssisim.core import reference
+
+    start, stop = "    # ---- fast block: stress and affect along their exact paths", "    # ---- M13 attempt (rare)"
+    ref = inspect.getsource(reference.reference_step)
+    ref = ref[ref.index(start):ref.index(stop)]
+    ref = ref.replace('''    def excess_at(a):
+        return _clip((a + mood_term - threshold) / (1.0 - threshold), 0.0, 1.0)
+
+    w0, w_mid, w1 = excess_at(s["affect"]), 4.0 * excess_at(affect_mid), excess_at(affect)''', '''    w0 = _excess_at(s["affect"], mood_term, threshold)
+    w_mid = 4.0 * _excess_at(affect_mid, mood_term, threshold)
+    w1 = _excess_at(affect, mood_term, threshold)''')
+    src = inspect.getsource(getattr(compiled.compiled_step, "py_func", compiled.compiled_step))
+    got = src[src.index(start):src.index('    new["stress"] = stress')]
+    diff = "\n".join(difflib.unified_diff(ref.splitlines(), got.splitlines(), "reference.py", "compiled.py", lineterm=""))
+    assert got == ref, f"core/compiled.py is not in step with core/reference.py:\n{diff}"
