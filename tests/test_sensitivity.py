@@ -117,7 +117,7 @@ EIGHT = ["limbic_reactivity", "pfc_adult", "opioid_tone", "reward_sensitivity", 
 
 
 def _sobol_args(out, *extra):
-    args = ["sensitivity", "--method", "sobol", "--n", "2", "--subjects-per-run", "8", "--days", "60",
+    args = ["sensitivity", "--method", "sobol", "--n", "2", "--subjects-per-run", "8", "--days", "120",
             "--shard-size", "4", "--seed", "7", "--out", str(out), "--no-progress", *extra]
     for p in EIGHT:
         args += ["--param", p]
