@@ -372,7 +372,8 @@ def load_design(path: str | Path) -> Design:
 
 
 #: Shipped example designs (``configs/trials/<name>.toml``).
-DESIGNS = ("dbt_vs_supportive", "dbt_components", "ssri_vs_placebo", "naltrexone_profiles", "demo", "calibrate_dbt")
+DESIGNS = ("dbt_vs_supportive", "dbt_components", "ssri_vs_placebo", "naltrexone_profiles", "demo", "calibrate_dbt",
+           "dbta_routine_care", "specialised_vs_tau")
 
 
 def eligible(ds: xr.Dataset, design: Design, at: np.ndarray | int | None = None,
