@@ -47,9 +47,9 @@ from .survey import (
 )
 from .criteria import (
     Criterion,
-    evaluate,
     History,
     history_of,
+    meets,
     MEASURES as CRITERION_MEASURES,
     Node,
     parse_node,
@@ -110,7 +110,7 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec",
            "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml",
            "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE",
-           "CRITERION_MEASURES", "Criterion", "History", "Node", "WindowCache", "evaluate", "history_of", "parse_node",
+           "CRITERION_MEASURES", "Criterion", "History", "Node", "WindowCache", "meets", "history_of", "parse_node",
            "DEFAULT_POOL", "PROFILE_COLUMNS", "RULES", "ReferralError", "ReferralRule", "ReferredSample",
            "SCREEN_START_AGE", "format_profile", "help_seeking", "load_rule", "parse_rule", "profile_rows",
            "profile_table", "refer", "referral_days", "screen_chunk"]

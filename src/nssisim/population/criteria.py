@@ -240,7 +240,7 @@ def measure_values(c: Criterion, h: History, at: np.ndarray, cache: WindowCache 
     raise AssertionError(m)  # pragma: no cover - MEASURES is closed
 
 
-def evaluate(node: Node | Criterion, h: History, at, cache: WindowCache | None = None) -> np.ndarray:
+def meets(node: Node | Criterion, h: History, at, cache: WindowCache | None = None) -> np.ndarray:
     """Whether each subject meets ``node`` at day ``at`` (an int or one per subject)."""
     cache = cache or WindowCache(h)
     n = h.acts.shape[0]
@@ -252,14 +252,14 @@ def evaluate(node: Node | Criterion, h: History, at, cache: WindowCache | None =
         return ok
     ok = np.ones(n, bool)
     for m in node.all:
-        ok &= evaluate(m, h, at, cache)
+        ok &= meets(m, h, at, cache)
     if node.any:
         a = np.zeros(n, bool)
         for m in node.any:
-            a |= evaluate(m, h, at, cache)
+            a |= meets(m, h, at, cache)
         ok &= a
     for m in node.none:
-        ok &= ~evaluate(m, h, at, cache)
+        ok &= ~meets(m, h, at, cache)
     return ok
 
 
@@ -270,5 +270,5 @@ def max_window(node: Node | Criterion) -> int:
     return max([max_window(m) for m in node.all + node.any + node.none] or [0])
 
 
-__all__ = ["BOUNDS", "Criterion", "History", "MEASURES", "NO_WINDOW", "Node", "WindowCache", "evaluate", "history_of", "max_window",
+__all__ = ["BOUNDS", "Criterion", "History", "MEASURES", "NO_WINDOW", "Node", "WindowCache", "history_of", "max_window",
            "measure_values", "parse_node"]

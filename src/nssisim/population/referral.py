@@ -74,7 +74,7 @@ from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 from ..core.simulation import simulate_cohort
 from ..files import atomic_write, did_you_mean as _suggest, read_toml, resource, SpecError, toml_file
 from ..stats import wilson_interval
-from .criteria import evaluate, History, history_of, Node, parse_node, WindowCache
+from .criteria import History, history_of, meets, Node, parse_node, WindowCache
 from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
 
 #: Shipped referral rules (``configs/referral/<name>.toml``).
@@ -263,7 +263,7 @@ def referral_days(rule: ReferralRule, hist: History, seed: int, subject_ids: np.
             break
         q = np.zeros((len(rule.pathways), n))
         for j, p in enumerate(rule.pathways):
-            met = evaluate(p.criteria, hist, d, cache)
+            met = meets(p.criteria, hist, d, cache)
             q[j] = np.where(met, p.probability * (h if p.help_seeking else 1.0), 0.0)
         best = q.max(axis=0)
         hit = todo & (u[:, m] < best)

@@ -23,7 +23,7 @@ import xarray as xr
 
 from ..core.parameters import check_value, PARAMS
 from ..files import did_you_mean as _suggest, read_toml, SpecError
-from ..population.criteria import Criterion, evaluate, History, history_of, Node, parse_node
+from ..population.criteria import Criterion, History, history_of, meets, Node, parse_node
 from ..population.referral import load_rule, ReferralError, ReferralRule, SCREEN_START_AGE
 from ..population.spec import load_population, PopulationError, POPULATIONS
 from .interventions import Arm, DAYS_PER_MONTH, InterventionError, load_intervention
@@ -386,7 +386,7 @@ def eligible(ds: xr.Dataset, design: Design, at: np.ndarray | int | None = None,
 
 def eligible_history(hist: History, design: Design, at: np.ndarray | int | None = None) -> np.ndarray:
     """As :func:`eligible`, on a :class:`nssisim.population.criteria.History`."""
-    return evaluate(design.eligibility, hist, design.history_days if at is None else at)
+    return meets(design.eligibility, hist, design.history_days if at is None else at)
 
 
 __all__ = ["BETTER", "BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES",

@@ -119,7 +119,7 @@ def screen_patients(design: Design, stratum: Mapping[str, float], needed: int,
     """
     if design.female_share is not None:
         spec = load_population(design.population)
-        if "sex_female" not in spec.names:
+        if "sex_female" not in spec.factor_names:
             raise DesignError(f"{design.source}: female_share: population '{spec.name}' has no sex_female factor")
     found, screened = [], 0
     days = _screen_days(design)
