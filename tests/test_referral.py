@@ -393,6 +393,11 @@ def test_referral_trial_runs_and_reports_completion(referral_trial, tmp_path):
     c = completion_check(ds, "dbt_a")
     assert c["published"] == pytest.approx(0.78) and c["n"] == 6 and c["low"] <= c["simulated"] <= c["high"]
     assert c["target"] == "treatment.dbta_open_trial.completed"
+    from nssisim.trials import trial_markdown
+
+    text = trial_markdown(ds)
+    assert "DBT-A completion (dropout check)" in text and "treatment.dbta_open_trial.completed" in text
+    assert "referred from the community life course by rule `tiny`" in text and "| response |" in text
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -35,8 +35,8 @@ def clinical_profile(
 
     Acts per month at referral, share self-injuring more than weekly, urges, attempt history, the addictive
     profile, functions, age and sex, each beside its clinical target in the calibration file (published value,
-    whether the simulated value lies inside the published interval). Cost: about 2 minutes per 4,000 subjects
-    on 2 cores; an interrupted run with --out resumes from its finished chunks.
+    whether the simulated value lies inside the published interval). Cost: about a minute per 4,000 subjects
+    on a quiet 2-core machine; an interrupted run with --out resumes from its finished chunks.
     """
     import shutil
 

@@ -1,9 +1,12 @@
 """Trial designs: the TOML grammar of a virtual randomised trial, validated into a :class:`Design`.
 
 A trial design is a TOML file (shipped examples: ``configs/trials/*.toml``, named in
-:data:`DESIGNS`; the format is in ``docs/trials.md``): the population and its strata, the
-history simulated before randomisation, eligibility, the treatment period, follow-up windows,
-the arms and the control arm. :func:`load_design` reads a file (or a shipped name),
+:data:`DESIGNS`; the format is in ``docs/trials.md``): where patients come from (``source``: a
+referral rule on the community life course, :mod:`nssisim.population.referral`, or the special
+case of a population spec with a fixed history), strata, eligibility (criteria combined with
+AND / OR / NOT, :mod:`nssisim.population.criteria`, including the age range at randomisation),
+a sex mix, the treatment period, follow-up windows, the arms (with per-arm completion) and the
+control arm. :func:`load_design` reads a file (or a shipped name),
 :func:`parse_design` validates a table; every error is a :class:`DesignError` naming the file
 and the field. :func:`eligible` applies a design's eligibility rule to simulated histories.
 The outcome names (:data:`OUTCOMES`) are fixed here; :mod:`nssisim.trials.run` computes them.

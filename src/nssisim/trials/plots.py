@@ -19,7 +19,7 @@ from ..files import atomic_write_netcdf
 from ..plotting import figure, save, style
 from ..stats import Z95
 from .design import BINARY_OUTCOMES
-from .run import arm_summary, effects_table, summary_table
+from .run import arm_summary, completion_check, effects_table, summary_table
 
 ARM_COLORS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d")
 
@@ -144,6 +144,11 @@ def trial_markdown(ds: xr.Dataset) -> str:
         lines.append(f"| {r.stratum} | {r.arm} | {r.window} | {r.nssi_free:.3f} | {r.nssi_per_month:.2f} | "
                      f"{r.nssi_days:.1f} | {r.response:.3f} | {r.remission:.3f} | {r.relapse:.3f} | "
                      f"{r.attempt_free:.3f} | {r.completed:.3f} | {r.limbic_change:+.3f} | {r.regulation_change:+.3f} |")
+    if "dbt_a" in list(ds["arm"].values):
+        c = completion_check(ds, "dbt_a")
+        lines += ["", f"DBT-A completion (dropout check): simulated {c['simulated']:.3f} [{c['low']:.3f}, {c['high']:.3f}] "
+                      f"(n = {c['n']}) vs published {c['published']:g} (calibration.toml {c['target']}): "
+                      f"{'inside' if c['inside'] else 'OUTSIDE'} the simulated 95% interval."]
     return "\n".join(lines) + "\n"
 
 

@@ -2,22 +2,29 @@
 
 The design is a :class:`nssisim.trials.design.Design`. Data flow of :func:`run_trial`:
 
-1. **Screening** (:func:`screen`). Candidates are sampled from a population spec
+1. **Screening** (:func:`screen_patients`). Candidates are sampled from a population spec
    (:mod:`nssisim.population`, loaded by name) with optional parameter overrides per stratum,
-   and their history is simulated without treatment up to randomisation. Eligibility is
-   evaluated over that history (age window, lifetime acts, recent suicidal ideation or attempt).
+   and their history is simulated without treatment. Referral source: community adolescents
+   from the life-course start (age 10 by default) to the referral rule's last check age; each
+   enters at its referral day (:func:`nssisim.population.referral.referral_days`). Population
+   source (the special case kept from before): a fixed ``history_days`` from ``start_age_years``.
+   Eligibility (:mod:`nssisim.population.criteria`, AND / OR / NOT) is evaluated on the days
+   before randomisation; a sex mix fills each trial's quota of girls and boys.
 2. **One compiled run for all arms** (:func:`simulate_arms`). Every eligible patient is
    simulated in *every* arm with the same subject id (common random numbers), the arms stacked
    along the subject axis and differing only in the arrays of one
    :class:`nssisim.core.simulation.Schedule` (:func:`nssisim.trials.interventions.build_schedule`).
-   Histories before treatment are therefore identical across arms (a test checks it), and each
-   patient's counterfactual outcome is known in every arm.
+   Each patient's treatment starts on its own randomisation day. Histories before treatment
+   are therefore identical across arms and to the screening run (checked on every run), and
+   each patient's counterfactual outcome is known in every arm.
 3. **Randomisation** (:func:`randomise`). Per replicate, the replicate's patients are allocated
    to arms in permuted blocks; the randomised analysis uses only each patient's assigned arm.
    Paired contrasts (all patients in both arms) are reported beside it.
-4. **Outcomes** per follow-up window (days after randomisation): share free of NSSI, of
-   attempts and of any self-harm, NSSI and self-harm frequency per month, remission (no NSSI
-   in the last :data:`REMISSION_DAYS` of the window), treatment completion, and the neural
+4. **Outcomes** per follow-up window (days after randomisation; :func:`day_outcomes`): share
+   free of NSSI, of attempts and of any self-harm, NSSI and self-harm frequency per month, NSSI
+   days, remission (no NSSI in the last ``remission_days`` of the window), response (>= 50 %
+   fewer NSSI days than the baseline period), relapse (NSSI after ``remission_days`` act-free
+   days), treatment completion (:func:`completion_check` against the DBT-A target), and the neural
    proxies (limbic reactivity, prefrontal regulation; :func:`neural_proxies`) as change from
    randomisation to the end of the window.
 5. **Effects** per contrast (arm vs control), outcome and window with 95% intervals: risk
@@ -67,10 +74,6 @@ def _sample(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> tu
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
     sex = drawn.get(FACTOR_PREFIX + "sex_female", np.full(len(ids), np.nan))
     return pop, np.asarray(sex, dtype=np.float64)
-
-
-def _population(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> dict[str, np.ndarray]:
-    return _sample(design, stratum, ids)[0]
 
 
 def _sim_kw(design: Design, days: int) -> dict:
