@@ -80,6 +80,20 @@ def test_severity_is_the_largest_daily_mean_in_the_window():
     assert meets(parse_node({"measure": "severity", "window_days": 1, "min": 0.1}, "t", _err), h, 4).tolist() == [False]
 
 
+def test_per_subject_evaluation_days_equal_one_day_at_a_time():
+    rng = np.random.default_rng(1)
+    h = _hist((rng.random((12, 50)) < 0.1).astype(float), (rng.random((12, 50)) < 0.03).astype(float),
+              rng.random((12, 50)), rng.random((12, 50)))
+    node = parse_node({"any": [{"measure": "ideation", "window_days": 5, "above": 0.9},
+                               {"all": [{"measure": "severity", "window_days": 7, "min": 0.8},
+                                        {"measure": "days_since_attempt", "max": 10}]}],
+                       "none": [{"measure": "nssi_days", "window_days": 3, "min": 2}]}, "t", _err)
+    at = rng.integers(0, 51, 12)
+    together = meets(node, h, at)
+    alone = [bool(meets(node, h.take(np.array([i])), int(at[i]))[0]) for i in range(12)]
+    assert together.tolist() == alone and 0 < together.sum() < 12
+
+
 @pytest.mark.parametrize("tab, match", [
     ({"measure": "actz", "min": 1}, r"t.measure: unknown measure 'actz' \(did you mean 'acts'\?\)"),
     ({"measure": "acts"}, r"t: a criterion needs a bound"),

@@ -225,6 +225,8 @@ def measure_values(c: Criterion, h: History, at: np.ndarray, cache: WindowCache 
         return cs[rows, at] - cs[rows, lo]
     if m in ("ideation", "severity"):
         x = h.ideation if m == "ideation" else h.severity
+        if (at == at[0]).all() and (lo == lo[0]).all():  # one window for everyone (a referral check)
+            return x[:, lo[0]:at[0]].max(axis=1) if at[0] > lo[0] else np.zeros(at.size)
         out = np.zeros(at.size)
         for i in range(at.size):  # ragged windows; a few hundred days per subject
             if at[i] > lo[i]:

@@ -362,6 +362,8 @@ def randomise(n: int, n_arms: int, seed: int, replicate: int, stratum: int) -> n
     return np.concatenate([rng.permutation(block) for _ in range(n_blocks)])[:n]
 
 
+#: Version of the checkpoint files (2: randomisation days and the day outcomes were added).
+CHECKPOINT_FORMAT = 2
 #: Subjects (patients x arms) simulated per compiled call of a trial: replicates are grouped
 #: so that a call stays below this (memory is bounded whatever the number of replicates).
 GROUP_SUBJECTS = 4096
@@ -400,6 +402,7 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
         raise ValueError(f"replicates must be >= 1, got {reps}")
     if checkpoint is not None:
         cfg0 = json.loads(json.dumps(design.raw, default=str))
+        cfg0["_checkpoint_format"] = CHECKPOINT_FORMAT  # partial results of older code are not reused
         checkpoint = Path(checkpoint) / f"{config_hash(cfg0)[:16]}_r{reps}"
     n, k = design.n_patients, len(design.arms)
     rows = _effect_rows(design)
