@@ -311,6 +311,10 @@ def test_day_outcomes_on_a_hand_made_record():
 
 
 # ------------------------------------------------------------------------------ designs
+#: A population file without the sex factor (written by the test that needs it).
+_NO_SEX = "nosex_population.toml"
+
+
 def _design(rule_path, **extra):
     d = {"name": "ref", "seed": 4, "source": "referral", "population": "clinical", "n_patients": 6,
          "screen_batch": 64, "max_screen": 256, "baseline_days": 14, "control": "placebo",
@@ -338,8 +342,11 @@ def test_completion_becomes_the_dropout_that_completes_that_share():
     (lambda d: d.update(eligibility={"age_min": 15, "age_max": 16}), r"eligibility: the age range .* misses"),
     (lambda d: d["arms"]["dbt_a"].update(dropout_per_month=0.1), r"arms.dbt_a: give completion or dropout_per_month"),
     (lambda d: d.update(female_share=1.5), r"d.toml.female_share: 1.5 must be <= 1"),
+    (lambda d: d.update(female_share=0.5, population=_NO_SEX), r"female_share: population 'nosex' has no sex_female"),
 ])
-def test_referral_design_errors_name_file_and_field(tiny_rule, mutate, match):
+def test_referral_design_errors_name_file_and_field(tiny_rule, mutate, match, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / _NO_SEX).write_text('name = "nosex"\n[factors.hope]\nkind = "beta"\nmean = 0.5\nsd = 0.1\n')
     data = _design(tiny_rule)
     mutate(data)
     with pytest.raises(DesignError, match=match):

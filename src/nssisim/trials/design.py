@@ -248,9 +248,11 @@ def parse_design(data: Mapping, source: str = "<dict>") -> Design:
     if pop not in POPULATIONS and not Path(pop).is_absolute() and (Path(source).parent / pop).is_file():
         pop = str(Path(source).parent / pop)  # a path relative to the design file
     try:
-        load_population(pop)
+        spec = load_population(pop)
     except PopulationError as e:
         raise DesignError(f"{w}: population: {e}") from None
+    if "female_share" in data and "sex_female" not in spec.factor_names:
+        raise DesignError(f"{w}: female_share: population '{spec.name}' has no sex_female factor to select on")
     overrides = _overrides(data.get("person", {}), f"{w}: person")
     strata_tab = data.get("strata", {})
     if not isinstance(strata_tab, Mapping):

@@ -120,10 +120,6 @@ def screen_patients(design: Design, stratum: Mapping[str, float], needed: int,
     if the design's criteria hold then. A sex mix (``female_share``) fills each trial's quota of
     girls and boys in screening order.
     """
-    if design.female_share is not None:
-        spec = load_population(design.population)
-        if "sex_female" not in spec.factor_names:
-            raise DesignError(f"{design.source}: female_share: population '{spec.name}' has no sex_female factor")
     found, screened = [], 0
     days = _screen_days(design)
     while (pick := _select(found, needed, design)) is None:
