@@ -439,3 +439,28 @@ def test_clinical_profile_command(tiny_rule, tmp_path):
     assert payload["screened"] == 64 and payload["referred"] == len(pd.read_csv(out / "referred.csv"))
     res = runner.invoke(app, ["clinical-profile", "--rule", "outpatiant"])
     assert res.exit_code == 2 and "did you mean 'outpatient'" in res.output
+
+
+def test_profile_addictive_features_equal_measure_at_the_end_of_a_run():
+    """The profile's past-year addictive features (daily records) equal core.measures.measure
+    (event table) when the referral day is the end of the run."""
+    from conftest import ACTIVE, AT_RISK
+    from nssisim.core import defaults, load_preset, measure
+    from nssisim.population import profile_rows
+
+    d, typical = defaults(), load_preset("typical")
+    mild = dict(AT_RISK, act_bias=AT_RISK.get("act_bias", d["act_bias"]) + 1.5)
+    people = [ACTIVE, ACTIVE, AT_RISK, AT_RISK, typical, typical, mild, mild]
+    keys = set().union(*people)
+    params = {k: np.array([p.get(k, d[k]) for p in people], float) for k in keys}
+    days = 400
+    ds = simulate_cohort(2, params, n_subjects=8, horizon_hours=days * 24.0, record_every=24,
+                         event_capacity=8192, start_age_years=13.0)
+    assert int(ds["events_dropped"].sum()) == 0
+    m = measure(ds).reset_index(drop=True)
+    p = profile_rows(ds, np.arange(8), np.full(8, days), 13.0)
+    assert 0 < m["addictive"].sum() < 8  # both profiles occur
+    np.testing.assert_array_equal(p["addictive_index"].to_numpy(), m["addictive_index"].to_numpy())
+    np.testing.assert_array_equal(p["addictive"].to_numpy(), m["addictive"].to_numpy())
+    np.testing.assert_array_equal(p["lifetime_acts"].to_numpy(), m["n_acts"].to_numpy())
+    np.testing.assert_array_equal(p["lifetime_attempt"].to_numpy(), m["attempt"].to_numpy())
