@@ -49,6 +49,34 @@ from .survey import (
     simulated_measures,
     summarise,
 )
+from .criteria import (
+    Criterion,
+    History,
+    history_of,
+    meets,
+    MEASURES as CRITERION_MEASURES,
+    Node,
+    parse_node,
+    WindowCache,
+)
+from .referral import (
+    DEFAULT_POOL,
+    format_profile,
+    help_seeking,
+    load_rule,
+    parse_rule,
+    profile_rows,
+    profile_table,
+    PROFILE_COLUMNS,
+    refer,
+    referral_days,
+    ReferralError,
+    ReferralRule,
+    ReferredSample,
+    RULES,
+    SCREEN_START_AGE,
+    screen_chunk,
+)
 from .calibration import (
     apply_to_spec,
     CAL_SEED,
@@ -86,4 +114,8 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec",
            "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml",
            "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE", "check_population_size",
-           "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "chunk_path"]
+           "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "chunk_path",
+           "CRITERION_MEASURES", "Criterion", "History", "Node", "WindowCache", "meets", "history_of", "parse_node",
+           "DEFAULT_POOL", "PROFILE_COLUMNS", "RULES", "ReferralError", "ReferralRule", "ReferredSample",
+           "SCREEN_START_AGE", "format_profile", "help_seeking", "load_rule", "parse_rule", "profile_rows",
+           "profile_table", "refer", "referral_days", "screen_chunk"]
