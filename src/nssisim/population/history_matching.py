@@ -287,11 +287,13 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
                   waves: int = 3, wave_size: int = 40, seed: int = 0, cutoff: float = CUTOFF,
                   cloud_size: int = CLOUD_SIZE, out_dir: str | Path | None = None, resume: bool = False,
                   settings: Mapping | None = None, progress: bool = False, log: Callable[[str], None] = print,
-                  stop_after: int | None = None) -> Result:
+                  stop_after: int | None = None, min_non_implausible: int = 0, extra_waves: int = 0) -> Result:
     """Run the waves (module docstring). ``simulator(x, seed)`` returns ``{summary: value or (value, var)}``.
 
     ``settings``: extra entries of the run folder's ``settings.json`` (what must match to resume).
-    ``stop_after``: stop after that many new runs (to test interruption).
+    ``stop_after``: stop after that many new runs (to test interruption). ``min_non_implausible``,
+    ``extra_waves``: after ``waves``, run up to ``extra_waves`` more while fewer simulated runs than
+    ``min_non_implausible`` are non-implausible (an ensemble of that size).
     """
     names = [r.name for r in ranges]
     if len(set(names)) != len(names):
@@ -302,6 +304,7 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
     out = Path(out_dir) if out_dir is not None else None
     manifest = {"format": FORMAT, "ranges": [asdict(r) for r in ranges], "waves": waves, "wave_size": wave_size,
                 "seed": seed, "cutoff": cutoff, "cloud_size": cloud_size,
+                "min_non_implausible": min_non_implausible, "extra_waves": extra_waves,
                 "observations": {n: asdict(o) for n, o in observations.items()}, **dict(settings or {})}
     manifest = json.loads(json.dumps(manifest))
     if out is not None:
@@ -321,7 +324,9 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
     history_emulators: list[dict[str, Emulator]] = []
     box_lo, box_hi = np.zeros(k), np.ones(k)
     new_runs = 0
-    for w in range(1, waves + 1):
+    for w in range(1, waves + extra_waves + 1):
+        if w > waves and len(result.non_implausible()) >= min_non_implausible:
+            break
         dpath = out / f"wave_{w:02d}_design.json" if out is not None else None
         if dpath is not None and dpath.exists():
             design = np.array(json.loads(dpath.read_text(encoding="utf-8"))["design"], dtype=np.float64)
@@ -357,7 +362,7 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(design), initial=len(design) - len(todo), desc=f"wave {w}/{waves}", unit="run")
+            bar = tqdm(total=len(design), initial=len(design) - len(todo), desc=f"wave {w}/{waves}" + ("+" if w > waves else ""), unit="run")
         fh = open(rpath, "a", encoding="utf-8") if rpath is not None else None
         try:
             for i in todo:
