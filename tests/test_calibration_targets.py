@@ -62,7 +62,8 @@ def test_measures_on_a_hand_made_table():
     assert v["lifetime_female"] == pytest.approx(1 / 5) and v["lifetime_male"] == pytest.approx(2 / 4)
     assert v["sex_ratio"] == pytest.approx(math.log(0.2 / 0.5))
     assert m["sex_ratio"][1] == pytest.approx(0.8 / (5 * 0.2) + 0.5 / (4 * 0.5))
-    assert v["attempt_12m"] == pytest.approx(1 / 9) and m["attempt_12m"][1] == pytest.approx((1 / 9) * (8 / 9) / 9)
+    assert v["attempt_12m"] == pytest.approx(1 / 9) and m["attempt_12m"][1] == pytest.approx((2 / 11) * (9 / 11) / 9)
+    assert m["traj1y_high_fluctuating"][1] > 0 and calibration_measures(_table().iloc[:1])["attempt_12m"][1] > 0
 
 
 def test_measures_missing_columns_are_nan():

@@ -506,6 +506,9 @@ def calibrate(setup: "Setup | str | Path" = "community", *, targets: str | Path 
                                tuple(h for h in hooks if h in obs))
         return {t.id: m.get(t.measure or t.id, (math.nan, math.nan)) for t in fitted}
 
+    if out_dir is not None and (Path(out_dir) / "settings.json").exists() and not resume:  # before the timing
+        raise FileExistsError(f"{out_dir} already holds a calibration run: pass resume (--resume) to continue it "
+                              "or choose another folder")
     years = M["subjects"] * course.n_days / 365.25
     x_mid = {r.name: r.from_unit(0.5) for r in setup.ranges}
     t0 = time.perf_counter()

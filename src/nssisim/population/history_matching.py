@@ -199,15 +199,24 @@ def fit_emulators(u: np.ndarray, runs: Mapping[str, np.ndarray], seed: int = 0) 
     return out
 
 
-def emulated_implausibility(u: np.ndarray, emulators: Mapping[str, Emulator],
-                            observations: Mapping[str, Observation]) -> np.ndarray:
-    """Largest emulated implausibility at each row of ``u`` over the summaries that have an emulator."""
-    imax = np.zeros(len(u))
+def emulated_implausibilities(u: np.ndarray, emulators: Mapping[str, Emulator],
+                              observations: Mapping[str, Observation]) -> dict[str, np.ndarray]:
+    """Each summary's emulated implausibility at the rows of ``u`` (summaries with an emulator)."""
+    out = {}
     for name, obs in observations.items():
         if name in emulators:
             em = emulators[name]
             mu, var = em.predict(u)
-            imax = np.maximum(imax, obs.implausibility(mu, var + max(em.nugget, obs.var_sim)))
+            out[name] = obs.implausibility(mu, var + max(em.nugget, obs.var_sim))
+    return out
+
+
+def emulated_implausibility(u: np.ndarray, emulators: Mapping[str, Emulator],
+                            observations: Mapping[str, Observation]) -> np.ndarray:
+    """Largest emulated implausibility at each row of ``u`` over the summaries that have an emulator."""
+    imax = np.zeros(len(u))
+    for i in emulated_implausibilities(u, emulators, observations).values():
+        imax = np.maximum(imax, i)
     return imax
 
 
@@ -341,8 +350,14 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
             for emus in history_emulators:
                 keep &= emulated_implausibility(cloud, emus, observations) <= cutoff
             share = float(keep.mean()) * float(np.prod(box_hi - box_lo))
+            # which summaries rule the space out (share of the sampled points each one alone makes implausible)
+            ruled = {n: float(np.mean(i > cutoff)) for n, i in
+                     emulated_implausibilities(cloud, history_emulators[-1], observations).items()}
             result.waves[-1]["non_implausible_share_of_box"] = share
-            log(f"  emulated non-implausible share of the box: {share:.3g}")
+            result.waves[-1]["ruled_out_by"] = ruled
+            top = sorted(ruled.items(), key=lambda kv: -kv[1])[:5]
+            log(f"  emulated non-implausible share of the box: {share:.3g}; ruled out most by: "
+                + ", ".join(f"{n} {v:.2f}" for n, v in top))
             if not keep.any():
                 log(f"wave {w}: the emulators leave no non-implausible point; stopping")
                 break
@@ -434,5 +449,5 @@ def non_implausible_cloud(result: Result, observations: Mapping[str, Observation
 
 
 __all__ = ["BOX_MARGIN", "CLOUD_SIZE", "CUTOFF", "Emulator", "Interrupted", "Observation", "Range", "Result", "Simulator",
-           "emulated_implausibility", "fit_emulator", "fit_emulators", "history_match", "latin_hypercube",
+           "emulated_implausibilities", "emulated_implausibility", "fit_emulator", "fit_emulators", "history_match", "latin_hypercube",
            "loo_summary", "non_implausible_cloud", "simulated_implausibility"]

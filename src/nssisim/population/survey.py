@@ -191,7 +191,12 @@ def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float) -> t
 
 
 def _prop(p: float, n: float) -> tuple[float, float]:
-    return (float(p), float(p * (1 - p) / n)) if n > 0 and math.isfinite(p) else (math.nan, math.nan)
+    """A share and its sampling variance ``q (1 - q) / n`` at ``q = (k + 1) / (n + 2)`` (Laplace's rule: never
+    zero, so a share of 0 or 1 in a small cohort is not taken as exact)."""
+    if not (n > 0 and math.isfinite(p)):
+        return math.nan, math.nan
+    q = (p * n + 1) / (n + 2)
+    return float(p), float(q * (1 - q) / n)
 
 
 def calibration_measures(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
