@@ -105,3 +105,30 @@ def test_bad_inputs_are_named():
     o = Observation(-math.inf, 0.5, 0.01)
     assert o.implausibility(0.3) == 0.0 and o.implausibility(0.8) == pytest.approx(3.0)
     assert o.implausibility(math.nan) == math.inf
+
+
+class _Ball:
+    """A stand-in emulator: exactly the target value inside a tiny ball around ``c``, far off elsewhere."""
+
+    nugget = 0.0
+
+    def __init__(self, c, r):
+        self.c, self.r = np.asarray(c), r
+
+    def predict(self, u):
+        d = np.sqrt(((np.atleast_2d(u) - self.c) ** 2).sum(axis=1))
+        return np.where(d < self.r, 0.0, 10.0), np.zeros(len(d))
+
+
+def test_refocus_finds_a_tiny_region_around_non_implausible_runs():
+    from nssisim.population.history_matching import refocus
+
+    obs = {"y": Observation.point(0.0, 1.0)}
+    c = np.full(6, 0.37)
+    emus = [{"y": _Ball(c, 0.08)}]  # 1.4e-6 of the 6-d box: uniform clouds of 1,000 x 10 miss it
+    rng = np.random.default_rng(0)
+    ok, share, source, _ = refocus(emus, obs, np.zeros(6), np.ones(6), 10, 1000, rng)
+    assert len(ok) == 0 and share == 0.0 and source == "the box"
+    ok, share, source, _ = refocus(emus, obs, np.zeros(6), np.ones(6), 10, 1000, rng, centres=c[None, :])
+    assert len(ok) > 50 and source == "around the non-implausible runs"  # about 14 % of draws at sd 0.05
+    assert np.all(np.sqrt(((ok - c) ** 2).sum(axis=1)) < 0.08)

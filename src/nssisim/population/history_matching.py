@@ -280,6 +280,50 @@ def _maximin(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return points[idx]
 
 
+#: Uniform clouds tried (at most) before concluding that too few points are non-implausible.
+REFOCUS_ROUNDS = 10
+#: Spread (unit scale) of the points drawn around non-implausible runs when no uniform point survives.
+NEIGHBOURHOOD_SD = 0.05
+
+
+def _screen(cloud: np.ndarray, emulator_sets, observations, cutoff: float) -> np.ndarray:
+    keep = np.ones(len(cloud), bool)
+    for emus in emulator_sets:
+        keep &= emulated_implausibility(cloud, emus, observations) <= cutoff
+    return keep
+
+
+def refocus(emulator_sets, observations: Mapping[str, Observation], box_lo: np.ndarray, box_hi: np.ndarray,
+            n_design: int, cloud_size: int, rng: np.random.Generator, cutoff: float = CUTOFF,
+            centres: np.ndarray | None = None) -> tuple[np.ndarray, float, str, np.ndarray]:
+    """Non-implausible points (for every emulator set) from which the next design is drawn.
+
+    Uniform clouds of ``cloud_size`` in the box, up to :data:`REFOCUS_ROUNDS` of them until
+    ``n_design`` points survive. A small non-implausible region can escape a uniform cloud; when
+    none survives but simulated runs are non-implausible (``centres``, unit scale), points are
+    drawn around them (normal, sd :data:`NEIGHBOURHOOD_SD`) and screened the same way. Returns
+    (points, estimated non-implausible share of the unit box, where they came from, the first cloud).
+    """
+    k = len(box_lo)
+    kept, tried, first = [], 0, None
+    for _ in range(REFOCUS_ROUNDS):
+        cloud = box_lo + (box_hi - box_lo) * rng.random((cloud_size, k))
+        first = cloud if first is None else first
+        kept.append(cloud[_screen(cloud, emulator_sets, observations, cutoff)])
+        tried += cloud_size
+        if sum(len(x) for x in kept) >= n_design:
+            break
+    ok = np.vstack(kept)
+    share = len(ok) / tried * float(np.prod(box_hi - box_lo))
+    source = "the box"
+    if len(ok) == 0 and centres is not None and len(centres):
+        cloud = np.clip(centres[rng.integers(len(centres), size=cloud_size)]
+                        + NEIGHBOURHOOD_SD * rng.standard_normal((cloud_size, k)), 0.0, 1.0)
+        ok = cloud[_screen(cloud, emulator_sets, observations, cutoff)]
+        source = "around the non-implausible runs"
+    return ok, share, source, first
+
+
 def _read_runs(path: Path) -> list[dict]:
     """Finished runs of a wave file; a truncated last line (an interruption while writing) is ignored."""
     out = []
@@ -345,23 +389,21 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
             design = None
         if design is None:  # refocus on the non-implausible space of every wave's emulators
             rng = np.random.default_rng(_seed(seed, w, _CLOUD))
-            cloud = box_lo + (box_hi - box_lo) * rng.random((cloud_size, k))
-            keep = np.ones(cloud_size, bool)
-            for emus in history_emulators:
-                keep &= emulated_implausibility(cloud, emus, observations) <= cutoff
-            share = float(keep.mean()) * float(np.prod(box_hi - box_lo))
+            centres = np.array([r["u"] for r in result.runs if r["I_max"] <= cutoff]).reshape(-1, k)
+            ok, share, source, cloud = refocus(history_emulators, observations, box_lo, box_hi, wave_size, cloud_size,
+                                               rng, cutoff, centres)
             # which summaries rule the space out (share of the sampled points each one alone makes implausible)
             ruled = {n: float(np.mean(i > cutoff)) for n, i in
                      emulated_implausibilities(cloud, history_emulators[-1], observations).items()}
             result.waves[-1]["non_implausible_share_of_box"] = share
             result.waves[-1]["ruled_out_by"] = ruled
+            result.waves[-1]["next_design_from"] = source
             top = sorted(ruled.items(), key=lambda kv: -kv[1])[:5]
             log(f"  emulated non-implausible share of the box: {share:.3g}; ruled out most by: "
-                + ", ".join(f"{n} {v:.2f}" for n, v in top))
-            if not keep.any():
+                + ", ".join(f"{n} {v:.2f}" for n, v in top) + f"; next design from {source}")
+            if len(ok) == 0:
                 log(f"wave {w}: the emulators leave no non-implausible point; stopping")
                 break
-            ok = cloud[keep]
             span = ok.max(axis=0) - ok.min(axis=0)
             box_lo = np.clip(ok.min(axis=0) - BOX_MARGIN * span, 0, 1)
             box_hi = np.clip(ok.max(axis=0) + BOX_MARGIN * span, 0, 1)
@@ -450,4 +492,4 @@ def non_implausible_cloud(result: Result, observations: Mapping[str, Observation
 
 __all__ = ["BOX_MARGIN", "CLOUD_SIZE", "CUTOFF", "Emulator", "Interrupted", "Observation", "Range", "Result", "Simulator",
            "emulated_implausibilities", "emulated_implausibility", "fit_emulator", "fit_emulators", "history_match", "latin_hypercube",
-           "loo_summary", "non_implausible_cloud", "simulated_implausibility"]
+           "loo_summary", "non_implausible_cloud", "refocus", "simulated_implausibility"]
