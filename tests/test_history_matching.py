@@ -110,7 +110,7 @@ def test_bad_inputs_are_named():
 class _Ball:
     """A stand-in emulator: exactly the target value inside a tiny ball around ``c``, far off elsewhere."""
 
-    nugget = 0.0
+    nugget = var_sim = 0.0
 
     def __init__(self, c, r):
         self.c, self.r = np.asarray(c), r
@@ -132,3 +132,19 @@ def test_refocus_finds_a_tiny_region_around_non_implausible_runs():
     ok, share, source, _ = refocus(emus, obs, np.zeros(6), np.ones(6), 10, 1000, rng, centres=c[None, :])
     assert len(ok) > 50 and source == "around the non-implausible runs"  # about 14 % of draws at sd 0.05
     assert np.all(np.sqrt(((ok - c) ** 2).sum(axis=1)) < 0.08)
+
+
+def test_reported_variance_floors_the_nugget_of_a_constant_summary():
+    """A share that is 0 in every small cohort: the nugget alone would claim an exact simulator."""
+    from nssisim.population.history_matching import emulated_implausibility, fit_emulators
+
+    rng = np.random.default_rng(2)
+    u = rng.random((12, 2))
+    y = {"share": np.zeros(12)}
+    obs = {"share": Observation.point(0.1, 1e-4)}
+    bare = fit_emulators(u, y)
+    floored = fit_emulators(u, y, reported_var={"share": np.full(12, 0.01)})
+    assert floored["share"].var_sim == pytest.approx(0.01) and bare["share"].var_sim < 1e-4
+    at = np.array([[0.5, 0.5]])
+    assert emulated_implausibility(at, bare, obs)[0] > 3.0
+    assert emulated_implausibility(at, floored, obs)[0] < 1.1

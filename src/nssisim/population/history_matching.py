@@ -147,6 +147,12 @@ class Emulator:
     y_scale: float
     nugget: float  # simulator noise variance, on the summary's scale
     loo: np.ndarray  # leave-one-out standardised errors at the training points
+    var_reported: float = 0.0  # median sampling variance the simulator reported for its runs (a floor under the nugget)
+
+    @property
+    def var_sim(self) -> float:
+        """The simulator's noise used in emulated implausibilities: the nugget, at least the reported variance."""
+        return max(self.nugget, self.var_reported)
 
     def predict(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and the emulator's (latent) variance at ``u``; the nugget is separate (:attr:`nugget`)."""
@@ -189,13 +195,23 @@ def fit_emulator(name: str, u: np.ndarray, y: np.ndarray, seed: int = 0, restart
     return Emulator(name, gp, coef, scale, nugget, loo)
 
 
-def fit_emulators(u: np.ndarray, runs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, Emulator]:
-    """One emulator per summary with enough finite runs (others are skipped)."""
+def fit_emulators(u: np.ndarray, runs: Mapping[str, np.ndarray], seed: int = 0,
+                  reported_var: Mapping[str, np.ndarray] | None = None) -> dict[str, Emulator]:
+    """One emulator per summary with enough finite runs (others are skipped).
+
+    ``reported_var``: the sampling variances the simulator reported per run; their median floors
+    the emulator's simulator noise (a nugget fitted to a summary that never varies, such as a share
+    that is 0 in every small cohort, would otherwise claim an exact simulator).
+    """
     out = {}
     for name, y in runs.items():
         y = np.asarray(y, dtype=np.float64)
         if np.isfinite(y).sum() >= MIN_RUNS:
             out[name] = fit_emulator(name, u, y, seed)
+            v = np.asarray((reported_var or {}).get(name, []), dtype=np.float64)
+            v = v[np.isfinite(v)]
+            if v.size:
+                out[name].var_reported = float(np.median(v))
     return out
 
 
@@ -207,7 +223,7 @@ def emulated_implausibilities(u: np.ndarray, emulators: Mapping[str, Emulator],
         if name in emulators:
             em = emulators[name]
             mu, var = em.predict(u)
-            out[name] = obs.implausibility(mu, var + max(em.nugget, obs.var_sim))
+            out[name] = obs.implausibility(mu, var + max(em.var_sim, obs.var_sim))
     return out
 
 
@@ -453,7 +469,8 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
         result.runs.extend(wave_runs)
         u_all = np.array([r["u"] for r in result.runs])
         y = {n: np.array([_value(r["summaries"].get(n, math.nan)) for r in result.runs]) for n in observations}
-        emus = fit_emulators(u_all, y, seed=_seed(seed, w, _EMULATOR))
+        rv = {n: np.array([_variance(r["summaries"].get(n, math.nan)) for r in result.runs]) for n in observations}
+        emus = fit_emulators(u_all, y, seed=_seed(seed, w, _EMULATOR), reported_var=rv)
         nuggets = {n: e.nugget for n, e in emus.items()}
         for r in result.runs:
             if r["wave"] == w:
@@ -472,6 +489,10 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
             f"{min(r['I_max'] for r in wave_runs):.2f}; emulators {len(emus)}, LOO within +-2: "
             + ", ".join(f"{n} {v['within_2']:.2f}" for n, v in loo.items()))
     return result
+
+
+def _variance(v) -> float:
+    return float(v[1]) if isinstance(v, (tuple, list)) and v[1] is not None else math.nan
 
 
 def _value(v) -> float:
