@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.parameters import PARAMS
-from ..files import resource, toml_file, toml_value
+from ..files import did_you_mean, resource, toml_file, toml_value
 from .history_matching import CUTOFF, Observation, Range, Result, emulated_implausibility, history_match
 from .lifecourse import LifeCourse, simulate_chunk
 from .spec import PopulationSpec, load_population, population_path, POPULATIONS
@@ -319,8 +319,6 @@ def load_setup(path_or_population: str | Path = "community") -> Setup:
         elif k in PARAMS:
             blo, bhi = PARAMS[k].low, PARAMS[k].high
         else:
-            from ..files import did_you_mean
-
             raise bad(f"[ranges] {k}", "not a parameter of the parameter table nor a population setting "
                                        f"({', '.join(POPULATION_SETTINGS)}){did_you_mean(k, list(PARAMS) + list(POPULATION_SETTINGS))}")
         if not (blo <= lo and hi <= bhi):

@@ -20,7 +20,7 @@ import xarray as xr
 
 from ..core.measures import prevalence_rows
 from ..stats import odds_ratio
-from .lifecourse import QUARTER_PREFIX
+from .lifecourse import QUARTER_PREFIX, SURVEY_AGE_HIGH, SURVEY_AGE_LOW
 
 #: Maltreatment exposure: factor score at or above this counts as "maltreated" (a documented choice).
 MALTREATMENT_EXPOSED = 0.25
@@ -177,8 +177,6 @@ def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float) -> t
 
     Returns (share, n); NaN when the run's quarter columns do not reach ``high``.
     """
-    from .lifecourse import SURVEY_AGE_HIGH, SURVEY_AGE_LOW
-
     cols = {int(c[len(QUARTER_PREFIX):]): c for c in table.columns if c.startswith(QUARTER_PREFIX)}
     if not cols or (max(cols) + 1) / 4 < high - 1e-9:
         return math.nan, 0.0
