@@ -108,30 +108,38 @@ def test_bad_inputs_are_named():
 
 
 class _Ball:
-    """A stand-in emulator: exactly the target value inside a tiny ball around ``c``, far off elsewhere."""
+    """A stand-in emulator: the mean grows with the distance from ``c`` (``slope * d``), or jumps (``slope=None``)."""
 
     nugget = var_sim = 0.0
 
-    def __init__(self, c, r):
-        self.c, self.r = np.asarray(c), r
+    def __init__(self, c, slope=None, r=0.08):
+        self.c, self.slope, self.r = np.asarray(c), slope, r
 
     def predict(self, u):
         d = np.sqrt(((np.atleast_2d(u) - self.c) ** 2).sum(axis=1))
-        return np.where(d < self.r, 0.0, 10.0), np.zeros(len(d))
+        mean = np.where(d < self.r, 0.0, 10.0) if self.slope is None else self.slope * d
+        return mean, np.zeros(len(d))
 
 
-def test_refocus_finds_a_tiny_region_around_non_implausible_runs():
+def test_refocus_finds_a_tiny_region_that_uniform_clouds_miss():
     from nssisim.population.history_matching import refocus
 
     obs = {"y": Observation.point(0.0, 1.0)}
     c = np.full(6, 0.37)
-    emus = [{"y": _Ball(c, 0.08)}]  # 1.4e-6 of the 6-d box: uniform clouds of 1,000 x 10 miss it
-    rng = np.random.default_rng(0)
-    ok, share, source, _ = refocus(emus, obs, np.zeros(6), np.ones(6), 10, 1000, rng)
+    lo, hi = np.zeros(6), np.ones(6)
+    # a ball of radius 0.08: 1.4e-6 of the 6-d box, so uniform clouds of 1,000 x 10 miss it
+    flat = [{"y": _Ball(c)}]  # no slope to descend: only a non-implausible run shows the way
+    ok, share, source, _ = refocus(flat, obs, lo, hi, 10, 1000, np.random.default_rng(0))
     assert len(ok) == 0 and share == 0.0 and source == "the box"
-    ok, share, source, _ = refocus(emus, obs, np.zeros(6), np.ones(6), 10, 1000, rng, centres=c[None, :])
-    assert len(ok) > 50 and source == "around the non-implausible runs"  # about 14 % of draws at sd 0.05
+    ok, share, source, _ = refocus(flat, obs, lo, hi, 10, 1000, np.random.default_rng(0), centres=c[None, :])
+    assert len(ok) > 50 and source == "a search from the least implausible points"
     assert np.all(np.sqrt(((ok - c) ** 2).sum(axis=1)) < 0.08)
+    # a smooth implausibility (I = 37.5 d: I <= 3 inside d <= 0.08): the descent finds the region unaided
+    smooth = [{"y": _Ball(c, slope=37.5)}]
+    ok, share, source, _ = refocus(smooth, obs, lo, hi, 10, 1000, np.random.default_rng(0))
+    assert share == 0.0 and len(ok) > 50 and source == "a search from the least implausible points"
+    d = np.sqrt(((ok - c) ** 2).sum(axis=1))
+    assert np.all(d <= 0.08 + 1e-9) and d.max() > 0.05  # inside, and spread through the region, not one point
 
 
 def test_reported_variance_floors_the_nugget_of_a_constant_summary():

@@ -296,17 +296,60 @@ def _maximin(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return points[idx]
 
 
-#: Uniform clouds tried (at most) before concluding that too few points are non-implausible.
+#: Uniform clouds tried (at most) before the search for a small non-implausible region starts.
 REFOCUS_ROUNDS = 10
-#: Spread (unit scale) of the points drawn around non-implausible runs when no uniform point survives.
-NEIGHBOURHOOD_SD = 0.05
+#: Search for a small region: starting points (the least implausible sampled points and the
+#: non-implausible runs), greedy random-walk descent of the emulated implausibility (steps, initial step
+#: sd on the unit scale), then random walks inside the non-implausible region (steps, step sd).
+SEARCH_STARTS = 200
+DESCENT_STEPS = 200
+DESCENT_SD = 0.1
+WALK_STEPS = 60
+WALK_SD = 0.05
 
 
-def _screen(cloud: np.ndarray, emulator_sets, observations, cutoff: float) -> np.ndarray:
-    keep = np.ones(len(cloud), bool)
+def _imax(u: np.ndarray, emulator_sets, observations) -> np.ndarray:
+    """Largest emulated implausibility over every wave's emulators."""
+    out = np.zeros(len(u))
     for emus in emulator_sets:
-        keep &= emulated_implausibility(cloud, emus, observations) <= cutoff
-    return keep
+        out = np.maximum(out, emulated_implausibility(u, emus, observations))
+    return out
+
+
+def _search(starts: np.ndarray, emulator_sets, observations, cutoff: float, n_chains: int,
+            rng: np.random.Generator) -> np.ndarray:
+    """Points of a small non-implausible region: descend from ``starts``, then walk inside the region.
+
+    Descent: each start takes normal steps (sd :data:`DESCENT_SD`, shrinking by 0.6 every 40 steps)
+    kept only when they lower the emulated implausibility. Walk: chains started at the points that
+    reached the region take normal steps (sd :data:`WALK_SD`) kept only when they stay inside (a
+    random-walk Metropolis chain for the uniform distribution on the region); every 5th state is kept.
+    """
+    k = starts.shape[1]
+    u = starts.copy()
+    f = _imax(u, emulator_sets, observations)
+    sd = DESCENT_SD
+    for step in range(DESCENT_STEPS):
+        if (f <= cutoff).sum() >= min(len(u), n_chains):
+            break
+        prop = np.clip(u + sd * rng.standard_normal(u.shape), 0.0, 1.0)
+        fp = _imax(prop, emulator_sets, observations)
+        better = fp < f
+        u[better], f[better] = prop[better], fp[better]
+        if step % 40 == 39:
+            sd *= 0.6
+    inside = u[f <= cutoff]
+    if len(inside) == 0:
+        return np.zeros((0, k))
+    x = inside[rng.integers(len(inside), size=n_chains)]
+    kept = [inside]
+    for step in range(WALK_STEPS):
+        prop = np.clip(x + WALK_SD * rng.standard_normal(x.shape), 0.0, 1.0)
+        ok = _imax(prop, emulator_sets, observations) <= cutoff
+        x[ok] = prop[ok]
+        if step % 5 == 4:
+            kept.append(x.copy())
+    return np.unique(np.vstack(kept), axis=0)
 
 
 def refocus(emulator_sets, observations: Mapping[str, Observation], box_lo: np.ndarray, box_hi: np.ndarray,
@@ -315,29 +358,35 @@ def refocus(emulator_sets, observations: Mapping[str, Observation], box_lo: np.n
     """Non-implausible points (for every emulator set) from which the next design is drawn.
 
     Uniform clouds of ``cloud_size`` in the box, up to :data:`REFOCUS_ROUNDS` of them until
-    ``n_design`` points survive. A small non-implausible region can escape a uniform cloud; when
-    none survives but simulated runs are non-implausible (``centres``, unit scale), points are
-    drawn around them (normal, sd :data:`NEIGHBOURHOOD_SD`) and screened the same way. Returns
-    (points, estimated non-implausible share of the unit box, where they came from, the first cloud).
+    ``n_design`` points survive. In many dimensions a small non-implausible region escapes uniform
+    clouds; when fewer than ``n_design`` points survive, :func:`_search` descends from the
+    :data:`SEARCH_STARTS` least implausible sampled points, the survivors and the non-implausible
+    runs (``centres``, unit scale) and walks inside the region it reaches. Returns (points, the
+    uniform clouds' estimate of the non-implausible share of the unit box, where the points came
+    from, the first cloud).
     """
     k = len(box_lo)
-    kept, tried, first = [], 0, None
+    kept, tried, first, best, best_f = [], 0, None, np.zeros((0, k)), np.zeros(0)
     for _ in range(REFOCUS_ROUNDS):
         cloud = box_lo + (box_hi - box_lo) * rng.random((cloud_size, k))
         first = cloud if first is None else first
-        kept.append(cloud[_screen(cloud, emulator_sets, observations, cutoff)])
+        f = _imax(cloud, emulator_sets, observations)
+        kept.append(cloud[f <= cutoff])
         tried += cloud_size
+        cand, cf = np.vstack([best, cloud]), np.concatenate([best_f, f])
+        order = np.argsort(cf, kind="stable")[:SEARCH_STARTS]
+        best, best_f = cand[order], cf[order]
         if sum(len(x) for x in kept) >= n_design:
             break
     ok = np.vstack(kept)
     share = len(ok) / tried * float(np.prod(box_hi - box_lo))
-    source = "the box"
-    if len(ok) == 0 and centres is not None and len(centres):
-        cloud = np.clip(centres[rng.integers(len(centres), size=cloud_size)]
-                        + NEIGHBOURHOOD_SD * rng.standard_normal((cloud_size, k)), 0.0, 1.0)
-        ok = cloud[_screen(cloud, emulator_sets, observations, cutoff)]
-        source = "around the non-implausible runs"
-    return ok, share, source, first
+    if len(ok) >= n_design:
+        return ok, share, "the box", first
+    starts = np.vstack([ok, best] + ([centres] if centres is not None and len(centres) else []))
+    found = _search(starts, emulator_sets, observations, cutoff, max(n_design, 50), rng)
+    if len(found) > len(ok):
+        return found, share, "a search from the least implausible points", first
+    return ok, share, "the box", first
 
 
 def _read_runs(path: Path) -> list[dict]:
