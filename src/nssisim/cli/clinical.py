@@ -64,10 +64,10 @@ def clinical_profile(
                "profile": json.loads(table.to_json(orient="records"))}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        from ..files import atomic_write, atomic_write_text
+        from ..files import atomic_write_text, write_csv
 
-        atomic_write(out / "profile.csv", lambda tmp: table.to_csv(tmp, index=False))
-        atomic_write(out / "referred.csv", lambda tmp: sample.table.to_csv(tmp, index=False))
+        write_csv(table, out / "profile.csv", index=False)
+        write_csv(sample.table, out / "referred.csv", index=False)
         atomic_write_text(out / "profile.json", json.dumps(payload, indent=1))
         shutil.rmtree(partial, ignore_errors=True)
     if as_json:
