@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nssisim.population import (CALIBRATED, ENVIRONMENT_CALIBRATED, TARGETS, apply_to_spec, calibrated_ranges, with_settings, format_report, implausibility, load_record, load_targets, record_toml, simulated_measures)
+from nssisim.population import (TARGETS, apply_to_spec, with_settings, format_report, implausibility, load_record, load_setup, load_targets, record_toml, simulated_measures)
 from nssisim.population import ENVIRONMENT_FIELD
 from nssisim.core import PARAMS
 from nssisim.population import load_population, parse_population
@@ -31,14 +31,16 @@ def test_missing_target_entry_is_named(tmp_path):
 
 
 def _measures(**kw):
-    m = {"n": 1e9, "n_lifetime": 1e9, "onset_var": 1.0}
-    m.update(kw)
-    return m
+    """Measures as calibration_measures gives them: (value, sampling variance), here with no sampling noise."""
+    return {k: (v, 0.0) for k, v in kw.items()}
 
 
 def test_implausibility_zero_at_target_and_grows():
     entries = load_targets()
     t = {x.id: x for x in TARGETS}
+    # a sampling variance widens the denominator
+    wide = implausibility(t["lifetime"], entries["lifetime"], {"lifetime_nssi": (0.30, 0.01)})
+    assert wide < implausibility(t["lifetime"], entries["lifetime"], _measures(lifetime_nssi=0.30))
     assert implausibility(t["lifetime"], entries["lifetime"], _measures(lifetime_nssi=0.221)) == pytest.approx(0.0)
     near = implausibility(t["lifetime"], entries["lifetime"], _measures(lifetime_nssi=0.25))
     far = implausibility(t["lifetime"], entries["lifetime"], _measures(lifetime_nssi=0.40))
@@ -49,8 +51,11 @@ def test_implausibility_zero_at_target_and_grows():
     assert implausibility(t["peak_age"], entries["peak_age"], _measures(peak_age=15.0)) == 0.0
     assert implausibility(t["peak_age"], entries["peak_age"], _measures(peak_age=12.0)) == pytest.approx(4.0)
     # odds ratios on the log scale; a missing measure is maximally implausible
-    m = _measures(maltreatment_or=3.42, maltreatment_or_low=3.0, maltreatment_or_high=3.9)
+    m = _measures(maltreatment_or=math.log(3.42))
     assert implausibility(t["maltreatment_or"], entries["maltreatment_or"], m) == pytest.approx(0.0)
+    # the decline after 18 is an inequality: inside costs nothing
+    assert implausibility(t["decline_after_18"], entries["decline_after_18"], _measures(decline_ratio=0.3)) == 0.0
+    assert implausibility(t["decline_after_18"], entries["decline_after_18"], _measures(decline_ratio=0.8)) > 3
     assert implausibility(t["onset"], entries["onset"], _measures(onset_mean=math.nan)) == math.inf
 
 
@@ -83,14 +88,18 @@ def test_apply_to_spec_round_trip():
     assert spec.parameters == {"act_bias": -3.0}
 
 
-def test_calibrated_ranges_within_bounds():
+def test_shipped_setup_ranges_within_bounds():
     from nssisim.population import POPULATION_SETTINGS
 
-    for k, (lo, hi, _) in CALIBRATED.items():
-        if k in POPULATION_SETTINGS:
-            assert 0.0 <= lo < hi <= 1.0
+    setup = load_setup("community")
+    assert setup.course.start_age == 10.0 and setup.course.end_age == 25.0
+    for r in setup.ranges:
+        if r.name in POPULATION_SETTINGS:
+            assert 0.0 <= r.low < r.high <= 1.0
         else:
-            assert PARAMS[k].low <= lo < hi <= PARAMS[k].high
+            assert PARAMS[r.name].low <= r.low < r.high <= PARAMS[r.name].high
+    ids = {t.id for t in TARGETS}
+    assert set(setup.fit) <= ids and len(setup.fit) >= 20
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -105,11 +114,11 @@ def test_shipped_record_matches_shipped_spec():
     for k, f in ENVIRONMENT_FIELD.items():  # the environment's shape, when the spec has one
         if k in fitted:
             assert getattr(spec.environment[0], f) == pytest.approx(fitted.pop(k))
-    assert set(rec["parameters"]) == set(calibrated_ranges(spec))
+    assert set(rec["parameters"]) == set(rec["ranges"])
     assert spec.parameters == pytest.approx(fitted)
-    for k in ("waves", "wave_size", "subjects_per_candidate", "seed", "cutoff"):
+    for k in ("waves", "wave_size", "seed", "cutoff"):
         assert k in rec["method"]
-    assert set(rec["targets"]) == {t.id for t in TARGETS}
+    assert set(rec["targets"]) <= {t.id for t in TARGETS}
     text = format_report(rec, markdown=True)
     for tid, r in rec["targets"].items():
         assert f"| {tid} |" in text
@@ -117,30 +126,6 @@ def test_shipped_record_matches_shipped_spec():
             assert f"[{r['low']:g}, {r['high']:g}]" in text
     # the TOML writer round-trips
     assert tomllib.loads(record_toml({**rec, "history": None}))["parameters"] == rec["parameters"]
-
-
-def test_emulators_recover_a_quadratic_response():
-    from nssisim.population import emulated_implausibility, fit_emulators
-
-    rng = np.random.default_rng(1)
-    k = len(CALIBRATED)
-    u = rng.random((60, k))
-    entries = load_targets()
-    # every fitted target responds to the first parameter only, exactly through its published value at u0 = 0.5
-    sims = {}
-    for t in TARGETS:
-        e = entries[t.id]
-        z = e.get("value", 0.5 * (e.get("low", 0) + e.get("high", 0)))
-        f = z + (u[:, 0] - 0.5) * (0.5 * z)
-        sims[f"sim_{t.id}"] = np.exp(np.log(z) + (u[:, 0] - 0.5)) if t.scale == "log" else f
-    emus = fit_emulators(u, pd.DataFrame(sims))
-    assert all(v[1] < 1e-3 for v in emus.values())
-    at = np.full((1, k), 0.3)
-    at[0, 0] = 0.5
-    off = at.copy()
-    off[0, 0] = 1.0
-    assert emulated_implausibility(at, emus, entries)[0] < 0.5
-    assert emulated_implausibility(off, emus, entries)[0] > 3.0
 
 
 def test_correlation_scale_written_and_parsed():
@@ -158,25 +143,62 @@ def test_correlation_scale_written_and_parsed():
     np.testing.assert_allclose(spec.with_correlation_scale(1.0).correlation, base.correlation, atol=1e-12)
 
 
-def test_calibrate_cli_tiny_run_writes_record_and_spec(tmp_path):
+TINY_SETUP = """
+population = "community"
+[course]
+start_age = 11.0
+end_age = 18.0
+[method]
+waves = 1
+wave_size = 6
+subjects = 12
+confirm_subjects = 12
+seed = 7
+ensemble_size = 1
+extra_waves = 0
+cloud_size = 500
+cutoff = 1000.0
+[fit]
+targets = ["lifetime", "five_plus", "attempt_lifetime"]
+[ranges]
+act_bias = [-4.0, -2.0, "linear"]
+correlation_scale = [0.0, 1.0]
+"""
+
+
+def test_calibrate_cli_tiny_run_writes_record_spec_and_ensemble(tmp_path):
+    """End to end on a tiny setup (6 candidates x 12 subjects); the cut-off is wide so every candidate counts."""
     from typer.testing import CliRunner
 
     from nssisim.cli import app
+    from nssisim.population import load_ensemble
 
     runner = CliRunner()
-    rec, spec = tmp_path / "rec.toml", tmp_path / "spec.toml"
-    args = ["calibrate", "--waves", "1", "--wave-size", "4", "--subjects", "16", "--confirm", "16", "--no-progress",
-            "--record", str(rec), "--write-spec", str(spec)]
+    setup = tmp_path / "setup.toml"
+    setup.write_text(TINY_SETUP)
+    rec, spec, ens = tmp_path / "rec.toml", tmp_path / "spec.toml", tmp_path / "ens.toml"
+    args = ["calibrate", "--setup", str(setup), "--no-progress", "--out", str(tmp_path / "run"),
+            "--record", str(rec), "--write-spec", str(spec), "--ensemble", str(ens)]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+    assert "per candidate" in res.output and "estimate:" in res.output  # the time estimate before the run
     record = load_record(rec)
-    assert record["method"]["candidates"] == 4 and record["method"]["subjects_per_candidate"] == 16
-    assert set(record["parameters"]) == set(CALIBRATED)
+    assert record["method"]["candidates"] == 6 and record["method"]["subjects"] == 12
+    assert set(record["parameters"]) == {"act_bias", "correlation_scale"}
+    assert record["targets"]["lifetime"]["status"] == "fitted"
+    assert record["targets"]["dbta_completed"]["status"] == "not yet measured"
     written = load_population(spec)
     assert written.correlation_scale == pytest.approx(record["parameters"]["correlation_scale"])
-    assert written.parameters == pytest.approx({k: v for k, v in record["parameters"].items() if k != "correlation_scale"})
+    assert written.parameters == pytest.approx({"act_bias": record["parameters"]["act_bias"]})
+    e = load_ensemble(ens)
+    assert len(e["sets"]) == 6 and all(s["I_max"] <= 1000.0 for s in e["sets"])
+    assert e["record"]["seed"] == 7 and "wave_1_seconds" in e["record"]
     res = runner.invoke(app, args)  # never overwrites without --overwrite
     assert res.exit_code == 1 and "--overwrite" in res.output
+    # the report shows the ensemble's range beside the default
+    res = runner.invoke(app, ["calibration-report", str(rec), "--ensemble", str(ens)])
+    assert res.exit_code == 0, res.output
+    assert "Ensemble: 6 parameter sets" in res.output and "not yet measured" in res.output
 
 
 _ENV_TABLE = """
@@ -204,11 +226,9 @@ def test_environment_shape_fitted_written_and_applied():
     i = plain.index("\n[parameters]")
     text = plain[:i] + "\n" + _ENV_TABLE + plain[i:]
     spec = parse_population(tomllib.loads(text), "env.toml")
-    assert calibrated_ranges(parse_population(tomllib.loads(plain), "plain.toml")) == CALIBRATED
-    assert set(calibrated_ranges(spec)) == set(CALIBRATED) | set(ENVIRONMENT_CALIBRATED)
-    for k, (lo, hi, _) in ENVIRONMENT_CALIBRATED.items():  # the ranges pass the spec's own checks
-        for v in (lo, hi):
-            with_settings(spec, {k: v})
+    for k, v in {"environment_change": 4.0, "environment_peak_age": 17.5, "environment_rise_years": 0.3,
+                 "environment_decline_years": 8.0}.items():  # typical range ends pass the spec's own checks
+        with_settings(spec, {k: v})
     x = {"act_bias": -3.5, "environment_change": 2.5, "environment_peak_age": 15.25, "environment_rise_years": 0.8,
          "environment_decline_years": 4.0}
     new = apply_to_spec(text, x, "test")

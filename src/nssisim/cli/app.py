@@ -7,7 +7,8 @@ was not given, a missing optional module, ``targets --strict`` with a failing ta
 This module creates the Typer app and registers the commands, which live in one module per
 domain: ``simulate.py`` (simulate, targets, ablate, bench, docs, params), ``demo.py``,
 ``ema.py`` (the ``ema`` sub-app, fit, recover), ``sweeps.py`` (sensitivity, sweep),
-``population.py`` (population, calibrate, calibration-report) and ``trial.py``; their shared
+``population.py`` (population, calibrate, calibration-report), ``trial.py`` and ``clinical.py``
+(clinical-profile); their shared
 helpers are in ``common.py``. The command modules never import this one.
 """
 
@@ -19,7 +20,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
-from . import demo, ema, population, simulate, sweeps, trial
+from . import clinical, demo, ema, population, simulate, sweeps, trial
 
 app = typer.Typer(
     name="nssisim",
@@ -69,6 +70,7 @@ app.command()(population.population)
 app.command()(population.calibrate)
 app.command("calibration-report")(population.calibration_report)
 app.command()(trial.trial)
+app.command("clinical-profile")(clinical.clinical_profile)
 app.command("sweep")(sweeps.sweep_cmd)
 
 

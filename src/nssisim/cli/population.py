@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from ..population import (apply_to_spec, CAL_SEED, CAL_SUBJECTS, calibrate as run_cal, CONFIRM_SUBJECTS, DEFAULT_CHUNK,
-                          DEFAULT_END_AGE, DEFAULT_START_AGE, format_report, LifeCourse, load_population, load_record,
-                          population_path, PopulationError, POPULATIONS, prevalence_by_age_table, record_toml,
-                          run_population, summarise, WAVE_SIZE, WAVES)
+from ..population import (apply_to_spec, calibrate as run_cal, DEFAULT_CHUNK, DEFAULT_END_AGE, DEFAULT_START_AGE,
+                          ensemble_path, format_report, LifeCourse, load_ensemble, load_population, load_record,
+                          load_setup, population_path, PopulationError, POPULATIONS, prevalence_by_age_table,
+                          record_toml, run_ensemble, run_population, summarise, write_ensemble)
 from .common import _check_out, _echo_warnings, _fail, _interruptible, _write_netcdf, _writing
 
 # The population package is imported at module level here (unlike the other command modules):
@@ -30,9 +30,14 @@ def population(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out (finished chunks are kept).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
     csv: Annotated[bool, typer.Option("--csv", help="Also write the measurements as CSV.")] = False,
+    ensemble: Annotated[str | None, typer.Option("--ensemble", help="Run once per parameter set of this ensemble (a TOML path or a population name with a shipped ensemble) and report prediction intervals across sets (ensemble_per_set.csv, ensemble_summary.csv).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Run a population over the life course in chunks and write its measurements (see docs/population.md).
+
+    With --ensemble, the population is simulated once per calibrated parameter set instead (set i with
+    seed + i), and the 5-95 % range of every calibration measure across sets is reported: a prediction
+    interval that includes the parameter uncertainty, beside the sampling sd of one set.
 
     Each chunk is reduced to one row of measurements per subject and written atomically, so an interrupted run
     continues with --resume. Writes the tidy table (measurements.parquet), prevalence by age (CSV) and a netCDF
@@ -49,6 +54,9 @@ def population(
         course = LifeCourse(start_age, end_age)
     except (PopulationError, ValueError) as err:
         raise _fail(str(err), 2) from None
+    if ensemble is not None:
+        _population_ensemble(pspec, ensemble, out, subjects, seed, course, chunk, overwrite, progress)
+        return
     _check_out(out, kind="dir")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LongRunWarning)
@@ -99,57 +107,113 @@ def population_timing(subjects: int, chunk: int, n_days: float, resumed_chunks: 
     return f"{head} in {wall:.1f} s ({computed:,} simulated at {rate:,.0f} subject-years/s{note})"
 
 
+def _population_ensemble(pspec, ensemble: str, out: Path, subjects: int, seed: int, course, chunk: int,
+                         overwrite: bool, progress: bool) -> None:
+    paths = (out / "ensemble_per_set.csv", out / "ensemble_summary.csv")
+    for p in paths:
+        if p.exists() and not overwrite:
+            raise _fail(f"{p} exists; pass --overwrite to replace it", 1)
+    t0 = time.perf_counter()
+    try:
+        per_set, summary = run_ensemble(pspec, load_ensemble(ensemble)["path"], subjects, seed=seed, course=course,
+                                        chunk_size=chunk, progress=progress)
+    except (FileNotFoundError, ValueError) as err:
+        raise _fail(str(err), 2) from None
+    out.mkdir(parents=True, exist_ok=True)
+    from ..files import write_csv
+
+    write_csv(per_set, paths[0], index=False)
+    write_csv(summary, paths[1], index=False)
+    typer.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    typer.echo(f"{len(per_set)} parameter sets x {subjects:,} subjects in {time.perf_counter() - t0:.1f} s; q05-q95: "
+               "prediction interval across sets (parameter uncertainty and sampling noise); sampling_sd: one set's "
+               f"sampling sd; wrote {paths[0]} and {paths[1]}")
+
+
 def calibrate(
-    spec: Annotated[str, typer.Option("--population", "-p", help="Population to calibrate (shipped name or TOML path).")] = "community",
+    setup: Annotated[str, typer.Option("--setup", help="Calibration setup: a shipped population name (configs/calibrate_<name>.toml) or a TOML path: population, life course, method, fitted targets, [ranges].")] = "community",
     targets: Annotated[Path | None, typer.Option("--targets", help="Calibration targets TOML (default: the shipped copy of targets/calibration.toml).")] = None,
-    waves: Annotated[int, typer.Option("--waves", min=1, help="History-matching waves.")] = WAVES,
-    wave_size: Annotated[int, typer.Option("--wave-size", min=4, help="Candidates per wave.")] = WAVE_SIZE,
-    subjects: Annotated[int, typer.Option("--subjects", min=16, help="Subjects per candidate (common random numbers).")] = CAL_SUBJECTS,
-    confirm: Annotated[int, typer.Option("--confirm", min=16, help="Subjects of the confirmation run of the best candidate.")] = CONFIRM_SUBJECTS,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the design and the simulations.")] = CAL_SEED,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder: each wave's design and finished candidates, written as they finish (resumable).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out.")] = False,
+    waves: Annotated[int | None, typer.Option("--waves", min=1, help="History-matching waves (default: the setup's).")] = None,
+    wave_size: Annotated[int | None, typer.Option("--wave-size", min=4, help="Candidates per wave (default: the setup's).")] = None,
+    extra_waves: Annotated[int | None, typer.Option("--extra-waves", min=0, help="Extra waves while the ensemble is too small (default: the setup's).")] = None,
+    subjects: Annotated[int | None, typer.Option("--subjects", min=8, help="Subjects per candidate (common random numbers; default: the setup's).")] = None,
+    confirm: Annotated[int | None, typer.Option("--confirm", min=8, help="Subjects of the default's confirmation run (default: the setup's).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the design and the simulations (default: the setup's).")] = None,
+    ensemble_size: Annotated[int | None, typer.Option("--ensemble-size", min=1, help="Non-implausible sets the ensemble needs (default: the setup's).")] = None,
     record: Annotated[Path | None, typer.Option("--record", help="Calibration record to write (default: print only).")] = None,
-    write_spec: Annotated[Path | None, typer.Option("--write-spec", help="Write the spec with the calibrated [parameters] table to this TOML file.")] = None,
+    ensemble: Annotated[Path | None, typer.Option("--ensemble", help="Write the ensemble of non-implausible parameter sets to this TOML file.")] = None,
+    write_spec: Annotated[Path | None, typer.Option("--write-spec", help="Write the spec with the default parameter set in its [parameters] table to this TOML file.")] = None,
     history: Annotated[Path | None, typer.Option("--history", help="Write every candidate with its implausibilities (CSV).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing --record/--write-spec/--history files.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing --record/--ensemble/--write-spec/--history files.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
-    """Fit the unpinned parameters to the published numbers by history matching (see docs/population.md)."""
-    for p, option in ((record, "--record"), (write_spec, "--write-spec"), (history, "--history")):
-        if p is not None:
-            _check_out(p, overwrite=overwrite, option=option)
-    try:
-        pspec = load_population(spec)
-        with _interruptible("nothing was written (a calibration writes its files when it is complete); run the "
-                            "same command again"):
-            rec = run_cal(spec, targets=targets, waves=waves, wave_size=wave_size, n_subjects=subjects,
-                          confirm_subjects=confirm, seed=seed, progress=progress, log=typer.echo)
-    except (PopulationError, ValueError, FileNotFoundError) as err:
-        raise _fail(str(err), 2) from None
-    typer.echo(format_report(rec))
-    typer.echo("calibrated: " + ", ".join(f"{k} = {v:.4g}" for k, v in rec["parameters"].items()))
+    """History matching with Gaussian-process emulators of the setup's parameters to the published numbers (docs/calibration.md).
+
+    Prints a time estimate (from timing one candidate) before it starts; with --out every finished candidate is
+    on disk, and --resume continues an interrupted run.
+    """
     from ..files import atomic_write_text, write_csv
 
+    for p, option in ((record, "--record"), (ensemble, "--ensemble"), (write_spec, "--write-spec"),
+                      (history, "--history")):
+        if p is not None:
+            _check_out(p, overwrite=overwrite, option=option)
+    if out is not None:
+        _check_out(out, kind="dir")
+    try:
+        cfg = load_setup(setup).with_method(waves=waves, wave_size=wave_size, extra_waves=extra_waves, subjects=subjects,
+                                             confirm_subjects=confirm, seed=seed, ensemble_size=ensemble_size)
+        pspec = load_population(cfg.population)
+        saved = (f"finished candidates are kept in {out}; run the same command with --resume to continue" if out
+                 else "nothing was kept (pass --out to keep finished candidates and resume)")
+        with _interruptible(saved):
+            rec = run_cal(cfg, targets=targets, out_dir=out, resume=resume, progress=progress, log=typer.echo)
+    except FileExistsError as err:
+        raise _fail(str(err), 1) from None
+    except (PopulationError, ValueError, FileNotFoundError) as err:
+        raise _fail(str(err), 2) from None
+    typer.echo(format_report(rec, {"sets": rec["ensemble"]}))
+    typer.echo("default: " + ", ".join(f"{k} = {v:.4g}" for k, v in rec["parameters"].items()))
     with _writing():
         if record is not None:
             atomic_write_text(record, record_toml(rec))
             typer.echo(f"wrote {record}")
         if history is not None:
-            write_csv(rec["history"], history, index=False)
+            import pandas as pd
+
+            write_csv(pd.DataFrame([{"wave": r["wave"], "index": r["index"], "seed": r["seed"], "seconds": r["seconds"],
+                                     **r["params"], **{f"I_{k}": v for k, v in r["I"].items()}, "I_max": r["I_max"]}
+                                    for r in rec["history"]]), history, index=False)
             typer.echo(f"wrote {history}")
         if write_spec is not None:
-            text = (population_path(spec) if spec in POPULATIONS else Path(spec)).read_text(encoding="utf-8")
+            src = cfg.population
+            text = (population_path(src) if src in POPULATIONS else Path(src)).read_text(encoding="utf-8")
             atomic_write_text(write_spec, apply_to_spec(text, rec["parameters"], f"calibrated by `nssisim calibrate` on "
                                                         f"{rec['date']} (record: calibration_{pspec.name}.toml)"))
             typer.echo(f"wrote {write_spec}")
+    if ensemble is not None:
+        try:
+            write_ensemble(ensemble, rec, min_sets=cfg.method["ensemble_size"], overwrite=overwrite)
+        except ValueError as err:
+            raise _fail(f"ensemble not written: {err}", 1) from None
+        typer.echo(f"wrote {ensemble} ({len(rec['ensemble'])} parameter sets)")
 
 
 def calibration_report(
     which: Annotated[str, typer.Argument(help="Population name (shipped record) or a calibration record TOML.")] = "community",
+    ensemble: Annotated[str | None, typer.Option("--ensemble", help="Ensemble TOML (default: the shipped ensemble of the record's population, if there is one).")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ) -> None:
-    """Model versus target: each simulated value with the published value and interval beside it."""
+    """Model versus target: published value and interval, the default's value, the ensemble's 5-95 % range, inside or not."""
     try:
         rec = load_record(which)
-    except FileNotFoundError as err:
+        ens = None
+        if ensemble is not None:
+            ens = load_ensemble(ensemble)
+        elif ensemble_path(rec.get("population", "")).is_file():
+            ens = load_ensemble(ensemble_path(rec["population"]))
+    except (FileNotFoundError, ValueError) as err:
         raise _fail(str(err), 2) from None
-    typer.echo(format_report(rec, markdown=markdown))
+    typer.echo(format_report(rec, ens, markdown=markdown))

@@ -48,6 +48,7 @@ from .simulation import (
 )
 from .simulation import check_run_size, estimate_run, LongRunWarning, RunTooLargeError
 from .measures import (
+    addictive_features,
     ADDICTIVE_MIN_COMPONENTS,
     COLUMNS,
     CRAVING_URGES_PER_WEEK,
@@ -88,7 +89,8 @@ __all__ = ["check_value", "defaults", "HOURS_PER_DAY", "HOURS_PER_YEAR", "MECHAN
            "reference_params", "reference_run", "reference_step", "apply_schedule", "config_hash", "COUNT_FIELDS",
            "effective_params", "EVENT_KINDS", "events_table", "mechanism_switches", "PARAM_NAMES", "Schedule",
            "schedule_effects", "SCHEDULE_TARGETS", "SEGMENT_PERSON_STEPS", "simulate", "simulate_cohort",
-           "stack_params", "step_uniforms", "SUBJECT_QUANTUM", "UNROLL", "RECORDABLE", "RECORDS", "ADDICTIVE_MIN_COMPONENTS", "COLUMNS",
+           "stack_params", "step_uniforms", "SUBJECT_QUANTUM", "UNROLL", "RECORDABLE", "RECORDS", "addictive_features",
+           "ADDICTIVE_MIN_COMPONENTS", "COLUMNS",
            "CRAVING_URGES_PER_WEEK", "CRITERION_A_DAYS", "DESPITE_HARM_MIN_ACTS", "EPISODE_GAP_HOURS",
            "HARM_CUTOFF", "IDEATION_CUTOFF", "LOSS_OF_CONTROL_SHARE", "REPETITIVE_ACTS", "TOLERANCE_CUTOFF",
            "YEAR_HOURS", "measure", "prevalence_by_age", "prevalence_rows", "summary", "PRESETS", "load_preset",

@@ -106,6 +106,30 @@ def _run_geometry(ds: xr.Dataset) -> tuple[np.ndarray, float, float, float, floa
     return time, block, dt, float(time[-1]), start_age
 
 
+def addictive_features(n_acts_12m, urges_per_week, habit_acts_12m, final_tolerance, acts_despite_harm_12m) -> dict:
+    """The addictive-features index and profile (module docstring) from past-year counts.
+
+    Arguments are per-subject arrays over the past-year window: acts, urges per week, habit-triggered
+    acts, the tolerance state at the end of the window, and acts made while the harm expectancy at
+    the end of the previous record block was at least :data:`HARM_CUTOFF`. Returns the components
+    (``craving``, ``tolerance``, ``loss_of_control``, ``despite_harm``), ``five_plus_12m``,
+    ``habit_share_12m``, ``addictive_index`` (0-4) and ``addictive``. :func:`measure` and the
+    referral profile (:mod:`nssisim.population.referral`) both use this one definition.
+    """
+    acts = np.asarray(n_acts_12m, dtype=np.float64)
+    habit = np.asarray(habit_acts_12m, dtype=np.float64)
+    five = acts >= REPETITIVE_ACTS
+    habit_share = np.divide(habit, acts, out=np.zeros(acts.shape), where=acts > 0)
+    craving = np.asarray(urges_per_week) >= CRAVING_URGES_PER_WEEK
+    tol = np.asarray(final_tolerance) >= TOLERANCE_CUTOFF
+    loc = (acts > 0) & (habit_share >= LOSS_OF_CONTROL_SHARE)
+    dh = np.asarray(acts_despite_harm_12m) >= DESPITE_HARM_MIN_ACTS
+    index = craving.astype(int) + tol + loc + dh
+    return {"five_plus_12m": five, "habit_share_12m": habit_share, "craving": craving, "tolerance": tol,
+            "loss_of_control": loc, "despite_harm": dh, "addictive_index": index,
+            "addictive": five & (index >= ADDICTIVE_MIN_COMPONENTS)}
+
+
 def measure(ds: xr.Dataset) -> pd.DataFrame:
     """One row per subject (index ``subject``) with the measures in :data:`COLUMNS`."""
     time, block, dt, end, start_age = _run_geometry(ds)
@@ -162,14 +186,10 @@ def measure(ds: xr.Dataset) -> pd.DataFrame:
 
     lifetime = n_acts > 0
     nssi_12m = n_acts_12m > 0
-    five = n_acts_12m >= REPETITIVE_ACTS
     urges_pw = urges_12m / weeks
-    habit_share = np.divide(habit_12m, n_acts_12m, out=np.zeros(n), where=n_acts_12m > 0)
-    craving = urges_pw >= CRAVING_URGES_PER_WEEK
-    tol = final_tol >= TOLERANCE_CUTOFF
-    loc = (n_acts_12m > 0) & (habit_share >= LOSS_OF_CONTROL_SHARE)
-    dh = despite >= DESPITE_HARM_MIN_ACTS
-    index = craving.astype(int) + tol + loc + dh
+    af = addictive_features(n_acts_12m, urges_pw, habit_12m, final_tol, despite)
+    five, habit_share, craving, tol, loc, dh, index = (af[k] for k in (
+        "five_plus_12m", "habit_share_12m", "craving", "tolerance", "loss_of_control", "despite_harm", "addictive_index"))
     out = pd.DataFrame({
         "lifetime_nssi": lifetime,
         "nssi_12m": nssi_12m,
@@ -191,7 +211,7 @@ def measure(ds: xr.Dataset) -> pd.DataFrame:
         "loss_of_control": loc,
         "despite_harm": dh,
         "addictive_index": index.astype(np.int64),
-        "addictive": five & (index >= ADDICTIVE_MIN_COMPONENTS),
+        "addictive": af["addictive"],
         "cessation": lifetime & ~nssi_12m,
         "peak_ideation": peak_ide,
         "ideation": peak_ide > IDEATION_CUTOFF,
@@ -247,6 +267,6 @@ def summary(m: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-__all__ = ["ADDICTIVE_MIN_COMPONENTS", "COLUMNS", "CRAVING_URGES_PER_WEEK", "CRITERION_A_DAYS", "DESPITE_HARM_MIN_ACTS",
+__all__ = ["ADDICTIVE_MIN_COMPONENTS", "COLUMNS", "addictive_features", "CRAVING_URGES_PER_WEEK", "CRITERION_A_DAYS", "DESPITE_HARM_MIN_ACTS",
            "EPISODE_GAP_HOURS", "HARM_CUTOFF", "IDEATION_CUTOFF", "LOSS_OF_CONTROL_SHARE", "REPETITIVE_ACTS",
            "TOLERANCE_CUTOFF", "YEAR_HOURS", "measure", "prevalence_by_age", "prevalence_rows", "summary"]

@@ -1,5 +1,6 @@
 """Populations over the life course: population specs (correlated risk and protective factors),
-the life-course runner, survey statistics, and the history-matching calibration.
+the life-course runner, survey statistics, the history-matching calibration (generic method in
+``history_matching``) and its parameter ensemble.
 """
 
 from .spec import (
@@ -49,32 +50,59 @@ from .survey import (
     simulated_measures,
     summarise,
 )
+from .criteria import (
+    Criterion,
+    History,
+    history_of,
+    meets,
+    MEASURES as CRITERION_MEASURES,
+    Node,
+    parse_node,
+    WindowCache,
+)
+from .referral import (
+    DEFAULT_POOL,
+    format_profile,
+    help_seeking,
+    load_rule,
+    parse_rule,
+    profile_rows,
+    profile_table,
+    PROFILE_COLUMNS,
+    refer,
+    referral_days,
+    ReferralError,
+    ReferralRule,
+    ReferredSample,
+    RULES,
+    SCREEN_START_AGE,
+    screen_chunk,
+)
 from .calibration import (
     apply_to_spec,
     CAL_SEED,
     CAL_SUBJECTS,
     calibrate,
-    CALIBRATED,
+    CalTarget,
     CONFIRM_SUBJECTS,
-    calibrated_ranges,
-    CUTOFF,
-    emulated_implausibility,
-    ENVIRONMENT_CALIBRATED,
+    ENSEMBLE_SIZE,
     ENVIRONMENT_FIELD,
     evaluate,
-    fit_emulators,
     format_report,
     implausibility,
     load_record,
+    load_setup,
     load_targets,
     POPULATION_SETTINGS,
     record_toml,
+    register_measure,
+    Setup,
     TARGETS,
     WAVE_SIZE,
     WAVES,
     with_settings,
 )
-
+from .ensemble import ensemble_path, ensemble_sets, load_ensemble, run_ensemble, write_ensemble
 __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "EnvironmentComponent", "FACTOR_PREFIX",
            "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError", "PopulationSpec", "factors_to_params",
            "load_population", "params_of", "parse_population", "sample_factors", "sample_population",
@@ -82,8 +110,13 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW", "collect", "reduce_chunk", "run_in_memory",
            "run_population", "simulate_chunk", "survey_ages", "BULLYING_EXPOSED", "MALTREATMENT_EXPOSED",
            "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table", "simulated_measures", "summarise",
-           "ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "emulated_implausibility", "fit_emulators", "CALIBRATED",
-           "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec",
-           "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_targets", "record_toml",
-           "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE", "check_population_size",
-           "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "chunk_path"]
+           "ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "with_settings", "TARGETS", "apply_to_spec", "CalTarget",
+           "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_setup", "load_targets",
+           "record_toml", "register_measure", "Setup", "ENSEMBLE_SIZE",
+           "CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "WAVES", "WAVE_SIZE",
+           "ensemble_path", "ensemble_sets", "load_ensemble", "run_ensemble", "write_ensemble",
+           "check_population_size", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "chunk_path",
+           "CRITERION_MEASURES", "Criterion", "History", "Node", "WindowCache", "meets", "history_of", "parse_node",
+           "DEFAULT_POOL", "PROFILE_COLUMNS", "RULES", "ReferralError", "ReferralRule", "ReferredSample",
+           "SCREEN_START_AGE", "format_profile", "help_seeking", "load_rule", "parse_rule", "profile_rows",
+           "profile_table", "refer", "referral_days", "screen_chunk"]

@@ -1,58 +1,36 @@
-"""Calibration of a population to published numbers by history matching (``nssisim calibrate``).
+"""Calibration of a population to published numbers (``nssisim calibrate``): the NSSI side.
 
-Data flow
----------
-``targets/calibration.toml`` (published values with intervals; a copy ships as
-``data/calibration_targets.toml``) -> :data:`TARGETS` (which entry each simulated measure is
-compared with, and how it is defined) -> candidate parameter sets (:data:`CALIBRATED`, their
-ranges) -> :func:`evaluate` (one life-course chunk per candidate: same subjects, same random
-streams and survey ages for every candidate, i.e. common random numbers; reduced by
-:func:`nssisim.population.lifecourse.reduce_chunk` and :func:`simulated_measures`) -> implausibility ->
-next wave -> the best candidate, re-run on a larger confirmation cohort -> a calibration record
-(``configs/calibration_<population>.toml``) and the calibrated values in the spec's
-``[parameters]`` table.
+The method is generic and lives in :mod:`nssisim.population.history_matching` (history matching
+with Gaussian-process emulators, waves, implausibility cut-off 3, leave-one-out diagnostics,
+resumable run folder). This module says what is matched:
 
-Method: history matching with an implausibility measure (Craig et al. 1997; Vernon, Goldstein
-& Bower 2010). Candidates are simulated (a few seconds each); between waves, one regression
-emulator per target (constant, linear and squared terms of the unit-scaled parameters, ridge
-least squares; its variance is the mean squared leave-one-out residual, which contains the
-simulation noise) predicts every target over :data:`EMULATOR_SAMPLES` random points of the box,
-and the next wave is drawn from the points whose emulated implausibility is at most the cut-off
-(or, when none is, from the best-scoring ones).
-For target ``j`` with published value ``z_j`` and simulated value ``f_j(x)``::
+* **Targets** (:data:`TARGETS`): each names its entry (and field) in ``targets/calibration.toml``
+  (a copy ships as ``data/calibration_targets.toml``) and the exact simulated measure
+  (:func:`nssisim.population.survey.calibration_measures`, defined like the published one), the ages
+  the life course must cover to measure it, and how the published number becomes an
+  :class:`~nssisim.population.history_matching.Observation` (:func:`observation`). Targets that need a
+  referral rule, a trial or an EMA study (clinical frequency, EMA rates, DBT-A in practice) have no
+  measure here: :func:`register_measure` plugs one in; until then they are reported as "not yet
+  measured".
+* **The setup** (``configs/calibrate_<population>.toml``, :func:`load_setup`): the population, the
+  life course, the method settings, which targets are fitted, and the parameters to fit with their
+  ranges (``[ranges]``: any row of the parameter table, the correlation scale, or the shape of the
+  spec's age-varying environment), so a new mechanism parameter needs no code change.
+* **Outputs**: the calibration record (:func:`record_toml`; the default parameter set, written into
+  the spec's ``[parameters]`` table by :func:`apply_to_spec`) and an ensemble of non-implausible
+  parameter sets (:mod:`nssisim.population.ensemble`).
 
-    I_j(x) = |f_j(x) - z_j| / sqrt(V_obs,j + V_sim,j(x) + V_md,j)
+Observation variances: a published 95 % interval becomes a normal sd ``(high - low) / 3.92`` (on
+the log scale for ratios); a value without an interval gets :data:`POINT_REL_SD` of the value; the
+onset age :data:`ONSET_SD_YEARS`; the peak-age range 14-16 is an interval (matched anywhere inside,
+:data:`PEAK_SD_YEARS` outside); the decline after 18 is the stated inequality
+``decline_ratio <= DECLINE_MAX_RATIO`` (sd :data:`DECLINE_SD`). Model discrepancy: an sd of
+:data:`MODEL_DISCREPANCY_REL` of the target (on the log scale: that value itself). Simulator
+variance: each measure's own sampling variance at the cohort size (binomial, Woolf, delta method),
+or the emulator's nugget where a measure has none (the peak age, the decline ratio).
 
-``V_obs``: the published 95% interval as a normal sd, ``((high - low) / 3.92)^2``; a value
-without an interval gets :data:`POINT_REL_SD` of the value (onset age: :data:`ONSET_SD_YEARS`);
-a range without a value (the peak age 14-16) counts as matched inside it (``f`` is replaced by the
-nearest end). ``V_sim``: the sampling variance of the simulated statistic at the cohort size
-(binomial, Woolf for log odds ratios, variance of the mean). ``V_md``: model discrepancy,
-:data:`MODEL_DISCREPANCY_REL` of the target. Odds ratios are compared on the log scale. A
-candidate is *non-implausible* when its largest ``I_j`` is at most :data:`CUTOFF` (3, the
-three-sigma rule of Pukelsheim 1994). Wave 1 is a Latin hypercube over the ranges. Candidates are ranked by their largest
-implausibility (to 0.01), ties broken by the root-mean-square implausibility (so that a target
-no candidate can reach, such as the peak age under a constant environment, does not make the
-ranking blind to the others). A single candidate's values are noisy (a few hundred subjects), so
-the best-ranked one is partly lucky; the final choice is made among :data:`FINALISTS` finalists
-(the point with the smallest emulated largest implausibility, whose emulated values average over
-the noise, and the best-ranked simulated candidates), each simulated on a selection cohort of
-``confirm_subjects`` new subjects (seed + 1). The chosen one is then simulated once more on an
-independent confirmation cohort (seed + 2); the record reports that run, so its numbers are not
-selected on their own noise.
-
-Only parameters not pinned by mechanism evidence are fitted (the defaults in ``core/parameters.py``
-stay, since the explanatory targets are designed on them): the baseline log-odds of acting
-(a review-level assumption), the two function parameters whose only evidence is the function
-shares being fitted, the attempt hazard scale, the stressor weights of maltreatment and peer
-victimisation and the limbic sensitisation by maltreatment (their evidence gives directions; the
-magnitudes are what the odds ratios being fitted measure), and the prefrontal capacity at the
-start age relative to the adult value (the life course now starts at 11, not 12). They are shared
-overrides (the spec's ``[parameters]`` table), so the explanatory targets, designed on the table's
-defaults, are unaffected. When the spec has an age-varying environment (``[environment]``), the
-shape of its first component (change, peak age, rise and decline time constants;
-:data:`ENVIRONMENT_CALIBRATED`) is fitted too and written back into that table: its only evidence
-is the published age curve (Plener2015) that the peak-age target compares with.
+Common random numbers: every candidate is simulated on the same subjects with the same seed
+(``common_random_numbers = true``), so differences between candidates are not sampling noise.
 """
 
 from __future__ import annotations
@@ -63,35 +41,39 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-import pandas as pd
 
-from ..files import resource, toml_file, toml_value
-from .lifecourse import LifeCourse, simulate_chunk
-from .survey import BULLYING_EXPOSED, MALTREATMENT_EXPOSED, simulated_measures
 from ..core.parameters import PARAMS
-from .spec import PopulationSpec, load_population
+from ..files import did_you_mean, resource, toml_file, toml_value
+from .history_matching import CUTOFF, Observation, Range, Result, emulated_implausibility, history_match
+from .lifecourse import LifeCourse, simulate_chunk
+from .spec import PopulationSpec, load_population, population_path, POPULATIONS
+from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, LIFE_STAGES, MALTREATMENT_EXPOSED,
+                     ONE_YEAR_DESIGN, calibration_measures, simulated_measures)
 
-#: Implausibility cut-off (three-sigma rule).
-CUTOFF = 3.0
 #: Observation sd of a published value without an interval, relative to the value.
 POINT_REL_SD = 0.10
 #: Observation sd of the mean onset age (years): the meta-analytic mean has no interval here.
 ONSET_SD_YEARS = 0.5
+#: Outside the published peak-age range 14-16, one sd is half a year.
+PEAK_SD_YEARS = 0.5
+#: The decline after 18 as an inequality: 12-month prevalence at 22-25 at most this share of the peak.
+DECLINE_MAX_RATIO = 0.5
+DECLINE_SD = 0.05
 #: Model discrepancy sd, relative to the target.
 MODEL_DISCREPANCY_REL = 0.05
 
-#: Default method settings.
+#: Default method settings (a setup file may change them).
 WAVES = 4
-WAVE_SIZE = 32
+WAVE_SIZE = 40
 CAL_SUBJECTS = 320
 CONFIRM_SUBJECTS = 2048
 CAL_SEED = 20261126
-#: Points of the box at which the emulators are evaluated to refocus each wave.
-EMULATOR_SAMPLES = 50_000
-#: Finalists (the emulators' best point and the best simulated candidates) compared on a selection cohort.
-FINALISTS = 3
+ENSEMBLE_SIZE = 50
+EXTRA_WAVES = 3
+CLOUD = 20_000
 
 
 @dataclass(frozen=True)
@@ -100,26 +82,74 @@ class CalTarget:
 
     id: str
     key: str  # "<section>.<entry>" in calibration.toml
-    measure: str  # key of simulated_measures()
+    measure: str | None  # key of calibration_measures(); None: needs a registered measure (register_measure)
     definition: str
-    scale: str = "linear"  # "linear" or "log" (odds ratios)
-    fitted: bool = True
+    field: str = "value"  # the entry's field holding the number ("female", "chronic", ...)
+    scale: str = "linear"  # "log": ratios, compared on the log scale
+    kind: str = "estimate"  # "estimate", "range" (matched inside low-high), "upper" (an inequality)
+    ages: tuple[float, float] = (12.0, 18.0)  # ages the life course must cover to measure it
 
+
+_SURVEY = "at a survey age uniform in 12-18 (each subject's own draw)"
+_T8 = (f"{BARROCAS_DESIGN.waves} waves {BARROCAS_DESIGN.months} months apart, entry at "
+       f"{BARROCAS_DESIGN.baseline_ages[0]:g}-{BARROCAS_DESIGN.baseline_ages[1]:g} (first quarter at or after the survey age), "
+       "each wave counting the acts since the previous one; chronic: acts in >= 5 waves; moderate: acts in 2-4 waves or "
+       ">= 5 acts in one; low: the rest (spacing and entry ages assumed)")
+_T1 = (f"{ONE_YEAR_DESIGN.waves} waves {ONE_YEAR_DESIGN.months} months apart, entry at "
+       f"{ONE_YEAR_DESIGN.baseline_ages[0]:g}-{ONE_YEAR_DESIGN.baseline_ages[1]:g}; negligible: no act; high_fluctuating: "
+       ">= 10 acts and an act in the last wave; moderate_decreasing: else >= 3 acts and fewer in the last wave than "
+       "the first; experimental: any other pattern with acts")
+_END_T8 = BARROCAS_DESIGN.baseline_ages[1] + 0.25 + BARROCAS_DESIGN.waves * BARROCAS_DESIGN.months / 12
+_END_T1 = ONE_YEAR_DESIGN.baseline_ages[1] + 0.25 + ONE_YEAR_DESIGN.waves * ONE_YEAR_DESIGN.months / 12
+_HOOK = "needs the referral rule / trial / EMA study: not yet measured unless a measure is registered (register_measure)"
 
 TARGETS: tuple[CalTarget, ...] = (
     CalTarget("lifetime", "prevalence.lifetime_nssi_community_adolescents", "lifetime_nssi",
-              "any act between the start age and the survey age (survey ages uniform 12-18), whole sample"),
+              f"any act between the start age and the survey, {_SURVEY}, whole sample"),
     CalTarget("lifetime_nonclinical", "prevalence.lifetime_nssi_nonclinical_adolescents", "lifetime_nssi",
-              "same measure as 'lifetime', compared with the non-clinical meta-analysis", fitted=False),
-    CalTarget("five_plus", "prevalence.past_year_five_or_more", "five_plus_12m",
-              "at least 5 acts in the 365 days before the survey, whole sample"),
+              "same measure as 'lifetime', compared with the non-clinical meta-analysis"),
+    CalTarget("china_pooled", "prevalence.nssi_china_middle_school_pooled", "lifetime_nssi",
+              "same measure as 'lifetime' (the published value pools time frames)"),
     CalTarget("past_year", "prevalence.past_year_any", "nssi_12m",
-              "any act in the 365 days before the survey, whole sample (reported, not fitted: the survey's "
-              "past-year 23.5% exceeds the meta-analytic lifetime 22.1%, which one population cannot do)", fitted=False),
+              f"any act in the 365 days before the survey, {_SURVEY}, whole sample"),
+    CalTarget("five_plus", "prevalence.past_year_five_or_more", "five_plus_12m",
+              f">= 5 acts in the 365 days before the survey, {_SURVEY}, whole sample"),
     CalTarget("onset", "course.onset_mean_age_years", "onset_mean",
               "mean age at the first act among those with a history at the survey"),
     CalTarget("peak_age", "course.peak_age_years", "peak_age",
-              "whole year of age with the highest 12-month prevalence (ages the run covers)"),
+              "whole year of age A with the highest 12-month prevalence (any act while aged A to A+1), over the run's ages",
+              kind="range", ages=(12.0, 18.0)),
+    CalTarget("life_stage_adolescents", "course.prevalence_by_life_stage", "life_stage_adolescents",
+              f"lifetime NSSI {_SURVEY}", field="adolescents"),
+    CalTarget("life_stage_young_adults", "course.prevalence_by_life_stage", "life_stage_young_adults",
+              "lifetime NSSI at a survey age uniform in {:g}-{:g} (quarter-year resolution)".format(*LIFE_STAGES["young_adults"]),
+              field="young_adults", ages=(12.0, LIFE_STAGES["young_adults"][1])),
+    CalTarget("life_stage_adults", "course.prevalence_by_life_stage", "life_stage_adults",
+              "lifetime NSSI at a survey age uniform in {:g}-{:g} (quarter-year resolution)".format(*LIFE_STAGES["adults"]),
+              field="adults", ages=(12.0, LIFE_STAGES["adults"][1])),
+    CalTarget("decline_after_18", "course.decline_after_18", "decline_ratio",
+              f"mean 12-month prevalence over ages {DECLINE_AGES[0]}-{DECLINE_AGES[-1] + 1} divided by the highest "
+              f"12-month prevalence by age; the stated inequality: at most {DECLINE_MAX_RATIO:g}",
+              field="statement", kind="upper", ages=(12.0, DECLINE_AGES[-1] + 1.0)),
+    *(CalTarget(f"traj8_{c}", "course.trajectory_classes_8_waves", f"traj8_{c}", f"share '{c}': {_T8}", field=c,
+                ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
+    *(CalTarget(f"traj1y_{c}", "course.trajectory_classes_1_year", f"traj1y_{c}", f"share '{c}': {_T1}", field=c,
+                ages=(ONE_YEAR_DESIGN.baseline_ages[0] - 0.5, _END_T1))
+      for c in ("negligible", "experimental", "moderate_decreasing", "high_fluctuating")),
+    CalTarget("sex_ratio", "sex.self_harm_girls_vs_boys_rr", "sex_ratio",
+              f"lifetime NSSI in girls / in boys (factor sex_female), {_SURVEY} (published: self-harm)", scale="log"),
+    CalTarget("lifetime_female", "sex.nssi_girls_boys_community", "lifetime_female",
+              f"lifetime NSSI among girls, {_SURVEY}", field="female"),
+    CalTarget("lifetime_male", "sex.nssi_girls_boys_community", "lifetime_male",
+              f"lifetime NSSI among boys, {_SURVEY}", field="male"),
+    CalTarget("china_female", "sex.nssi_china_middle_school", "lifetime_female",
+              "as lifetime_female (Chinese samples)", field="female"),
+    CalTarget("china_male", "sex.nssi_china_middle_school", "lifetime_male", "as lifetime_male (Chinese samples)",
+              field="male"),
+    CalTarget("attempt_lifetime", "attempts.community_adolescents", "attempt_lifetime",
+              f"a suicide attempt between the start age and the survey, {_SURVEY}, whole sample", field="lifetime"),
+    CalTarget("attempt_12m", "attempts.community_adolescents", "attempt_12m",
+              f"a suicide attempt in the 365 days before the survey, {_SURVEY}, whole sample", field="past_year"),
     CalTarget("intrapersonal", "functions.emotion_regulation_share", "intrapersonal_share",
               "share with an act whose relief served the intrapersonal function, among those with a history at the survey"),
     CalTarget("interpersonal", "functions.interpersonal_share", "interpersonal_share",
@@ -130,45 +160,54 @@ TARGETS: tuple[CalTarget, ...] = (
               f"odds ratio of lifetime NSSI at the survey, maltreatment score >= {MALTREATMENT_EXPOSED} vs below",
               scale="log"),
     CalTarget("bullying_or", "risk.bullying_victimisation_odds_ratio", "bullying_or",
-              f"odds ratio of lifetime NSSI at the survey, peer victimisation >= {BULLYING_EXPOSED} vs below",
-              scale="log"),
+              f"odds ratio of lifetime NSSI at the survey, peer victimisation >= {BULLYING_EXPOSED} vs below", scale="log"),
+    # measured by other wings (referral rule, trials, EMA): hooks
+    CalTarget("nssi_attempt_mental", "cooccurrence.nssi_and_suicide_attempt_mental_disorders", None, _HOOK),
+    CalTarget("ema_thoughts_week", "ema.nssi_thoughts_per_week", None, _HOOK),
+    CalTarget("ema_acts_week", "ema.nssi_acts_per_week", None, _HOOK),
+    CalTarget("ema_thought_minutes", "ema.thought_duration_minutes", None, _HOOK, kind="range"),
+    CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _HOOK, field="more_than_weekly"),
+    CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _HOOK, field="almost_daily_urges"),
+    CalTarget("clinical_ema_acts", "clinical.ema_acts_and_urges_per_participant", None, _HOOK, field="acts"),
+    CalTarget("clinical_ema_urges", "clinical.ema_acts_and_urges_per_participant", None, _HOOK, field="urges"),
+    CalTarget("dbt_d", "treatment.dbt_vs_control_self_directed_violence_d", None, _HOOK),
+    CalTarget("dbta_completed", "treatment.dbta_open_trial", None, _HOOK, field="completed"),
+    CalTarget("dbta_no_self_harm", "treatment.dbta_open_trial", None, _HOOK, field="no_self_harm_at_follow_up"),
+    *(CalTarget(f"dbta_d_{w}", "treatment.dbta_routine_care_time_course", None, _HOOK, field=f"d_weeks_{w}")
+      for w in ("1_5", "6_10", "11_15")),
 )
+TARGET_IDS = {t.id: t for t in TARGETS}
 
-#: Fitted parameters and their search ranges (within PARAMS bounds); "log" ranges are searched on the log scale.
-CALIBRATED: dict[str, tuple[float, float, str]] = {
-    "act_bias": (-5.0, -1.0, "linear"),
-    "pfc_child_fraction": (0.3, 1.0, "linear"),
-    "p_interpersonal": (0.05, 0.8, "linear"),
-    "intrapersonal_relief_min": (0.1, 0.7, "linear"),
-    "lam_attempt": (2e-5, 3e-3, "log"),
-    "w_stress_maltreatment": (0.0, 6.0, "linear"),
-    "w_stress_peer": (0.0, 6.0, "linear"),
-    "w_limbic_maltreatment": (0.0, 2.0, "linear"),
-    # population parameter: the spec's latent correlations (illustrative magnitudes) times this scale
-    "correlation_scale": (0.0, 1.0, "linear"),
-}
-#: Shape of the age-varying environment (the spec's first ``[environment.<name>]`` component; fitted
-#: only when the spec has one): relative change at the peak age, the peak age, rise and decline
-#: time constants (years). The onset age stays the spec's. Their only evidence is the age curve
-#: being fitted (Plener2015: rises through early adolescence, peaks at 14-16, falls after 18).
-ENVIRONMENT_CALIBRATED: dict[str, tuple[float, float, str]] = {
-    "environment_change": (0.0, 4.0, "linear"),
-    "environment_peak_age": (12.5, 17.5, "linear"),
-    "environment_rise_years": (0.3, 4.0, "log"),
-    "environment_decline_years": (0.5, 8.0, "log"),
-}
-#: Fitted entry -> field of the environment component.
+#: Measure hooks: target id -> ``fn(spec, x, seed, course) -> (value, variance)`` (see :func:`register_measure`).
+MEASURE_HOOKS: dict[str, Callable] = {}
+
+
+def register_measure(target_id: str, fn: Callable) -> None:
+    """Plug in the measure of a target this module cannot measure (clinical, EMA, DBT-A).
+
+    ``fn(spec, x, seed, course)`` simulates what it needs for candidate ``x`` (a dict of fitted
+    values) and returns ``(value, sampling variance)`` on the target's scale (log for ratios).
+    """
+    t = TARGET_IDS.get(target_id)
+    if t is None:
+        raise KeyError(f"unknown calibration target '{target_id}': expected one of {', '.join(TARGET_IDS)}")
+    if t.measure is not None:
+        raise ValueError(f"calibration target '{target_id}' is measured on the survey table ({t.measure}); no hook needed")
+    MEASURE_HOOKS[target_id] = fn
+
+
+def is_measured(t: CalTarget) -> bool:
+    return t.measure is not None or t.id in MEASURE_HOOKS
+
+
+#: Fitted entries that are population-spec settings, not model parameters.
 ENVIRONMENT_FIELD = {"environment_change": "change", "environment_peak_age": "peak_age",
                      "environment_rise_years": "rise_years", "environment_decline_years": "decline_years"}
-#: Fitted entries that are population-spec settings, not model parameters.
-POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_CALIBRATED)
-for _k, (_lo, _hi, _s) in CALIBRATED.items():  # the ranges must lie within the parameter table's bounds
-    assert _k in POPULATION_SETTINGS or PARAMS[_k].low <= _lo < _hi <= PARAMS[_k].high, _k
-
-
-def calibrated_ranges(spec: PopulationSpec) -> dict[str, tuple[float, float, str]]:
-    """The fitted entries for ``spec``: :data:`CALIBRATED`, plus the environment's shape if it has one."""
-    return {**CALIBRATED, **(ENVIRONMENT_CALIBRATED if spec.environment else {})}
+POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_FIELD)
+#: Bounds of the population settings (a range must lie inside).
+SETTING_BOUNDS = {"correlation_scale": (0.0, 1.0), "environment_change": (0.0, 10.0),
+                  "environment_peak_age": (10.0, 25.0), "environment_rise_years": (0.05, 20.0),
+                  "environment_decline_years": (0.05, 20.0)}
 
 
 def with_settings(spec: PopulationSpec, x: dict[str, float]) -> PopulationSpec:
@@ -183,277 +222,380 @@ def with_settings(spec: PopulationSpec, x: dict[str, float]) -> PopulationSpec:
     return spec
 
 
+# ----------------------------------------------------------------------------- the setup file
+#: Method settings a setup file may give, with their defaults and types.
+METHOD_DEFAULTS: dict[str, object] = {
+    "waves": WAVES, "wave_size": WAVE_SIZE, "subjects": CAL_SUBJECTS, "confirm_subjects": CONFIRM_SUBJECTS,
+    "seed": CAL_SEED, "ensemble_size": ENSEMBLE_SIZE, "extra_waves": EXTRA_WAVES, "cloud_size": CLOUD,
+    "cutoff": CUTOFF, "common_random_numbers": True,
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A calibration setup (``configs/calibrate_<population>.toml``), validated."""
+
+    source: str
+    population: str
+    course: LifeCourse
+    method: dict
+    fit: tuple[str, ...]
+    ranges: tuple[Range, ...]
+    targets_file: str | None = None
+
+    def with_method(self, **kw) -> "Setup":
+        from dataclasses import replace
+
+        bad = sorted(set(kw) - set(METHOD_DEFAULTS))
+        if bad:
+            raise ValueError(f"unknown method setting(s) {', '.join(bad)}: expected {', '.join(METHOD_DEFAULTS)}")
+        return replace(self, method={**self.method, **{k: v for k, v in kw.items() if v is not None}})
+
+
+def setup_path(population: str) -> Path:
+    return resource("configs", f"calibrate_{population}.toml")
+
+
+def load_setup(path_or_population: str | Path = "community") -> Setup:
+    """Read and check a calibration setup; every error names the file, the table and the entry."""
+    s = str(path_or_population)
+    p = Path(s) if (s.endswith(".toml") or Path(s).is_file()) else setup_path(s)
+    data = toml_file(p)
+    src = str(p)
+
+    def bad(where: str, msg: str) -> ValueError:
+        return ValueError(f"{src}: {where}: {msg}")
+
+    known = {"population", "targets_file", "course", "method", "fit", "ranges", "description"}
+    extra = sorted(set(data) - known)
+    if extra:
+        raise bad(extra[0], f"unknown entry; expected one of {', '.join(sorted(known))}")
+    pop = data.get("population")
+    if not isinstance(pop, str) or not pop:
+        raise bad("population", "expected the name of a shipped population or a spec TOML path")
+    c = data.get("course", {})
+    try:
+        course = LifeCourse(float(c.get("start_age", 10.0)), float(c.get("end_age", 25.0)))
+    except (TypeError, ValueError) as err:
+        raise bad("[course]", str(err)) from None
+    m = dict(METHOD_DEFAULTS)
+    for k, v in data.get("method", {}).items():
+        if k not in METHOD_DEFAULTS:
+            raise bad(f"[method] {k}", f"unknown setting; expected one of {', '.join(METHOD_DEFAULTS)}")
+        want = type(METHOD_DEFAULTS[k])
+        if want is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if type(v) is not want:
+            raise bad(f"[method] {k}", f"expected {want.__name__}, got {v!r}")
+        if want in (int, float) and (v < 0 if k in ("extra_waves", "seed") else v <= 0):
+            raise bad(f"[method] {k}", f"expected a {'non-negative' if k in ('extra_waves', 'seed') else 'positive'} number, got {v!r}")
+        m[k] = v
+    fit = data.get("fit", {}).get("targets")
+    if not isinstance(fit, list) or not fit or not all(isinstance(t, str) for t in fit):
+        raise bad("[fit] targets", "expected a non-empty list of target ids")
+    for tid in fit:
+        t = TARGET_IDS.get(tid)
+        if t is None:
+            raise bad("[fit] targets", f"unknown target '{tid}'; expected one of {', '.join(TARGET_IDS)}")
+        if t.ages[0] < course.start_age - 1e-9 or t.ages[1] > course.end_age + 1e-9:
+            raise bad("[fit] targets", f"target '{tid}' needs ages {t.ages[0]:g}-{t.ages[1]:g} but the life course "
+                                       f"runs {course.start_age:g}-{course.end_age:g}")
+    raw = data.get("ranges")
+    if not isinstance(raw, dict) or not raw:
+        raise bad("[ranges]", "expected a table: parameter = [low, high, \"linear\" or \"log\"]")
+    ranges = []
+    for k, v in raw.items():
+        if not (isinstance(v, list) and len(v) in (2, 3) and all(isinstance(a, (int, float)) and not isinstance(a, bool)
+                                                                   for a in v[:2])):
+            raise bad(f"[ranges] {k}", f"expected [low, high] or [low, high, \"linear\"/\"log\"], got {v!r}")
+        lo, hi = float(v[0]), float(v[1])
+        scale = v[2] if len(v) == 3 else "linear"
+        try:
+            r = Range(k, lo, hi, scale)
+        except ValueError as err:
+            raise bad(f"[ranges] {k}", str(err)) from None
+        if k in SETTING_BOUNDS:
+            blo, bhi = SETTING_BOUNDS[k]
+        elif k in PARAMS:
+            blo, bhi = PARAMS[k].low, PARAMS[k].high
+        else:
+            raise bad(f"[ranges] {k}", "not a parameter of the parameter table nor a population setting "
+                                       f"({', '.join(POPULATION_SETTINGS)}){did_you_mean(k, list(PARAMS) + list(POPULATION_SETTINGS))}")
+        if not (blo <= lo and hi <= bhi):
+            raise bad(f"[ranges] {k}", f"[{lo:g}, {hi:g}] lies outside the bounds [{blo:g}, {bhi:g}]")
+        ranges.append(r)
+    tf = data.get("targets_file")
+    return Setup(src, pop, course, m, tuple(fit), tuple(ranges), tf if isinstance(tf, str) and tf else None)
+
+
 def targets_path() -> Path:
     """The calibration targets shipped with the package (a copy of ``targets/calibration.toml``)."""
     return resource("data", "calibration_targets.toml")
 
 
-def load_targets(path: str | Path | None = None) -> dict:
-    """Parse a calibration targets TOML; errors name the file and the missing entry."""
+def load_targets(path: str | Path | None = None, required: tuple[str, ...] | None = None) -> dict:
+    """Each target's calibration-file entry, by target id (``field`` picked); errors name the file and entry.
+
+    ``required``: target ids that must be present (default: every target's entry with a measure);
+    a missing optional entry is left out.
+    """
     p = Path(path) if path is not None else targets_path()
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such calibration targets file")
     data = toml_file(p)
+    need = set(required) if required is not None else {t.id for t in TARGETS if t.measure is not None}
     out = {}
     for t in TARGETS:
         sec, name = t.key.split(".", 1)
         entry = data.get(sec, {}).get(name)
-        if not isinstance(entry, dict) or not ({"value", "low", "high"} & set(entry)):
-            raise ValueError(f"{p}: [{t.key}] missing or without value/low/high (needed by calibration target '{t.id}')")
+        if t.kind == "upper":
+            ok = isinstance(entry, dict) and "statement" in entry
+        elif t.field == "value":
+            ok = isinstance(entry, dict) and bool({"value", "low", "high"} & set(entry))
+        else:
+            ok = isinstance(entry, dict) and isinstance(entry.get(t.field), (int, float))
+        if not ok:
+            if t.id in need:
+                what = "a statement" if t.kind == "upper" else ("value/low/high" if t.field == "value" else f"'{t.field}'")
+                raise ValueError(f"{p}: [{t.key}] missing or without {what} (needed by calibration target '{t.id}')")
+            continue
         out[t.id] = entry
     return out
 
 
-# ----------------------------------------------------------------------------- simulated measures
+def published(t: CalTarget, entry: dict) -> tuple[float | None, float | None, float | None]:
+    """(value, low, high) of a target's entry on the natural scale."""
+    if t.kind == "upper":
+        return None, None, DECLINE_MAX_RATIO
+    if t.field != "value":
+        return float(entry[t.field]), None, None
+    v, lo, hi = entry.get("value"), entry.get("low"), entry.get("high")
+    return (None if v is None else float(v)), (None if lo is None else float(lo)), (None if hi is None else float(hi))
 
 
-def _obs(entry: dict) -> tuple[float | None, float | None, float | None]:
-    return entry.get("value"), entry.get("low"), entry.get("high")
-
-
-def implausibility(t: CalTarget, entry: dict, m: dict[str, float]) -> float:
-    """``I_j`` of one target (module docstring); NaN-valued measures are maximally implausible (inf)."""
-    f = m.get(t.measure, math.nan)
-    if not math.isfinite(f):
-        return math.inf
-    value, low, high = _obs(entry)
-    if t.id == "peak_age":  # a range: matched inside it, else the distance to the nearest end
-        lo, hi = float(low), float(high)
-        d = max(lo - f, 0.0, f - hi)
-        return d / 0.5  # one year of age off is two sds
+def observation(t: CalTarget, entry: dict) -> Observation:
+    """The published number as an observation on the compared scale (module docstring)."""
+    value, low, high = published(t, entry)
+    if t.kind == "upper":
+        return Observation(-math.inf, DECLINE_MAX_RATIO, DECLINE_SD**2)
+    if t.kind == "range":  # matched inside; outside, the peak age has PEAK_SD_YEARS, other ranges a quarter of the width
+        return Observation(low, high, (PEAK_SD_YEARS if t.id == "peak_age" else (high - low) / 4) ** 2)
     if t.id == "onset":
-        v_obs = ONSET_SD_YEARS**2
-        v_sim = m["onset_var"] / max(m["n_lifetime"], 1.0)
-        z = float(value)
-        return abs(f - z) / math.sqrt(v_obs + v_sim + (MODEL_DISCREPANCY_REL * z) ** 2)
-    if value is None:
-        value = 0.5 * (low + high)
-    z = float(value)
+        return Observation.point(value, ONSET_SD_YEARS**2, var_md=(MODEL_DISCREPANCY_REL * value) ** 2)
     if t.scale == "log":
-        fz, zz = math.log(max(f, 1e-9)), math.log(z)
-        v_obs = ((math.log(high) - math.log(low)) / 3.92) ** 2
-        lo, hi = m[t.measure + "_low"], m[t.measure + "_high"]
-        v_sim = ((math.log(hi) - math.log(lo)) / 3.92) ** 2
-        return abs(fz - zz) / math.sqrt(v_obs + v_sim + MODEL_DISCREPANCY_REL**2)
+        z = math.log(value)
+        v_obs = ((math.log(high) - math.log(low)) / 3.92) ** 2 if low is not None and high is not None else POINT_REL_SD**2
+        return Observation.point(z, v_obs, var_md=MODEL_DISCREPANCY_REL**2)
+    z = value if value is not None else 0.5 * (low + high)
     v_obs = ((high - low) / 3.92) ** 2 if low is not None and high is not None else (POINT_REL_SD * z) ** 2
-    denom = m["n_lifetime"] if t.measure in ("intrapersonal_share", "interpersonal_share") else m["n"]
-    v_sim = f * (1 - f) / max(denom, 1.0)
-    return abs(f - z) / math.sqrt(v_obs + v_sim + (MODEL_DISCREPANCY_REL * z) ** 2)
+    return Observation.point(z, v_obs, var_md=(MODEL_DISCREPANCY_REL * z) ** 2)
+
+
+def to_natural(t: CalTarget, f: float) -> float:
+    """A compared value back on the published scale (ratios from the log scale)."""
+    return math.exp(f) if t.scale == "log" and math.isfinite(f) else f
+
+
+def implausibility(t: CalTarget, entry: dict, m: dict) -> float:
+    """``I`` of one target for measures ``m`` (``{measure: (value, variance)}``); NaN measures give inf."""
+    v = m.get(t.measure if t.measure is not None else t.id, (math.nan, math.nan))
+    f, var = v if isinstance(v, (tuple, list)) else (v, math.nan)
+    return float(observation(t, entry).implausibility(f, var if math.isfinite(var) else 0.0))
 
 
 def within_interval(t: CalTarget, entry: dict, f: float) -> bool | None:
-    """Whether the simulated value lies in the published interval (None if the entry has none)."""
-    _, low, high = _obs(entry)
-    if low is None or high is None or not math.isfinite(f):
+    """Whether the simulated value (natural scale) lies in the published interval or bound (None if none)."""
+    value, low, high = published(t, entry)
+    if not math.isfinite(f):
+        return None
+    if t.kind == "upper":
+        return bool(f <= high)
+    if low is None or high is None:
         return None
     return bool(low <= f <= high)
 
 
-# ----------------------------------------------------------------------------- history matching
-def _to_unit(x: dict[str, float], ranges: dict | None = None) -> np.ndarray:
-    u = []
-    for k, (lo, hi, s) in (ranges or CALIBRATED).items():
-        v = x[k]
-        u.append((math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)) if s == "log" else (v - lo) / (hi - lo))
-    return np.array(u)
+# ----------------------------------------------------------------------------- simulation of one candidate
+def split(x: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """A candidate's model-parameter overrides and its population settings."""
+    return ({k: v for k, v in x.items() if k not in POPULATION_SETTINGS},
+            {k: v for k, v in x.items() if k in POPULATION_SETTINGS})
 
 
-def _from_unit(u: np.ndarray, ranges: dict | None = None) -> dict[str, float]:
-    out = {}
-    for (k, (lo, hi, s)), v in zip((ranges or CALIBRATED).items(), np.clip(u, 0.0, 1.0)):
-        out[k] = float(math.exp(math.log(lo) + v * (math.log(hi) - math.log(lo)))) if s == "log" else float(lo + v * (hi - lo))
-    return out
-
-
-def _features(u: np.ndarray) -> np.ndarray:
-    """Emulator regressors: constant, linear and squared terms of the unit-scaled parameters."""
-    return np.hstack([np.ones((u.shape[0], 1)), u, u**2])
-
-
-def _emulated_value(t: CalTarget, f: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(f, 1e-9)) if t.scale == "log" else f
-
-
-def fit_emulators(u: np.ndarray, sims: pd.DataFrame, ridge: float = 1e-3) -> dict[str, tuple[np.ndarray, float]]:
-    """Per fitted target, a ridge regression of the simulated value on :func:`_features`.
-
-    Returns ``{target id: (coefficients, emulator variance)}``; the variance is the mean squared
-    leave-one-out residual (it contains the simulation noise of a candidate and the misfit).
-    """
-    out = {}
-    X = _features(u)
-    for t in TARGETS:
-        if not t.fitted:
-            continue
-        y = _emulated_value(t, sims[f"sim_{t.id}"].to_numpy(dtype=float))
-        ok = np.isfinite(y)
-        if ok.sum() < X.shape[1] + 2:
-            continue
-        Xo, yo = X[ok], y[ok]
-        A = Xo.T @ Xo + ridge * np.eye(X.shape[1])
-        beta = np.linalg.solve(A, Xo.T @ yo)
-        h = np.einsum("ij,jk,ik->i", Xo, np.linalg.inv(A), Xo)
-        loo = (yo - Xo @ beta) / np.clip(1.0 - h, 1e-3, None)
-        out[t.id] = (beta, float(np.mean(loo**2)))
-    return out
-
-
-def emulated_implausibility(u: np.ndarray, emulators: dict, entries: dict) -> np.ndarray:
-    """Largest emulated implausibility at each row of ``u`` (the observation, emulator and discrepancy variances)."""
-    X = _features(u)
-    imax = np.zeros(u.shape[0])
-    for t in TARGETS:
-        if t.id not in emulators:
-            continue
-        beta, v_em = emulators[t.id]
-        f = X @ beta
-        value, low, high = _obs(entries[t.id])
-        if t.id == "peak_age":
-            d = np.maximum.reduce([low - f, np.zeros_like(f), f - high])
-            i = d / np.sqrt(0.25 + v_em)
-        elif t.id == "onset":
-            i = np.abs(f - value) / np.sqrt(ONSET_SD_YEARS**2 + v_em + (MODEL_DISCREPANCY_REL * value) ** 2)
-        elif t.scale == "log":
-            v_obs = ((math.log(high) - math.log(low)) / 3.92) ** 2
-            i = np.abs(f - math.log(value)) / np.sqrt(v_obs + v_em + MODEL_DISCREPANCY_REL**2)
-        else:
-            z = value if value is not None else 0.5 * (low + high)
-            v_obs = ((high - low) / 3.92) ** 2 if low is not None and high is not None else (POINT_REL_SD * z) ** 2
-            i = np.abs(f - z) / np.sqrt(v_obs + v_em + (MODEL_DISCREPANCY_REL * z) ** 2)
-        imax = np.maximum(imax, i)
-    return imax
-
-
-def _ranked(df: pd.DataFrame) -> pd.DataFrame:
-    """Candidates best first: smallest largest implausibility (to 0.01), ties by the root-mean-square one."""
-    return df.assign(_k=df["I_max"].round(2)).sort_values(["_k", "I_rms"], kind="stable").drop(columns="_k")
+def candidate_measures(spec: PopulationSpec, x: dict[str, float], n: int, seed: int, course: LifeCourse,
+                       hooks: tuple[str, ...] = ()) -> dict[str, tuple[float, float]]:
+    """Simulate candidate ``x`` on subjects ``0..n-1`` and return every measure (and the hooked targets')."""
+    params, _ = split(x)
+    table = simulate_chunk(with_settings(spec, x), np.arange(n), seed, course, overrides=params, with_events=False)
+    m = calibration_measures(table)
+    for tid in hooks:
+        m[tid] = tuple(MEASURE_HOOKS[tid](spec, x, seed, course))
+    return m
 
 
 def evaluate(spec: PopulationSpec, x: dict[str, float], n: int, seed: int, course: LifeCourse,
-             entries: dict) -> tuple[dict[str, float], dict[str, float]]:
-    """Simulate candidate ``x`` on subjects ``0..n-1`` (common random numbers); measures and implausibilities."""
-    spec = with_settings(spec, x)
-    params = {k: v for k, v in x.items() if k not in POPULATION_SETTINGS}
-    table = simulate_chunk(spec, np.arange(n), seed, course, overrides=params, with_events=False)
-    m = simulated_measures(table)
-    imp = {t.id: implausibility(t, entries[t.id], m) for t in TARGETS if t.fitted}
+             entries: dict) -> tuple[dict, dict[str, float]]:
+    """Measures and implausibilities of candidate ``x`` for every measured target with an entry."""
+    hooks = tuple(t.id for t in TARGETS if t.measure is None and t.id in MEASURE_HOOKS and t.id in entries)
+    m = candidate_measures(spec, x, n, seed, course, hooks)
+    imp = {t.id: implausibility(t, entries[t.id], m) for t in TARGETS if t.id in entries and is_measured(t)}
     return m, imp
 
 
-def calibrate(population: str | Path = "community", *, targets: str | Path | None = None, waves: int = WAVES,
-              wave_size: int = WAVE_SIZE, n_subjects: int = CAL_SUBJECTS, confirm_subjects: int = CONFIRM_SUBJECTS,
-              seed: int = CAL_SEED, course: LifeCourse = LifeCourse(), progress: bool = False, log=print) -> dict:
-    """History matching; returns the calibration record (a dict ready for :func:`write_record`)."""
-    from scipy.stats import qmc
+# ----------------------------------------------------------------------------- the calibration
+def _target_record(t: CalTarget, entry: dict | None, m: dict | None, fitted: bool) -> dict:
+    """One target's row of the record: published value, simulated value (natural scale), implausibility, status."""
+    rec = {"key": t.key, "field": t.field, "definition": t.definition, "fitted": fitted}
+    if entry is None:
+        rec["status"] = "no entry in the targets file"
+        return rec
+    value, low, high = published(t, entry)
+    for k, v in (("value", value), ("low", low), ("high", high)):
+        if v is not None:
+            rec[k] = v
+    if t.kind == "upper":
+        rec["statement"] = f"at most {DECLINE_MAX_RATIO:g} (this model's reading of: {entry.get('statement', '')})"
+    rec["source"] = entry.get("source", "")
+    if not is_measured(t):
+        rec["status"] = "not yet measured"
+        return rec
+    if m is None:
+        rec["status"] = "not simulated"
+        return rec
+    f, _ = m.get(t.measure or t.id, (math.nan, math.nan))
+    f = to_natural(t, f)
+    rec["simulated"] = f
+    rec["implausibility"] = implausibility(t, entry, m)
+    inside = within_interval(t, entry, f)
+    if inside is not None:
+        rec["within_interval"] = inside
+    rec["status"] = ("not measurable with this life course" if not math.isfinite(f)
+                     else ("fitted" if fitted else "reported, not fitted"))
+    return rec
 
-    spec = load_population(population)
-    entries = load_targets(targets)
-    ranges = calibrated_ranges(spec)
-    rng = np.random.default_rng(seed)
-    t0 = time.time()
-    history = []
-    k = len(ranges)
-    pts = qmc.LatinHypercube(d=k, seed=rng).random(wave_size)
-    for w in range(1, waves + 1):
-        it = range(len(pts))
-        if progress:
-            from tqdm.auto import tqdm
 
-            it = tqdm(it, desc=f"wave {w}/{waves}", unit="candidate")
-        rows = []
-        for i in it:
-            x = _from_unit(pts[i], ranges)
-            m, imp = evaluate(spec, x, n_subjects, seed, course, entries)
-            rows.append({"wave": w, **x, **{f"I_{j}": v for j, v in imp.items()}, "I_max": max(imp.values()),
-                         **{f"sim_{j}": m.get(t.measure, math.nan) for t in TARGETS for j in [t.id]}})
-        df = pd.DataFrame(rows)
-        icols = [c for c in df.columns if c.startswith("I_") and c != "I_max"]
-        df["I_rms"] = np.sqrt((df[icols].clip(upper=1e6) ** 2).mean(axis=1))
-        history.append(df)
-        keep = df[df["I_max"] <= CUTOFF]
-        log(f"wave {w}: {len(df)} candidates, {len(keep)} non-implausible (I_max <= {CUTOFF:g}); "
-            f"best I_max {df['I_max'].min():.2f}; {time.time() - t0:.0f} s")
-        if w == waves:
-            break
-        # refocus: emulators fitted to every candidate so far, then the non-implausible part of the box
-        sofar = pd.concat(history, ignore_index=True)
-        u_sim = np.stack([_to_unit(r, ranges) for r in sofar[list(ranges)].to_dict("records")])
-        emus = fit_emulators(u_sim, sofar)
-        cloud = rng.random((EMULATOR_SAMPLES, k))
-        i_em = emulated_implausibility(cloud, emus, entries)
-        ni = np.flatnonzero(i_em <= CUTOFF)
-        log(f"  emulators: {len(emus)} targets; non-implausible share of the box {ni.size / EMULATOR_SAMPLES:.4f}")
-        if ni.size < wave_size:
-            ni = np.argsort(i_em)[: 5 * wave_size]
-        pts = cloud[rng.choice(ni, wave_size, replace=False)]
-    allc = pd.concat(history, ignore_index=True)
-    # finalists: the emulators' best point (their mean response smooths the simulation noise that
-    # favours lucky candidates) and the best-ranked simulated candidates
-    u_sim = np.stack([_to_unit(r, ranges) for r in allc[list(ranges)].to_dict("records")])
-    emus = fit_emulators(u_sim, allc)
-    cloud = np.vstack([rng.random((EMULATOR_SAMPLES, k)), u_sim])
-    i_em = emulated_implausibility(cloud, emus, entries)
-    finalists = [_from_unit(cloud[int(np.argmin(i_em))], ranges)]
-    finalists += [{p: float(r[p]) for p in ranges} for _, r in _ranked(allc).head(FINALISTS - 1).iterrows()]
-    log(f"emulators' best point: emulated I_max {float(i_em.min()):.2f}")
-    # choose among the finalists on a larger selection cohort, then report an independent one
-    scored = []
-    for x in finalists:
-        _, imp = evaluate(spec, x, confirm_subjects, seed + 1, course, entries)
-        scored.append((max(imp.values()), float(np.sqrt(np.mean(np.square(np.clip(list(imp.values()), 0, 1e6))))), x))
-    scored.sort(key=lambda r: (round(r[0], 2), r[1]))
-    log("finalists on the selection cohort: " + ", ".join(f"I_max {a:.2f}" for a, _, _ in scored)
-        + f"; {time.time() - t0:.0f} s")
-    x = scored[0][2]
-    m, imp = evaluate(spec, x, confirm_subjects, seed + 2, course, entries)
-    log(f"confirmation ({confirm_subjects} independent subjects): I_max {max(imp.values()):.2f}; {time.time() - t0:.0f} s")
+def calibrate(setup: "Setup | str | Path" = "community", *, targets: str | Path | None = None,
+              out_dir: str | Path | None = None, resume: bool = False, progress: bool = False,
+              log: Callable[[str], None] = print, stop_after: int | None = None) -> dict:
+    """History matching of a setup (:func:`load_setup`); returns the calibration record.
+
+    ``out_dir``: the resumable run folder (each wave's design and finished candidates;
+    ``resume=True`` continues an interrupted run). Before it starts, one candidate is timed and the
+    run's time estimated.
+    """
+    setup = setup if isinstance(setup, Setup) else load_setup(setup)
+    spec = load_population(setup.population)
+    course, M = setup.course, setup.method
+    entries = load_targets(targets if targets is not None else setup.targets_file, required=setup.fit)
+    for tid in setup.fit:
+        if not is_measured(TARGET_IDS[tid]):
+            raise ValueError(f"{setup.source}: [fit] targets: '{tid}' is not yet measured "
+                             "(a measure must be registered with register_measure first)")
+    env = [r.name for r in setup.ranges if r.name in ENVIRONMENT_FIELD]
+    if env and not spec.environment:
+        raise ValueError(f"{setup.source}: [ranges] {env[0]}: the population '{spec.name}' has no [environment] table")
+    fitted = [TARGET_IDS[i] for i in setup.fit]
+    obs = {t.id: observation(t, entries[t.id]) for t in fitted}
+    hooks = tuple(t.id for t in TARGETS if t.measure is None and t.id in MEASURE_HOOKS and t.id in entries)
+    crn = bool(M["common_random_numbers"])
+
+    def simulator(x: dict, s: int) -> dict:
+        m = candidate_measures(spec, x, M["subjects"], M["seed"] if crn else s, course,
+                               tuple(h for h in hooks if h in obs))
+        return {t.id: m.get(t.measure or t.id, (math.nan, math.nan)) for t in fitted}
+
+    if out_dir is not None and (Path(out_dir) / "settings.json").exists() and not resume:  # before the timing
+        raise FileExistsError(f"{out_dir} already holds a calibration run: pass resume (--resume) to continue it "
+                              "or choose another folder")
+    years = M["subjects"] * course.n_days / 365.25
+    x_mid = {r.name: r.from_unit(0.5) for r in setup.ranges}
+    t0 = time.perf_counter()
+    simulator(x_mid, M["seed"])
+    t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    simulator(x_mid, M["seed"])
+    t_one = time.perf_counter() - t0
+    n_min, n_max = M["waves"] * M["wave_size"], (M["waves"] + M["extra_waves"]) * M["wave_size"]
+    t_confirm = t_one * M["confirm_subjects"] / M["subjects"]
+    log(f"timing: first candidate {t_first:.1f} s (with compilation), then {t_one:.2f} s per candidate "
+        f"({M['subjects']} subjects x {course.n_days / 365.25:.1f} years, {years / t_one:,.0f} subject-years/s); "
+        f"estimate: {n_min} candidates {n_min * t_one / 60:.1f} min (up to {n_max}: {n_max * t_one / 60:.1f} min with "
+        f"the extra ensemble waves) + confirmation {t_confirm / 60:.1f} min")
+    t_start = time.time()
+    res = history_match(simulator, list(setup.ranges), obs, waves=M["waves"], wave_size=M["wave_size"], seed=M["seed"],
+                        cutoff=M["cutoff"], cloud_size=M["cloud_size"], out_dir=out_dir, resume=resume,
+                        settings={"population": spec.name, "start_age": course.start_age, "end_age": course.end_age,
+                                  "dt": course.dt, "subjects": M["subjects"], "common_random_numbers": crn,
+                                  "spec_parameters": spec.parameters},
+                        progress=progress, log=log, stop_after=stop_after,
+                        min_non_implausible=M["ensemble_size"], extra_waves=M["extra_waves"])
+    seconds = time.time() - t_start
+    ok = res.non_implausible()
+    if ok:  # the emulators' mean smooths the simulation noise that favours lucky candidates
+        u = np.array([r["u"] for r in ok])
+        i_em = np.max([emulated_implausibility(u, e, obs) for e in res.all_emulators], axis=0)
+        best = ok[int(np.argmin(i_em))]
+    else:
+        best = res.best()
+    x = dict(best["params"])
+    log(f"{len(ok)} non-implausible candidates of {len(res.runs)}; default: wave {best['wave']} candidate "
+        f"{best['index']} (simulated I_max {best['I_max']:.2f}); confirming on {M['confirm_subjects']} new subjects ...")
+    t0 = time.perf_counter()
+    m = candidate_measures(spec, x, M["confirm_subjects"], M["seed"] + 2, course, hooks)
+    t_conf = time.perf_counter() - t0
+    per_candidate = float(np.mean([r["seconds"] for r in res.runs])) if res.runs else math.nan
     record = {
         "population": spec.name,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "setup": setup.source,
         "method": {
-            "name": "history matching with an implausibility measure; quadratic regression emulators refocus each wave",
-            "emulator_samples": EMULATOR_SAMPLES,
-            "waves": waves, "wave_size": wave_size, "subjects_per_candidate": n_subjects,
-            "confirm_subjects": confirm_subjects, "finalists": FINALISTS, "seed": seed, "cutoff": CUTOFF, "point_rel_sd": POINT_REL_SD,
-            "onset_sd_years": ONSET_SD_YEARS, "model_discrepancy_rel": MODEL_DISCREPANCY_REL,
-            "start_age": course.start_age, "end_age": course.end_age, "dt": course.dt,
-            "maltreatment_exposed": MALTREATMENT_EXPOSED, "bullying_exposed": BULLYING_EXPOSED,
-            "common_random_numbers": True, "candidates": int(len(allc)),
-            "non_implausible": int((allc["I_max"] <= CUTOFF).sum()), "seconds": round(time.time() - t0, 1),
+            "name": "history matching with Gaussian-process emulators (scikit-learn; linear mean, ARD squared-exponential "
+                    "kernel, nugget); waves refocused on the non-implausible space",
+            **{k: M[k] for k in METHOD_DEFAULTS}, "start_age": course.start_age, "end_age": course.end_age,
+            "dt": course.dt, "point_rel_sd": POINT_REL_SD, "onset_sd_years": ONSET_SD_YEARS,
+            "peak_sd_years": PEAK_SD_YEARS, "decline_max_ratio": DECLINE_MAX_RATIO, "decline_sd": DECLINE_SD,
+            "model_discrepancy_rel": MODEL_DISCREPANCY_REL, "maltreatment_exposed": MALTREATMENT_EXPOSED,
+            "bullying_exposed": BULLYING_EXPOSED, "fitted_targets": list(setup.fit),
+            "waves_run": len(res.waves), "candidates": len(res.runs), "non_implausible": len(ok),
+            "seconds": round(seconds, 1), "seconds_per_candidate": round(per_candidate, 3),
+            "subject_years_per_second": round(years / per_candidate, 1) if per_candidate > 0 else math.nan,
+            "confirm_seconds": round(t_conf, 1), "timing_first_candidate_seconds": round(t_first, 2),
+            "default_wave": best["wave"], "default_index": best["index"], "confirm_seed": M["seed"] + 2,
         },
+        "waves": [{k: v for k, v in w.items() if k != "loo"} | {
+            "loo_within_2": {n: round(d["within_2"], 3) for n, d in w["loo"].items()}} for w in res.waves],
         "parameters": x,
-        "ranges": {p: [lo, hi, s] for p, (lo, hi, s) in ranges.items()},
-        "targets": {},
+        "ranges": {r.name: [r.low, r.high, r.scale] for r in setup.ranges},
+        "targets": {t.id: _target_record(t, entries.get(t.id), m, t.id in setup.fit) for t in TARGETS},
+        "ensemble": [{"wave": r["wave"], "index": r["index"], "seed": r["seed"], "I_max": r["I_max"],
+                      "parameters": dict(r["params"]),
+                      "simulated": {tid: to_natural(TARGET_IDS[tid], float(v[0] if isinstance(v, list) else v))
+                                    for tid, v in r["summaries"].items()}} for r in ok],
+        "history": res.runs,
     }
-    for t in TARGETS:
-        e = entries[t.id]
-        f = m.get(t.measure, math.nan)
-        rec = {"key": t.key, "definition": t.definition, "fitted": t.fitted, "simulated": f,
-               "source": e.get("source", ""), "implausibility": implausibility(t, e, m)}
-        for fld in ("value", "low", "high"):
-            if fld in e:
-                rec[fld] = e[fld]
-        inside = within_interval(t, e, f)
-        if inside is not None:
-            rec["within_interval"] = inside
-        if t.scale == "log":
-            rec["simulated_ci"] = [m[t.measure + "_low"], m[t.measure + "_high"]]
-        record["targets"][t.id] = rec
-    record["population_statistics"] = {k: v for k, v in m.items() if k.startswith("prospective_or") or k.endswith("_exposed_share")}
-    record["population_statistics"].update({"n": m["n"], "nssi_12m": m["nssi_12m"]})
-    record["history"] = allc
     return record
 
 
 # ----------------------------------------------------------------------------- record files
 def record_toml(record: dict) -> str:
-    """The calibration record as TOML text (the candidate history is not included)."""
-    lines = ["# Calibration record written by `nssisim calibrate` (history matching; see nssisim.population.calibration).",
-             "# Research instrument, not a clinical tool.", ""]
-    lines += [f"population = {toml_value(record['population'])}", f"date = {toml_value(record['date'])}", ""]
-    for sec in ("method", "parameters", "ranges", "population_statistics"):
+    """The calibration record as TOML text (the candidate history and the ensemble are written elsewhere)."""
+    lines = ["# Calibration record written by `nssisim calibrate` (history matching with Gaussian-process emulators;",
+             "# see nssisim.population.calibration and docs/calibration.md). Research instrument, not a clinical tool.", ""]
+    for k in ("population", "date", "setup"):
+        if k in record:
+            lines.append(f"{k} = {toml_value(record[k])}")
+    lines.append("")
+    for sec in ("method", "parameters", "ranges"):
         lines.append(f"[{sec}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in record[sec].items()]
+        lines.append("")
+    for w in record.get("waves", []):
+        lines.append("[[waves]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in w.items() if not isinstance(v, dict)]
+        for k, v in w.items():
+            if isinstance(v, dict):
+                lines.append(f"[waves.{k}]")
+                lines += [f"{a} = {toml_value(b)}" for a, b in v.items()]
         lines.append("")
     for tid, rec in record["targets"].items():
         lines.append(f"[targets.{tid}]")
@@ -513,37 +655,72 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
 
 
 # ----------------------------------------------------------------------------- report
-def report_rows(record: dict) -> list[dict]:
+def _published_text(r: dict) -> str:
+    if "statement" in r:
+        return f"<= {r.get('high', DECLINE_MAX_RATIO):g}"
+    pub = f"{r['value']:g}" if "value" in r else ""
+    if "low" in r and "high" in r:
+        pub += f" [{r['low']:g}, {r['high']:g}]"
+    return pub.strip()
+
+
+def report_rows(record: dict, ensemble: dict | None = None) -> list[dict]:
+    """One row per target: published, the default's simulated value, the ensemble's 5-95 % range, inside or not."""
     rows = []
+    sets = (ensemble or {}).get("sets", [])
     for tid, r in record["targets"].items():
-        pub = (f"{r['value']:g}" if "value" in r else "") + (
-            f" [{r['low']:g}, {r['high']:g}]" if "low" in r and "high" in r else "")
-        rows.append({"target": tid, "published": pub.strip(), "simulated": r["simulated"],
+        vals = np.array([s["simulated"][tid] for s in sets if tid in s.get("simulated", {})], dtype=np.float64)
+        vals = vals[np.isfinite(vals)]
+        lo, med, hi = (np.quantile(vals, [0.05, 0.5, 0.95]) if vals.size else (math.nan,) * 3)
+        inside_med = None
+        if vals.size:
+            if "statement" in r:
+                inside_med = bool(med <= r.get("high", DECLINE_MAX_RATIO))
+            elif "low" in r and "high" in r:
+                inside_med = bool(r["low"] <= med <= r["high"])
+        f = r.get("simulated", math.nan)
+        rows.append({"target": tid, "published": _published_text(r), "simulated": f,
+                     "ensemble_5": float(lo), "ensemble_50": float(med), "ensemble_95": float(hi), "n_sets": int(vals.size),
                      "within": {True: "yes", False: "no"}.get(r.get("within_interval"), "n/a"),
-                     "I": r["implausibility"], "fitted": "yes" if r.get("fitted", True) else "no",
-                     "definition": r["definition"]})
+                     "median_within": {True: "yes", False: "no"}.get(inside_med, "n/a"),
+                     "I": r.get("implausibility", math.nan), "fitted": "yes" if r.get("fitted", True) else "no",
+                     "status": r.get("status", "fitted" if r.get("fitted", True) else "reported, not fitted"),
+                     "definition": r.get("definition", "")})
     return rows
 
 
-def format_report(record: dict, markdown: bool = False) -> str:
-    """Model versus target, with the published interval beside each simulated value."""
-    rows = report_rows(record)
+def _fmt(v: float, d: int = 3) -> str:
+    return f"{v:.{d}f}" if isinstance(v, (int, float)) and math.isfinite(v) else "-"
+
+
+def format_report(record: dict, ensemble: dict | None = None, markdown: bool = False) -> str:
+    """Model versus target: published value and interval, the default's value, the ensemble's 5-95 % range."""
+    rows = report_rows(record, ensemble)
     m = record["method"]
     head = (f"Calibration of population '{record['population']}' ({record['date']}): {m['name']}; "
-            f"{m['candidates']} candidates in {m['waves']} waves of {m['wave_size']} x {m['subjects_per_candidate']} "
-            f"subjects; best of {m.get('finalists', 1)} finalists on {m['confirm_subjects']} new subjects, values below "
-            f"from another {m['confirm_subjects']} independent subjects; seed {m['seed']}, cut-off I <= {m['cutoff']:g}.")
+            f"{m['candidates']} candidates x {m.get('subjects', m.get('subjects_per_candidate'))} subjects; "
+            f"default's values from {m['confirm_subjects']} independent subjects; seed {m['seed']}, cut-off I <= "
+            f"{m['cutoff']:g}.")
+    n_sets = len((ensemble or {}).get("sets", []))
+    head += f" Ensemble: {n_sets} parameter sets." if ensemble else " No ensemble given."
     if markdown:
-        out = [head, "", "| target | published | simulated | in interval | implausibility | fitted | simulated measure |",
-               "|---|---|---|---|---|---|---|"]
-        out += [f"| {r['target']} | {r['published']} | {r['simulated']:.3f} | {r['within']} | {r['I']:.2f} | {r['fitted']} "
-                f"| {r['definition']} |" for r in rows]
+        out = [head, "", "| target | published | default | ensemble 5-95 % | default inside | ensemble median inside | I | status | simulated measure |",
+               "|---|---|---|---|---|---|---|---|---|"]
+        out += [f"| {r['target']} | {r['published']} | {_fmt(r['simulated'])} | "
+                f"{_fmt(r['ensemble_5'])}-{_fmt(r['ensemble_95'])} | {r['within']} | {r['median_within']} | "
+                f"{_fmt(r['I'], 2)} | {r['status']} | {r['definition']} |" for r in rows]
         return "\n".join(out)
-    out = [head, "", f"{'target':<22}{'published':<24}{'simulated':>10}  {'in interval':<12}{'I':>6}  fitted"]
-    out += [f"{r['target']:<22}{r['published']:<24}{r['simulated']:>10.3f}  {r['within']:<12}{r['I']:>6.2f}  {r['fitted']}"
-            for r in rows]
+    out = [head, "", f"{'target':<28}{'published':<22}{'default':>9}  {'ensemble 5-95 %':<17}{'inside':<8}"
+                     f"{'median in':<10}{'I':>6}  status"]
+    out += [f"{r['target']:<28}{r['published']:<22}{_fmt(r['simulated']):>9}  "
+            f"{_fmt(r['ensemble_5']) + '-' + _fmt(r['ensemble_95']):<17}{r['within']:<8}{r['median_within']:<10}"
+            f"{_fmt(r['I'], 2):>6}  {r['status']}" for r in rows]
     return "\n".join(out)
 
 
-__all__ = ["ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "emulated_implausibility", "fit_emulators", "CALIBRATED", "CUTOFF", "ENVIRONMENT_CALIBRATED", "calibrated_ranges", "with_settings", "TARGETS", "apply_to_spec", "calibrate", "evaluate", "format_report",
-           "implausibility", "load_record", "load_targets", "record_toml", "simulated_measures"]
+__all__ = ["CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "CalTarget", "DECLINE_MAX_RATIO", "ENSEMBLE_SIZE",
+           "ENVIRONMENT_FIELD", "MEASURE_HOOKS", "METHOD_DEFAULTS", "POPULATION_SETTINGS", "SETTING_BOUNDS", "Setup",
+           "TARGETS", "TARGET_IDS", "WAVES", "WAVE_SIZE", "apply_to_spec", "calibrate", "candidate_measures",
+           "evaluate", "format_report", "implausibility", "is_measured", "load_record", "load_setup", "load_targets",
+           "observation", "published", "record_path", "record_toml", "register_measure", "report_rows", "setup_path",
+           "simulated_measures", "split", "targets_path", "to_natural", "with_settings", "within_interval"]

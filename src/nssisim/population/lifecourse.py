@@ -32,13 +32,16 @@ the chunking). At that age (daily resolution):
 * ``survey_intrapersonal``, ``survey_interpersonal``: among those with a lifetime history, an act
   that served the intrapersonal function / had an interpersonal consequence (Taylor2018);
 * ``survey_attempt``, ``survey_nssi_and_attempt``: a suicide attempt / NSSI and an attempt by the
-  survey (Ye2022, co-occurrence in the whole sample);
+  survey (Ye2022, co-occurrence in the whole sample); ``survey_attempt_12m``: an attempt in the 365
+  days before the survey (Lim2019, past-year attempts);
 * ``onset_age_block``: age at the first act (midpoint of the first day with an act); among those
   with a history at the survey this is the retrospectively reported onset (Gillies2018).
 
 ``acts_age_<A>``: acts while aged ``A`` to ``A + 1`` (a day belongs to the year of age at its
 midpoint) for every whole year of age the run covers for at least 365 days; prevalence by age and
-the prospective odds ratio come from these columns.
+the prospective odds ratio come from these columns. ``acts_q<k>``: acts while aged ``k/4`` to
+``(k+1)/4`` (:data:`QUARTER_PREFIX`), for the longitudinal designs of the calibration targets
+(trajectory classes, lifetime by a later survey age; ``population/survey.py``).
 
 Age-varying environment
 -----------------------
@@ -94,11 +97,17 @@ _SURVEY_SALT = 0x5EED_0A6E
 #: (about 280 measured for the 53 columns of the community spec; tests/test_errors.py checks the bound).
 TABLE_BYTES_PER_SUBJECT = 512
 #: Version of the chunk format (part of the manifest; a change invalidates resumption).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: survey_attempt_12m and quarter-year act counts
+
+#: Quarter-year act counts: column ``acts_q<k>`` holds the acts while aged ``k/4`` to ``(k+1)/4`` (a day
+#: belongs to the quarter of its midpoint age), for every quarter with at least this many days in the run.
+QUARTER_PREFIX = "acts_q"
+QUARTER_MIN_DAYS = 91
 
 #: Survey-age columns of :func:`reduce_chunk`.
 SURVEY_COLUMNS = ("survey_age", "survey_lifetime", "survey_12m", "survey_five_plus", "survey_intrapersonal",
-                  "survey_interpersonal", "survey_attempt", "survey_nssi_and_attempt", "onset_age_block")
+                  "survey_interpersonal", "survey_attempt", "survey_nssi_and_attempt", "survey_attempt_12m",
+                  "onset_age_block")
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,7 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
     first = np.where(has.any(axis=1), has.argmax(axis=1), -1)
     onset = np.where(first >= 0, mid_age[np.maximum(first, 0)], np.nan)
     attempt = (att * before).sum(axis=1) > 0
+    attempt_12m = (att * past_year).sum(axis=1) > 0
     out = {
         "survey_age": np.asarray(survey_age, dtype=np.float64),
         "survey_lifetime": life > 0,
@@ -187,12 +197,17 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
         "survey_interpersonal": (inter * before).sum(axis=1) > 0,
         "survey_attempt": attempt,
         "survey_nssi_and_attempt": attempt & (life > 0),
+        "survey_attempt_12m": attempt_12m,
         "onset_age_block": onset,
     }
     year = np.floor(mid_age + 1e-12).astype(int)
     inside = mid_age >= course.start_age
     for a in course.whole_ages():
         out[f"acts_age_{a}"] = acts[:, (year == a) & inside].sum(axis=1).astype(np.int64)
+    quarter = np.floor(mid_age * 4 + 1e-9).astype(int)
+    for q in np.unique(quarter[inside]):
+        if ((quarter == q) & inside).sum() >= QUARTER_MIN_DAYS:
+            out[f"{QUARTER_PREFIX}{q}"] = acts[:, (quarter == q) & inside].sum(axis=1).astype(np.int32)
     df = pd.DataFrame(out)
     if with_events:
         with warnings.catch_warnings():
@@ -418,6 +433,6 @@ class CorruptChunkError(ValueError):
 # ----------------------------------------------------------------------------- population statistics
 
 
-__all__ = ["check_population_size", "chunk_path", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
+__all__ = ["check_population_size", "chunk_path", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "QUARTER_MIN_DAYS", "QUARTER_PREFIX", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
            "collect", "reduce_chunk", "run_in_memory", "run_population",
            "simulate_chunk", "survey_ages"]

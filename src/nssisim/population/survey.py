@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import xarray as xr
 
 from ..core.measures import prevalence_rows
 from ..stats import odds_ratio
+from .lifecourse import QUARTER_PREFIX, SURVEY_AGE_HIGH, SURVEY_AGE_LOW
 
 #: Maltreatment exposure: factor score at or above this counts as "maltreated" (a documented choice).
 MALTREATMENT_EXPOSED = 0.25
@@ -62,6 +64,189 @@ def simulated_measures(table: pd.DataFrame) -> dict[str, float]:
     if a in table and b in table:
         o, lo, hi = odds_ratio(table[a].to_numpy() > 0, table[b].to_numpy() > 0)
         out["prospective_or"], out["prospective_or_low"], out["prospective_or_high"] = o, lo, hi
+    return out
+
+
+# ----------------------------------------------------------------------------- calibration measures
+#: Prevalence by life stage (Swannell2014): lifetime NSSI reported at a survey age uniform in each window
+#: (years). Adolescents are the survey of :data:`nssisim.population.lifecourse.SURVEY_AGE_LOW`..HIGH
+#: (12-18); the later stages map each subject's own uniform survey draw onto their window, at quarter-year
+#: resolution (lifetime = any act in a quarter that ends by the survey age).
+LIFE_STAGES = {"young_adults": (18.0, 25.0), "adults": (25.0, 30.0)}
+#: Decline after 18 (Plener2015): mean 12-month prevalence over the years of age 22, 23 and 24 (aged
+#: 22 to 25) relative to the highest 12-month prevalence at any age of the run.
+DECLINE_AGES = (22, 23, 24)
+
+
+@dataclass(frozen=True)
+class TrajectoryDesign:
+    """A longitudinal study design applied to the simulated life course (waves on the quarter-year grid).
+
+    Each subject enters at the first quarter boundary at or after its survey age if that lies in
+    ``baseline_ages``; wave ``w`` (``w = 0..waves-1``) asks about the acts of the ``months`` before it,
+    at baseline ``+ w * months``, so the first wave covers the months before baseline. Subjects whose
+    waves the run does not cover are left out.
+    """
+
+    waves: int
+    months: int  # between waves, a multiple of 3
+    baseline_ages: tuple[float, float]
+
+    def windows(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Acts per wave (subjects x waves) and which subjects the design includes."""
+        q = self.months // 3
+        cols = {int(c[len(QUARTER_PREFIX):]): table[c].to_numpy(np.int64) for c in table.columns
+                if c.startswith(QUARTER_PREFIX)}
+        n = len(table)
+        age = table["survey_age"].to_numpy(np.float64)
+        kb = np.ceil(age * 4 - 1e-9).astype(int)
+        inc = (age >= self.baseline_ages[0]) & (age < self.baseline_ages[1])
+        out = np.zeros((n, self.waves), dtype=np.int64)
+        if not cols:
+            return out, np.zeros(n, bool)
+        kmin, kmax = min(cols), max(cols)
+        mat = np.zeros((n, kmax - kmin + 1), dtype=np.int64)
+        have = np.zeros(kmax - kmin + 1, bool)
+        for k, v in cols.items():
+            mat[:, k - kmin], have[k - kmin] = v, True
+        for w in range(self.waves):
+            for j in range(q):  # wave w covers quarters kb + (w - 1) q .. kb + w q - 1
+                k = kb + (w - 1) * q + j - kmin
+                ok = (k >= 0) & (k < mat.shape[1])
+                ok[ok] &= have[k[ok]]
+                inc &= ok
+                out[ok, w] += mat[np.flatnonzero(ok), k[ok]]
+        return out, inc
+
+
+#: Barrocas2015 ("617 adolescents followed over 8 waves; group-based trajectory modelling of NSSI
+#: frequency"): 8 waves 6 months apart, entered at 12-16. The spacing and entry ages are this
+#: model's assumption (the calibration file gives the number of waves only).
+BARROCAS_DESIGN = TrajectoryDesign(waves=8, months=6, baseline_ages=(12.0, 16.0))
+#: Chinese 1-year study (13-17, 3 waves over one year, accelerated design): waves 6 months apart.
+ONE_YEAR_DESIGN = TrajectoryDesign(waves=3, months=6, baseline_ages=(13.0, 17.0))
+#: Acts in one wave's window that count as frequent (the classification rules below).
+FREQUENT_ACTS = 5
+#: Acts over the year that count as high frequency (1-year design).
+HIGH_ACTS = 10
+
+
+def trajectory_classes_8_waves(table: pd.DataFrame, design: TrajectoryDesign = BARROCAS_DESIGN) -> dict[str, float]:
+    """Shares of the classes low / moderate / chronic among the subjects the design includes.
+
+    chronic: acts in at least 5 of the 8 waves; moderate: acts in 2-4 waves, or at least
+    :data:`FREQUENT_ACTS` acts in a single wave; low: the rest (no act, or fewer than
+    :data:`FREQUENT_ACTS` acts in one wave only). A rule standing in for group-based trajectory modelling.
+    """
+    acts, inc = design.windows(table)
+    acts = acts[inc]
+    n = len(acts)
+    if n == 0:
+        return {"low": math.nan, "moderate": math.nan, "chronic": math.nan, "n": 0.0}
+    waves_with = (acts > 0).sum(axis=1)
+    chronic = waves_with >= 5
+    moderate = ~chronic & ((waves_with >= 2) | (acts.max(axis=1) >= FREQUENT_ACTS))
+    return {"low": float((~chronic & ~moderate).mean()), "moderate": float(moderate.mean()),
+            "chronic": float(chronic.mean()), "n": float(n)}
+
+
+def trajectory_classes_1_year(table: pd.DataFrame, design: TrajectoryDesign = ONE_YEAR_DESIGN) -> dict[str, float]:
+    """Shares of negligible / experimental / moderate_decreasing / high_fluctuating (3 waves, one year).
+
+    negligible: no act in any wave; high_fluctuating: at least :data:`HIGH_ACTS` acts over the three
+    waves and an act in the last; moderate_decreasing: otherwise at least 3 acts with fewer in the
+    last wave than in the first; experimental: any other pattern with acts. A rule standing in for
+    latent class growth analysis.
+    """
+    acts, inc = design.windows(table)
+    acts = acts[inc]
+    n = len(acts)
+    keys = ("negligible", "experimental", "moderate_decreasing", "high_fluctuating")
+    if n == 0:
+        return {**{k: math.nan for k in keys}, "n": 0.0}
+    total = acts.sum(axis=1)
+    high = (total >= HIGH_ACTS) & (acts[:, -1] > 0)
+    moderate = ~high & (total >= 3) & (acts[:, -1] < acts[:, 0])
+    experimental = (total > 0) & ~high & ~moderate
+    return {"negligible": float((total == 0).mean()), "experimental": float(experimental.mean()),
+            "moderate_decreasing": float(moderate.mean()), "high_fluctuating": float(high.mean()), "n": float(n)}
+
+
+def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float) -> tuple[float, float]:
+    """Lifetime NSSI at a survey age uniform in ``[low, high)`` (each subject's own draw mapped onto the window).
+
+    Returns (share, n); NaN when the run's quarter columns do not reach ``high``.
+    """
+    cols = {int(c[len(QUARTER_PREFIX):]): c for c in table.columns if c.startswith(QUARTER_PREFIX)}
+    if not cols or (max(cols) + 1) / 4 < high - 1e-9:
+        return math.nan, 0.0
+    frac = (table["survey_age"].to_numpy(np.float64) - SURVEY_AGE_LOW) / (SURVEY_AGE_HIGH - SURVEY_AGE_LOW)
+    age = low + (high - low) * np.clip(frac, 0.0, 1.0)
+    life = np.zeros(len(table), bool)
+    for k, c in cols.items():
+        life |= (table[c].to_numpy() > 0) & ((k + 1) / 4 <= age + 1e-9)
+    return float(life.mean()), float(len(table))
+
+
+def _prop(p: float, n: float) -> tuple[float, float]:
+    """A share and its sampling variance ``q (1 - q) / n`` at ``q = (k + 1) / (n + 2)`` (Laplace's rule: never
+    zero, so a share of 0 or 1 in a small cohort is not taken as exact)."""
+    if not (n > 0 and math.isfinite(p)):
+        return math.nan, math.nan
+    q = (p * n + 1) / (n + 2)
+    return float(p), float(q * (1 - q) / n)
+
+
+def calibration_measures(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Every simulated counterpart of a calibration target: ``{name: (value, sampling variance)}``.
+
+    Ratios are on the log scale (the variance too; Woolf for odds ratios, the delta method for the
+    risk ratio). Measures that need ages or columns the run lacks are NaN. Definitions: the
+    docstrings here and :data:`nssisim.population.calibration.TARGETS`.
+    """
+    m = simulated_measures(table)
+    n, n_life = m["n"], m["n_lifetime"]
+    out = {k: _prop(m[k], n) for k in ("lifetime_nssi", "nssi_12m", "five_plus_12m", "nssi_and_attempt")}
+    out["onset_mean"] = (m["onset_mean"], m["onset_var"] / n_life if n_life > 1 else math.nan)
+    out["peak_age"] = (m["peak_age"], math.nan)
+    for k in ("intrapersonal_share", "interpersonal_share"):
+        out[k] = _prop(m[k], n_life)
+    for k in ("maltreatment_or", "bullying_or"):
+        if k in m and m[k] > 0:
+            out[k] = (math.log(m[k]), ((math.log(m[k + "_high"]) - math.log(m[k + "_low"])) / 3.92) ** 2)
+        else:
+            out[k] = (math.nan, math.nan)
+    for k, col in (("attempt_lifetime", "survey_attempt"), ("attempt_12m", "survey_attempt_12m")):
+        out[k] = _prop(float(table[col].mean()), n) if col in table else (math.nan, math.nan)
+    # sex (factor.sex_female: 1 = girl)
+    life = table["survey_lifetime"].to_numpy(bool)
+    if "factor.sex_female" in table:
+        girl = table["factor.sex_female"].to_numpy() > 0.5
+        nf, nm = int(girl.sum()), int((~girl).sum())
+        pf = float(life[girl].mean()) if nf else math.nan
+        pm = float(life[~girl].mean()) if nm else math.nan
+        out["lifetime_female"], out["lifetime_male"] = _prop(pf, nf), _prop(pm, nm)
+        if nf and nm and pf > 0 and pm > 0:
+            out["sex_ratio"] = (math.log(pf / pm), (1 - pf) / (nf * pf) + (1 - pm) / (nm * pm))
+        else:
+            out["sex_ratio"] = (math.nan, math.nan)
+    # life stages and the decline after 18
+    out["life_stage_adolescents"] = out["lifetime_nssi"]
+    for stage, (lo, hi) in LIFE_STAGES.items():
+        p, k = lifetime_by_survey_window(table, lo, hi)
+        out[f"life_stage_{stage}"] = _prop(p, k)
+    prev = prevalence_by_age_table(table)
+    late = prev[prev["age"].isin(DECLINE_AGES)]
+    if len(late) == len(DECLINE_AGES) and len(prev):
+        peak = float(prev["prevalence_12m"].max())
+        out["decline_ratio"] = (float(late["prevalence_12m"].mean()) / peak if peak > 0 else math.nan, math.nan)
+    else:
+        out["decline_ratio"] = (math.nan, math.nan)
+    for name, fn in (("traj8", trajectory_classes_8_waves), ("traj1y", trajectory_classes_1_year)):
+        shares = fn(table)
+        for k, v in shares.items():
+            if k != "n":
+                out[f"{name}_{k}"] = _prop(v, shares["n"])
     return out
 
 
@@ -109,5 +294,7 @@ def summarise(table: pd.DataFrame, manifest: dict | None = None) -> xr.Dataset:
     return ds
 
 
-__all__ = ["BULLYING_EXPOSED", "MALTREATMENT_EXPOSED", "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table",
+__all__ = ["BARROCAS_DESIGN", "DECLINE_AGES", "FREQUENT_ACTS", "HIGH_ACTS", "LIFE_STAGES", "ONE_YEAR_DESIGN",
+           "TrajectoryDesign", "calibration_measures", "lifetime_by_survey_window", "trajectory_classes_1_year",
+           "trajectory_classes_8_waves", "BULLYING_EXPOSED", "MALTREATMENT_EXPOSED", "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table",
            "simulated_measures", "summarise"]

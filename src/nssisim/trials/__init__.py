@@ -22,19 +22,25 @@ from .design import (
     Design,
     DesignError,
     DESIGNS,
+    completion_to_dropout,
     eligible,
+    eligible_history,
     load_design,
     OUTCOMES,
     parse_design,
+    REMISSION_DAYS,
+    SOURCES,
 )
 from .run import (
     arm_summary,
     calibrate_strength,
+    completion_check,
+    day_outcomes,
+    screen_patients,
     DBT_TARGET_D,
     effects_table,
     neural_proxies,
     randomise,
-    REMISSION_DAYS,
     run_trial,
     screen,
     simulate_arms,
@@ -48,4 +54,5 @@ __all__ = ["Arm", "Component", "INTERVENTIONS", "Intervention", "InterventionErr
            "DBT_TARGET_D", "BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES",
            "REMISSION_DAYS", "arm_summary", "calibrate_strength", "effects_table", "eligible", "load_design",
            "neural_proxies", "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve",
-           "summary_table", "TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
+           "summary_table", "completion_check", "completion_to_dropout", "day_outcomes", "eligible_history",
+           "screen_patients", "SOURCES", "TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]

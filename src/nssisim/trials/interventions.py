@@ -60,6 +60,7 @@ from ..population.spec import subject_normals
 #: Shipped interventions (files ``configs/interventions/<name>.toml``).
 INTERVENTIONS: tuple[str, ...] = (
     "dbt", "dbt_a", "supportive", "tau", "placebo", "ssri", "naltrexone", "antipsychotic", "anti_bullying", "family",
+    "specialised_outpatient",
 )
 #: Days per month for rates given per month.
 DAYS_PER_MONTH = 30.4375

@@ -19,7 +19,7 @@ from ..files import atomic_write_netcdf, atomic_write_text, write_csv
 from ..plotting import figure, save, style
 from ..stats import Z95
 from .design import BINARY_OUTCOMES
-from .run import arm_summary, effects_table, summary_table
+from .run import arm_summary, completion_check, effects_table, summary_table
 
 ARM_COLORS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f8c8d")
 #: How the outcomes are named on the figures (the tables keep the identifiers).
@@ -136,8 +136,12 @@ def trial_markdown(ds: xr.Dataset) -> str:
     s = s[s.analysis == "randomised"]
     lines = [f"## Virtual trial: {json_name(ds)}", "",
              f"{ds.attrs['title']}. Control arm: `{ds.attrs['control_arm']}`; {ds.sizes['patient']} randomised patients "
-             f"per trial, {ds.sizes['replicate']} trial(s); age at randomisation {ds.attrs['age_at_randomisation']:.1f} years; "
-             f"common random numbers across arms.", ""]
+             f"per trial, {ds.sizes['replicate']} trial(s); age at randomisation {ds.attrs['age_at_randomisation']:.1f} years"
+             f"{' (mean)' if ds.attrs.get('patients_from') == 'referral' else ''}; "
+             + (f"patients referred from the community life course by rule `{ds.attrs['referral_rule']}` "
+                f"(life course from age {ds.attrs['life_course_start_age']:g}); "
+                if ds.attrs.get("patients_from") == "referral" else "")
+             + "common random numbers across arms.", ""]
     for st in ds["stratum"].values:
         lines.append(f"Stratum `{st}`: {int(ds['eligible_found'].sel(stratum=st))} eligible patients used, "
                      f"{int(ds['screened'].sel(stratum=st))} candidates screened.")
@@ -150,12 +154,18 @@ def trial_markdown(ds: xr.Dataset) -> str:
                       "replicates; with 1 it is not defined (—): run with `--replicates N`."]
     a = arm_summary(ds)
     lines += ["", "Means over all simulated patients in each arm (paired):", "",
-              "| stratum | arm | window | NSSI-free | NSSI/month | attempt-free | remission | completed | limbic change | regulation change |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| stratum | arm | window | NSSI-free | NSSI/month | NSSI days | response | remission | relapse | "
+              "attempt-free | completed | limbic change | regulation change |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a.itertuples():
         lines.append(f"| {r.stratum} | {r.arm} | {r.window} | {r.nssi_free:.3f} | {r.nssi_per_month:.2f} | "
-                     f"{r.attempt_free:.3f} | {r.remission:.3f} | {r.completed:.3f} | {r.limbic_change:+.3f} | "
-                     f"{r.regulation_change:+.3f} |")
+                     f"{r.nssi_days:.1f} | {r.response:.3f} | {r.remission:.3f} | {r.relapse:.3f} | "
+                     f"{r.attempt_free:.3f} | {r.completed:.3f} | {r.limbic_change:+.3f} | {r.regulation_change:+.3f} |")
+    if "dbt_a" in list(ds["arm"].values):
+        c = completion_check(ds, "dbt_a")
+        lines += ["", f"DBT-A completion (dropout check): simulated {c['simulated']:.3f} [{c['low']:.3f}, {c['high']:.3f}] "
+                      f"(n = {c['n']}) vs published {c['published']:g} (calibration.toml {c['target']}): "
+                      f"{'inside' if c['inside'] else 'OUTSIDE'} the simulated 95% interval."]
     return "\n".join(lines) + "\n"
 
 

@@ -2,22 +2,29 @@
 
 The design is a :class:`nssisim.trials.design.Design`. Data flow of :func:`run_trial`:
 
-1. **Screening** (:func:`screen`). Candidates are sampled from a population spec
+1. **Screening** (:func:`screen_patients`). Candidates are sampled from a population spec
    (:mod:`nssisim.population`, loaded by name) with optional parameter overrides per stratum,
-   and their history is simulated without treatment up to randomisation. Eligibility is
-   evaluated over that history (age window, lifetime acts, recent suicidal ideation or attempt).
+   and their history is simulated without treatment. Referral source: community adolescents
+   from the life-course start (age 10 by default) to the referral rule's last check age; each
+   enters at its referral day (:func:`nssisim.population.referral.referral_days`). Population
+   source (the special case kept from before): a fixed ``history_days`` from ``start_age_years``.
+   Eligibility (:mod:`nssisim.population.criteria`, AND / OR / NOT) is evaluated on the days
+   before randomisation; a sex mix fills each trial's quota of girls and boys.
 2. **One compiled run for all arms** (:func:`simulate_arms`). Every eligible patient is
    simulated in *every* arm with the same subject id (common random numbers), the arms stacked
    along the subject axis and differing only in the arrays of one
    :class:`nssisim.core.simulation.Schedule` (:func:`nssisim.trials.interventions.build_schedule`).
-   Histories before treatment are therefore identical across arms (a test checks it), and each
-   patient's counterfactual outcome is known in every arm.
+   Each patient's treatment starts on its own randomisation day. Histories before treatment
+   are therefore identical across arms and to the screening run (checked on every run), and
+   each patient's counterfactual outcome is known in every arm.
 3. **Randomisation** (:func:`randomise`). Per replicate, the replicate's patients are allocated
    to arms in permuted blocks; the randomised analysis uses only each patient's assigned arm.
    Paired contrasts (all patients in both arms) are reported beside it.
-4. **Outcomes** per follow-up window (days after randomisation): share free of NSSI, of
-   attempts and of any self-harm, NSSI and self-harm frequency per month, remission (no NSSI
-   in the last :data:`REMISSION_DAYS` of the window), treatment completion, and the neural
+4. **Outcomes** per follow-up window (days after randomisation; :func:`day_outcomes`): share
+   free of NSSI, of attempts and of any self-harm, NSSI and self-harm frequency per month, NSSI
+   days, remission (no NSSI in the last ``remission_days`` of the window), response (>= 50 %
+   fewer NSSI days than the baseline period), relapse (NSSI after ``remission_days`` act-free
+   days), treatment completion (:func:`completion_check` against the DBT-A target), and the neural
    proxies (limbic reactivity, prefrontal regulation; :func:`neural_proxies`) as change from
    randomisation to the end of the window.
 5. **Effects** per contrast (arm vs control), outcome and window with 95% intervals: risk
@@ -47,24 +54,26 @@ from .._version import __version__
 from ..core.model import limbic_gain, regulation_capacity
 from ..core.parameters import HOURS_PER_DAY
 from ..core.simulation import config_hash, effective_params, simulate_cohort, stack_params
-from ..population.spec import load_population, params_of, sample_population
-from ..stats import hedges_g, odds_ratio_groups, paired_difference, risk_difference
-from .design import _eligible, BINARY_OUTCOMES, Design, DesignError, eligible, OUTCOMES
+from ..population.criteria import history_of
+from ..population.referral import referral_days
+from ..population.spec import FACTOR_PREFIX, load_population, params_of, sample_population
+from ..stats import hedges_g, odds_ratio_groups, paired_difference, risk_difference, wilson_interval
+from ..files import toml_file, resource
+from .design import BINARY_OUTCOMES, Design, DesignError, eligible_history, OUTCOMES, REMISSION_DAYS
 from .interventions import Arm, build_schedule
-
-#: Days without NSSI at the end of a window that count as remission.
-REMISSION_DAYS = 56
 #: Days per month for per-month frequencies.
 DAYS_PER_MONTH = 30.4375
 
 
 # ------------------------------------------------------------------------------ simulation
-def _population(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> dict[str, np.ndarray]:
+def _sample(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-patient parameters (population draw, design and stratum overrides) and the sex factor."""
     spec = load_population(design.population)
-    pop = params_of(sample_population(spec, len(ids), design.seed, subject_ids=ids))
+    drawn = sample_population(spec, len(ids), design.seed, subject_ids=ids)
+    pop = params_of(drawn)
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
-    return pop
-
+    sex = drawn.get(FACTOR_PREFIX + "sex_female", np.full(len(ids), np.nan))
+    return pop, np.asarray(sex, dtype=np.float64)
 
 
 def _sim_kw(design: Design, days: int) -> dict:
@@ -72,22 +81,81 @@ def _sim_kw(design: Design, days: int) -> dict:
                 event_capacity=1, start_age_years=design.start_age_years)
 
 
-def screen(design: Design, stratum: Mapping[str, float], needed: int,
-           mechanisms_off: Sequence[str] = ()) -> tuple[np.ndarray, int]:
-    """Ids of the first ``needed`` eligible candidates (ids 0, 1, ...) and how many were screened."""
+def _screen_days(design: Design) -> int:
+    """Days simulated per candidate when screening: the history (population source) or the life
+    course up to the referral rule's last check age (referral source)."""
+    if design.patients_from == "population":
+        return design.history_days
+    return int(math.floor((design.rule.age_max - design.start_age_years) * 365.25 + 1e-9))
+
+
+def _select(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]], needed: int, design: Design):
+    """The first ``needed`` patients in screening order, or, with a sex mix, ``female_share`` of each
+    trial's ``n_patients`` girls (blocks of one trial's patients, in screening order). None if too few."""
+    ids = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+    t0 = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
+    sex = np.concatenate([f[2] for f in found]) if found else np.zeros(0)
+    if design.female_share is None:
+        return (ids[:needed], t0[:needed]) if ids.size >= needed else None
+    g = design.n_patients if needed % design.n_patients == 0 else needed
+    n_f = int(round(design.female_share * g))
+    n_m = g - n_f
+    groups = needed // g
+    girls, boys = np.flatnonzero(sex == 1.0), np.flatnonzero(sex == 0.0)
+    if girls.size < n_f * groups or boys.size < n_m * groups:
+        return None
+    take = np.concatenate([np.sort(np.concatenate([girls[r * n_f:(r + 1) * n_f], boys[r * n_m:(r + 1) * n_m]]))
+                           for r in range(groups)])
+    return ids[take], t0[take]
+
+
+def screen_patients(design: Design, stratum: Mapping[str, float], needed: int,
+                    mechanisms_off: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray, int]:
+    """Ids and randomisation days (days since the start of the simulated life course) of the first
+    ``needed`` eligible candidates (ids 0, 1, ... in batches), and how many were screened.
+
+    Population source: every candidate is randomised after ``history_days``. Referral source:
+    candidates are community adolescents simulated from ``referral.start_age_years``; a candidate
+    enters at its referral day (:func:`nssisim.population.referral.referral_days`) and is eligible
+    if the design's criteria hold then. A sex mix (``female_share``) fills each trial's quota of
+    girls and boys in screening order.
+    """
     found, screened = [], 0
-    while sum(len(f) for f in found) < needed:
+    days = _screen_days(design)
+    while (pick := _select(found, needed, design)) is None:
         if screened >= design.max_screen:
-            got = sum(len(f) for f in found)
+            got = sum(len(f[0]) for f in found)
             raise DesignError(f"{design.source}: only {got} of {screened} screened candidates are eligible, "
-                              f"{needed} needed (n_patients x replicates): relax [eligibility] or raise max_screen")
+                              f"{needed} needed (n_patients x replicates"
+                              f"{', with the sex mix' if design.female_share is not None else ''}): relax "
+                              "[eligibility] or raise max_screen")
         b = min(design.screen_batch, design.max_screen - screened)
         ids = np.arange(screened, screened + b, dtype=np.int64)
-        ds = simulate_cohort(design.seed, _population(design, stratum, ids), subject_ids=ids,
-                             mechanisms_off=mechanisms_off, **_sim_kw(design, design.history_days))
-        found.append(ids[eligible(ds, design)])
+        params, sex = _sample(design, stratum, ids)
+        ds = simulate_cohort(design.seed, params, subject_ids=ids, mechanisms_off=mechanisms_off,
+                             **_sim_kw(design, days))
+        hist = history_of(ds, sex)
+        if design.patients_from == "population":
+            t0 = np.full(b, design.history_days, np.int64)
+            ok = eligible_history(hist, design, t0)
+        else:
+            t0, _ = referral_days(design.rule, hist, design.seed, ids)
+            ok = t0 >= 0
+            ok[ok] = eligible_history(hist.take(np.flatnonzero(ok)), design, t0[ok])
+        found.append((ids[ok], t0[ok], sex[ok]))
         screened += b
-    return np.concatenate(found)[:needed], screened
+    return pick[0], pick[1], screened
+
+
+def screen(design: Design, stratum: Mapping[str, float], needed: int,
+           mechanisms_off: Sequence[str] = ()) -> tuple[np.ndarray, int]:
+    """Ids of the first ``needed`` eligible candidates of a population-source design and how many
+    were screened (a referral-source design needs each patient's day: :func:`screen_patients`)."""
+    if design.patients_from != "population":
+        raise ValueError(f"{design.source}: a referral-source design enters patients at their referral day: "
+                         "use screen_patients")
+    ids, _, screened = screen_patients(design, stratum, needed, mechanisms_off)
+    return ids, screened
 
 
 def neural_proxies(params: Mapping[str, np.ndarray], pfc: np.ndarray, load: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,69 +175,131 @@ def neural_proxies(params: Mapping[str, np.ndarray], pfc: np.ndarray, load: np.n
     return np.asarray(limbic, dtype=np.float64), np.asarray(regulation, dtype=np.float64)
 
 
-def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
-                  arms: Sequence[Arm] | None = None, mechanisms_off: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """Simulate patients ``ids`` in every arm (one compiled run) and compute per-patient outcomes.
+def day_outcomes(acts: np.ndarray, attempts: np.ndarray, baseline_days: int, windows: Sequence, remission_days: int
+                 ) -> dict[str, np.ndarray]:
+    """Outcomes of each window from daily records aligned on randomisation.
 
-    Returns arrays with a leading ``(arm, patient)`` shape: one per outcome with a window axis
-    last, plus ``completed``, ``adherence``, ``dropout_days``, ``monthly_nssi`` (arm, patient,
-    month) and ``pre_identical`` (all arms' pre-treatment histories equal).
+    ``acts``, ``attempts``: ``(..., baseline_days + follow)`` daily counts, day 0 of treatment at
+    index ``baseline_days``; ``windows``: objects with ``start_day``, ``end_day`` (days after
+    randomisation). Per window (last axis): ``nssi_free``, ``attempt_free``, ``self_harm_free``;
+    ``nssi_per_month``, ``self_harm_per_month``; ``nssi_days`` (days with an act);
+    ``remission``: no act in the window's last ``remission_days`` days (the whole window if
+    shorter); ``response``: NSSI days per day in the window at most half the baseline's (and some
+    NSSI in the baseline: >= 50 % fewer NSSI days); ``relapse``: an act in the window after at least
+    ``remission_days`` days without acts since randomisation (NSSI after remission).
     """
-    arms = tuple(design.arms if arms is None else arms)
-    n, k = len(ids), len(arms)
-    sim_ids = np.tile(ids, k)
-    arm_of = np.repeat(np.arange(k), n)
-    pop = _population(design, stratum, ids)
-    params = {name: np.tile(v, k) for name, v in pop.items()}
-    h = design.history_days
-    t0 = h * HOURS_PER_DAY
-    sched, info = build_schedule(arms, arm_of, sim_ids, design.seed, t0, design.length_days)
-    ds = simulate_cohort(design.seed, params, subject_ids=sim_ids, schedule=sched, mechanisms_off=mechanisms_off,
-                         **_sim_kw(design, design.horizon_days))
-    acts = ds["acts"].values.reshape(k, n, -1)
-    att = ds["attempts"].values.reshape(k, n, -1)
-    pre_identical = bool((acts[:, :, :h] == acts[:1, :, :h]).all()
-                         and (ds["affect"].values.reshape(k, n, -1)[:, :, :h] == ds["affect"].values.reshape(k, n, -1)[:1, :, :h]).all())
-    # the trial run reproduces the screening run's histories, so every patient is still eligible
-    still = _eligible(acts[0], ds["ideation"].values.reshape(k, n, -1)[0], att[0], design)
-    pfc = ds["pfc"].values.reshape(k, n, -1)
-    load = ds["allostatic_load"].values.reshape(k, n, -1)
-    stacked = stack_params(params, n * k)
-
-    def proxies(day: int):
-        eff, _ = effective_params(stacked, sched, t0 + day * HOURS_PER_DAY)
-        li, re = neural_proxies(eff, pfc[:, :, h + day - 1].ravel(), load[:, :, h + day - 1].ravel())
-        return li.reshape(k, n), re.reshape(k, n)
-
-    lim0, reg0 = proxies(0)
-    out = {o: np.zeros((k, n, len(design.windows))) for o in OUTCOMES}
-    for j, w in enumerate(design.windows):
-        sl = slice(h + w.start_day, h + w.end_day)
-        a, s = acts[:, :, sl].sum(axis=2), att[:, :, sl].sum(axis=2)
+    acts = np.asarray(acts, dtype=np.float64)
+    attempts = np.asarray(attempts, dtype=np.float64)
+    b = int(baseline_days)
+    post = acts[..., b:] > 0
+    d = np.arange(post.shape[-1])
+    last = np.maximum.accumulate(np.where(post, d, -1), axis=-1)  # last act day <= d
+    before = np.concatenate([np.full(post.shape[:-1] + (1,), -1), last[..., :-1]], axis=-1)  # last act day < d
+    relapse_day = post & ((d - before - 1) >= remission_days)
+    base_rate = (acts[..., :b] > 0).sum(axis=-1) / b
+    out = {k: np.zeros(acts.shape[:-1] + (len(windows),)) for k in (
+        "nssi_free", "attempt_free", "self_harm_free", "nssi_per_month", "self_harm_per_month", "nssi_days",
+        "remission", "response", "relapse")}
+    for j, w in enumerate(windows):
+        sl = slice(b + w.start_day, b + w.end_day)
+        a, s = acts[..., sl].sum(axis=-1), attempts[..., sl].sum(axis=-1)
+        days = (acts[..., sl] > 0).sum(axis=-1)
         months = (w.end_day - w.start_day) / DAYS_PER_MONTH
         out["nssi_free"][..., j] = a == 0
         out["attempt_free"][..., j] = s == 0
         out["self_harm_free"][..., j] = (a + s) == 0
-        rem = slice(max(h + w.end_day - REMISSION_DAYS, h + w.start_day), h + w.end_day)
-        out["remission"][..., j] = acts[:, :, rem].sum(axis=2) == 0
-        out["completed"][..., j] = info["completed"].reshape(k, n)
         out["nssi_per_month"][..., j] = a / months
         out["self_harm_per_month"][..., j] = (a + s) / months
+        out["nssi_days"][..., j] = days
+        rem = slice(max(b + w.end_day - remission_days, b + w.start_day), b + w.end_day)
+        out["remission"][..., j] = acts[..., rem].sum(axis=-1) == 0
+        out["response"][..., j] = (base_rate > 0) & (days / (w.end_day - w.start_day) <= 0.5 * base_rate)
+        out["relapse"][..., j] = relapse_day[..., w.start_day:w.end_day].any(axis=-1)
+    return out
+
+
+def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
+                  arms: Sequence[Arm] | None = None, mechanisms_off: Sequence[str] = (),
+                  t0_days: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Simulate patients ``ids`` in every arm (one compiled run) and compute per-patient outcomes.
+
+    ``t0_days``: each patient's randomisation day since the start of its simulated life course
+    (default ``history_days``; a referral-source design passes the referral days of
+    :func:`screen_patients`). Treatment starts there for each patient; windows count from it.
+
+    Returns arrays with a leading ``(arm, patient)`` shape: one per outcome with a window axis
+    last, plus ``completed``, ``adherence``, ``dropout_days``, ``monthly_nssi`` (arm, patient,
+    month), ``pre_identical`` (all arms' pre-treatment histories equal) and ``still_eligible``
+    (the screening decision is reproduced: eligible, and for a referral source referred on the
+    same day).
+    """
+    arms = tuple(design.arms if arms is None else arms)
+    n, k = len(ids), len(arms)
+    if t0_days is None:
+        if design.patients_from != "population":
+            raise ValueError(f"{design.source}: pass t0_days (the referral days of screen_patients)")
+        t0_days = np.full(n, design.history_days)
+    t0 = np.asarray(t0_days, dtype=np.int64)
+    bl, follow = design.baseline_days, design.follow_days
+    if (t0 < bl).any():
+        raise ValueError(f"randomisation days must leave the {bl}-day baseline inside the history")
+    horizon = int(t0.max()) + follow
+    sim_ids = np.tile(ids, k)
+    arm_of = np.repeat(np.arange(k), n)
+    pop, sex = _sample(design, stratum, ids)
+    params = {name: np.tile(v, k) for name, v in pop.items()}
+    t0_all = np.tile(t0, k)
+    sched, info = build_schedule(arms, arm_of, sim_ids, design.seed, t0_all * HOURS_PER_DAY, design.length_days)
+    ds = simulate_cohort(design.seed, params, subject_ids=sim_ids, schedule=sched, mechanisms_off=mechanisms_off,
+                         **_sim_kw(design, horizon))
+    acts = ds["acts"].values.reshape(k, n, -1)
+    att = ds["attempts"].values.reshape(k, n, -1)
+    pre = np.arange(horizon)[None, :] < t0[:, None]
+    pre_identical = bool(all(((x == x[:1]) | ~pre[None]).all() for x in
+                             (acts, ds["affect"].values.reshape(k, n, -1), ds["ideation"].values.reshape(k, n, -1))))
+    # the trial run reproduces the screening run's histories, so every patient is still eligible
+    hist0 = history_of(ds.isel(subject=slice(0, n)), sex)
+    still = eligible_history(hist0, design, t0)
+    if design.patients_from == "referral":
+        ref0, _ = referral_days(design.rule, hist0, design.seed, ids)
+        still &= ref0 == t0
+    pfc = ds["pfc"].values.reshape(k, n, -1)
+    load = ds["allostatic_load"].values.reshape(k, n, -1)
+    stacked = stack_params(params, n * k)
+    rows = np.arange(n)
+
+    def proxies(day: int):
+        t = ((t0_all + day) * HOURS_PER_DAY).astype(np.float64)[:, None]
+        eff, _ = effective_params(stacked, sched, t)
+        col = t0 + day - 1
+        li, re = neural_proxies(eff, pfc[:, rows, col].ravel(), load[:, rows, col].ravel())
+        return li.reshape(k, n), re.reshape(k, n)
+
+    idx = t0[:, None] + np.arange(-bl, follow)[None, :]  # aligned on randomisation
+    aligned = np.take_along_axis(acts, np.broadcast_to(idx, (k,) + idx.shape), axis=2)
+    aligned_att = np.take_along_axis(att, np.broadcast_to(idx, (k,) + idx.shape), axis=2)
+    days_out = day_outcomes(aligned, aligned_att, bl, design.windows, design.remission_days)
+    lim0, reg0 = proxies(0)
+    out = {o: np.zeros((k, n, len(design.windows))) for o in OUTCOMES}
+    out.update(days_out)
+    for j, w in enumerate(design.windows):
+        out["completed"][..., j] = info["completed"].reshape(k, n)
         lim, reg = proxies(w.end_day)
         out["limbic_change"][..., j] = lim - lim0
         out["regulation_change"][..., j] = reg - reg0
     # monthly NSSI from the start of the baseline period to the end of follow-up
-    first = h - design.baseline_days
-    n_months = int(math.ceil((design.horizon_days - first) / DAYS_PER_MONTH))
-    edges = np.minimum(first + np.round(np.arange(n_months + 1) * DAYS_PER_MONTH).astype(int), design.horizon_days)
-    monthly = np.stack([acts[:, :, edges[m]:edges[m + 1]].sum(axis=2) * DAYS_PER_MONTH / max(edges[m + 1] - edges[m], 1)
+    total = bl + follow
+    n_months = int(math.ceil(total / DAYS_PER_MONTH))
+    edges = np.minimum(np.round(np.arange(n_months + 1) * DAYS_PER_MONTH).astype(int), total)
+    monthly = np.stack([aligned[:, :, edges[m]:edges[m + 1]].sum(axis=2) * DAYS_PER_MONTH / max(edges[m + 1] - edges[m], 1)
                         for m in range(n_months)], axis=2)
     out.update({
         "adherence": info["adherence"].reshape(k, n), "dropout_days": info["dropout_days"].reshape(k, n),
-        "monthly_nssi": monthly, "month_start_day": (edges[:-1] - h).astype(float),
-        "baseline_nssi_per_month": acts[0, :, first:h].sum(axis=1) / (design.baseline_days / DAYS_PER_MONTH),
+        "monthly_nssi": monthly, "month_start_day": (edges[:-1] - bl).astype(float),
+        "baseline_nssi_per_month": aligned[0, :, :bl].sum(axis=1) / (bl / DAYS_PER_MONTH),
         "limbic_baseline": lim0[0], "regulation_baseline": reg0[0], "pre_identical": pre_identical,
-        "still_eligible": bool(still.all()),
+        "still_eligible": bool(still.all()), "randomisation_day": t0.astype(np.int64),
+        "randomisation_age": design.start_age_years + t0 / 365.25, "sex_female": sex,
     })
     return out
 
@@ -228,14 +358,16 @@ def randomise(n: int, n_arms: int, seed: int, replicate: int, stratum: int) -> n
     return np.concatenate([rng.permutation(block) for _ in range(n_blocks)])[:n]
 
 
+#: Version of the checkpoint files (2: randomisation days and the day outcomes were added).
+CHECKPOINT_FORMAT = 2
 #: Subjects (patients x arms) simulated per compiled call of a trial: replicates are grouped
 #: so that a call stays below this (memory is bounded whatever the number of replicates).
 GROUP_SUBJECTS = 4096
 
 
 def _screen_arrays(design: Design, stratum: str, needed: int) -> dict[str, np.ndarray]:
-    ids, screened = screen(design, design.strata[stratum], needed)
-    return {"ids": ids, "screened": np.array(screened)}
+    ids, t0, screened = screen_patients(design, design.strata[stratum], needed)
+    return {"ids": ids, "t0": t0, "screened": np.array(screened)}
 
 
 def _cached(folder: Path | None, key: str, compute):
@@ -266,29 +398,30 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
         raise ValueError(f"replicates must be >= 1, got {reps}")
     if checkpoint is not None:
         cfg0 = json.loads(json.dumps(design.raw, default=str))
+        cfg0["_checkpoint_format"] = CHECKPOINT_FORMAT  # partial results of older code are not reused
         checkpoint = Path(checkpoint) / f"{config_hash(cfg0)[:16]}_r{reps}"
     n, k = design.n_patients, len(design.arms)
     rows = _effect_rows(design)
     strata = list(design.strata)
     per = {o: [] for o in OUTCOMES}
-    extra = {key: [] for key in ("adherence", "dropout_days", "monthly_nssi", "baseline_nssi_per_month",
-                                 "limbic_baseline", "regulation_baseline")}
+    per_patient = ("baseline_nssi_per_month", "limbic_baseline", "regulation_baseline", "randomisation_age",
+                   "sex_female")
+    extra = {key: [] for key in ("adherence", "dropout_days", "monthly_nssi") + per_patient}
     assigned_all, ids_all, eff_all, screen_info = [], [], [], []
     month_start = None
     for s_i, s_name in enumerate(strata):
         sc = _cached(checkpoint, f"{s_name}_screen", lambda: _screen_arrays(design, s_name, n * reps))
-        ids, screened = np.asarray(sc["ids"]), int(sc["screened"])
+        ids, t0, screened = np.asarray(sc["ids"]), np.asarray(sc["t0"]), int(sc["screened"])
         # replicates are simulated in groups (bounded memory); each group is a resumable checkpoint
         group = max(1, min(reps, GROUP_SUBJECTS // max(n * k, 1)))
         parts = []
         for g0 in range(0, reps, group):
             sl = slice(g0 * n, min(g0 + group, reps) * n)
             parts.append(_cached(checkpoint, f"{s_name}_reps{g0}", lambda sl=sl: simulate_arms(
-                design, design.strata[s_name], ids[sl])))
+                design, design.strata[s_name], ids[sl], t0_days=t0[sl])))
         out = {key: np.concatenate([np.asarray(pt[key]) for pt in parts], axis=1) for key in
                OUTCOMES + ("adherence", "dropout_days", "monthly_nssi")}
-        out.update({key: np.concatenate([np.asarray(pt[key]) for pt in parts]) for key in
-                    ("baseline_nssi_per_month", "limbic_baseline", "regulation_baseline")})
+        out.update({key: np.concatenate([np.asarray(pt[key]) for pt in parts]) for key in per_patient})
         if not all(bool(pt["pre_identical"]) for pt in parts):  # pragma: no cover - guards common random numbers
             raise RuntimeError("pre-treatment histories differ between arms: common random numbers are broken")
         if not all(bool(pt["still_eligible"]) for pt in parts):  # pragma: no cover - guards the screening
@@ -309,7 +442,7 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
         for key in ("adherence", "dropout_days"):
             extra[key].append(out[key].reshape(k, reps, n).transpose(1, 2, 0))
         extra["monthly_nssi"].append(out["monthly_nssi"].reshape(k, reps, n, -1).transpose(1, 2, 0, 3))
-        for key in ("baseline_nssi_per_month", "limbic_baseline", "regulation_baseline"):
+        for key in per_patient:
             extra[key].append(out[key].reshape(reps, n))
     dims_o = ("stratum", "replicate", "patient", "arm", "window")
     data_vars = {o: (dims_o, np.stack(per[o])) for o in OUTCOMES}
@@ -320,7 +453,7 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
     data_vars["adherence"] = (dims_o[:-1], np.stack(extra["adherence"]))
     data_vars["dropout_days"] = (dims_o[:-1], np.stack(extra["dropout_days"]))
     data_vars["monthly_nssi"] = (("stratum", "replicate", "patient", "arm", "month"), np.stack(extra["monthly_nssi"]))
-    for key in ("baseline_nssi_per_month", "limbic_baseline", "regulation_baseline"):
+    for key in per_patient:
         data_vars[key] = (("stratum", "replicate", "patient"), np.stack(extra[key]))
     data_vars["assigned"] = (("stratum", "replicate", "patient"), np.stack(assigned_all).astype(np.int16))
     data_vars["subject_id"] = (("stratum", "replicate", "patient"), np.stack(ids_all))
@@ -352,8 +485,10 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
         "nssisim_version": __version__, "design": json.dumps(cfg, sort_keys=True), "config_hash": config_hash(cfg),
         "control_arm": design.control, "seed": design.seed, "population": design.population,
         "history_days": design.history_days, "treatment_length_days": design.length_days,
-        "age_at_randomisation": design.start_age_years + design.history_days / 365.25,
-        "remission_days": REMISSION_DAYS, "common_random_numbers": "each patient is simulated in every arm with the same subject id",
+        "age_at_randomisation": float(np.mean(data_vars["randomisation_age"][1])),
+        "patients_from": design.patients_from, "referral_rule": design.rule.name if design.rule else "",
+        "life_course_start_age": design.start_age_years,
+        "remission_days": design.remission_days, "common_random_numbers": "each patient is simulated in every arm with the same subject id",
     })
     return ds
 
@@ -417,8 +552,8 @@ def strength_curve(design: Design, arm: str, strengths: Sequence[float], outcome
     base = next(a for a in design.arms if a.name == arm)
     ctrl = next(a for a in design.arms if a.name == design.control)
     arms = [ctrl] + [replace(base, name=f"{arm}@{s:g}", strength=float(s)) for s in strengths]
-    ids, screened = screen(design, design.strata[stratum], design.n_patients)
-    out = simulate_arms(design, design.strata[stratum], ids, arms)
+    ids, t0, screened = screen_patients(design, design.strata[stratum], design.n_patients)
+    out = simulate_arms(design, design.strata[stratum], ids, arms, t0_days=t0)
     j = [w.name for w in design.windows].index(window)
     x = out[outcome][..., j]
     rows = []
@@ -442,6 +577,28 @@ def calibrate_strength(design: Design, arm: str, strengths: Sequence[float], tar
     raise ValueError(f"target {target} not bracketed by the strengths {list(s)} (g = {list(np.round(g, 3))})")
 
 
-__all__ = ["DBT_TARGET_D", "DBT_TARGET_INTERVAL", "GROUP_SUBJECTS", "REMISSION_DAYS", "arm_summary",
+# ------------------------------------------------------------------------------ dropout check
+#: The published completion rate of DBT-A (calibration file; Tormoen2014 open trial).
+COMPLETION_TARGET = ("treatment.dbta_open_trial", "completed")
+
+
+def completion_check(ds: xr.Dataset, arm: str = "dbt_a", target: tuple[str, str] = COMPLETION_TARGET) -> dict:
+    """Simulated completion of ``arm`` (all patients of every stratum and replicate; each patient is
+    simulated in every arm) beside the published rate: share, Wilson 95% interval, the published
+    value, and whether the published value lies inside the simulated interval. The check that
+    the arm's dropout (``completion`` in the design) reproduces the calibration target; nothing
+    else is tuned to it."""
+    if arm not in list(ds["arm"].values):
+        raise ValueError(f"no arm '{arm}' in this trial (arms: {', '.join(map(str, ds['arm'].values))})")
+    x = np.asarray(ds["completed"].sel(arm=arm).values, dtype=bool).ravel()
+    lo, hi = wilson_interval(float(x.sum()), float(x.size))
+    sec, entry = target[0].split(".", 1)
+    pub = float(toml_file(resource("data", "calibration_targets.toml"))[sec][entry][target[1]])
+    return {"arm": arm, "simulated": float(x.mean()), "low": lo, "high": hi, "n": int(x.size), "published": pub,
+            "target": f"{target[0]}.{target[1]}", "inside": bool(lo <= pub <= hi)}
+
+
+__all__ = ["COMPLETION_TARGET", "completion_check", "day_outcomes", "screen_patients",
+           "DBT_TARGET_D", "DBT_TARGET_INTERVAL", "GROUP_SUBJECTS", "REMISSION_DAYS", "arm_summary",
            "calibrate_strength", "effects_table", "neural_proxies", "randomise", "run_trial", "screen",
            "simulate_arms", "strength_curve", "summary_table"]

@@ -1,0 +1,78 @@
+"""``nssisim clinical-profile``: a referred clinical sample's profile beside the clinical targets."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..population.referral import DEFAULT_POOL, RULES, SCREEN_START_AGE
+from .common import _fail
+
+# Convention of the command modules: project imports needed by option defaults are at module
+# level; the rest is imported inside the command (keeps `nssisim --help` fast).
+
+#: Files written by ``--out``.
+PROFILE_FILES = ("profile.csv", "referred.csv", "profile.json")
+
+
+def clinical_profile(
+    rule: Annotated[str, typer.Option("--rule", "-r", help=f"Referral rule: a shipped one ({', '.join(RULES)}) or a TOML path.")] = "outpatient",
+    subjects: Annotated[int, typer.Option("--subjects", "-n", min=1, help="Community subjects screened (a few % are referred).")] = DEFAULT_POOL,
+    seed: Annotated[int, typer.Option("--seed", help="Root seed (factors, random streams, help seeking, referral draws).")] = 0,
+    population: Annotated[str, typer.Option("--population", "-p", help="Community population spec (name or path).")] = "community",
+    start_age: Annotated[float, typer.Option("--start-age", help="Age at the start of the simulated life course.")] = SCREEN_START_AGE,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for profile.csv, referred.csv, profile.json (screening chunks are kept in OUT/.referral_partial until done).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files in --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profile as JSON instead of a table.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = False,
+) -> None:
+    """Screen a community life course with a referral rule and report the referred sample's profile.
+
+    Acts per month at referral, share self-injuring more than weekly, urges, attempt history, the addictive
+    profile, functions, age and sex, each beside its clinical target in the calibration file (published value,
+    whether the simulated value lies inside the published interval). Cost: about a minute per 4,000 subjects
+    on a quiet 2-core machine; an interrupted run with --out resumes from its finished chunks.
+    """
+    import shutil
+
+    from ..population import load_population, PopulationError
+    from ..population.referral import format_profile, load_rule, profile_table, refer, ReferralError
+
+    try:
+        r = load_rule(rule)
+        spec = load_population(population)
+    except (ReferralError, PopulationError) as err:
+        raise _fail(str(err), 2) from None
+    if start_age > r.age_min:
+        raise _fail(f"--start-age {start_age} is after the rule's first check age {r.age_min}", 2)
+    if out is not None:
+        existing = [out / f for f in PROFILE_FILES if (out / f).exists()]
+        if existing and not overwrite:
+            raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
+    t0 = time.perf_counter()
+    partial = None if out is None else out / ".referral_partial"
+    sample = refer(r, subjects, seed=seed, population=spec, start_age=start_age, checkpoint=partial, progress=progress)
+    table = profile_table(sample)
+    wall = time.perf_counter() - t0
+    payload = {"rule": r.name, "population": sample.population, "seed": seed, "start_age": start_age,
+               "screened": sample.screened, "referred": int(len(sample.table)), "seconds": round(wall, 1),
+               "profile": json.loads(table.to_json(orient="records"))}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        from ..files import atomic_write_text, write_csv
+
+        write_csv(table, out / "profile.csv", index=False)
+        write_csv(sample.table, out / "referred.csv", index=False)
+        atomic_write_text(out / "profile.json", json.dumps(payload, indent=1))
+        shutil.rmtree(partial, ignore_errors=True)
+    if as_json:
+        typer.echo(json.dumps(payload, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
+    else:
+        typer.echo(format_profile(sample, table))
+        typer.echo(f"screened {sample.screened} in {wall:.1f} s" + (f"; wrote {', '.join(PROFILE_FILES)} to {out}/"
+                                                                     if out is not None else ""))
