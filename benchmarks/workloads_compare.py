@@ -20,8 +20,13 @@ import numpy as np
 
 import nssisim
 from nssisim.ema import simulate_study
-from nssisim.population import CAL_SEED, CAL_SUBJECTS, LifeCourse, calibrated_ranges, evaluate, load_population
+from nssisim.population import CAL_SEED, CAL_SUBJECTS, LifeCourse, evaluate, load_population
 from nssisim.population import load_targets, run_in_memory, simulate_chunk
+
+try:  # the calibrated box: a function before 2026-12-01 (wt-calib), a setup file since
+    from nssisim.population import calibrated_ranges
+except ImportError:
+    calibrated_ranges = None
 
 
 def main(argv: list[str]) -> dict:
@@ -43,8 +48,12 @@ def main(argv: list[str]) -> dict:
         simulate_chunk(spec, np.arange(a, min(a + chunk, n)), 0, course, with_events=False)
     out["lifecourse_counts_subject_years_per_s"] = n * years / (time.perf_counter() - t0)
 
-    entries, ranges = load_targets(), calibrated_ranges(spec)
-    x = {k: 0.5 * (lo + hi) for k, (lo, hi, _) in ranges.items()}
+    entries = load_targets()
+    if calibrated_ranges is not None:
+        x = {k: 0.5 * (lo + hi) for k, (lo, hi, _) in calibrated_ranges(spec).items()}
+    else:
+        from nssisim.population import load_setup
+        x = {r.name: r.from_unit(0.5) for r in load_setup("community").ranges}
     evaluate(spec, x, CAL_SUBJECTS, CAL_SEED, course, entries)
     t0 = time.perf_counter()
     evaluate(spec, x, CAL_SUBJECTS, CAL_SEED + 1, course, entries)

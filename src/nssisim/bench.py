@@ -51,7 +51,7 @@ from .core.presets import load_preset
 from .core.reference import reference_run
 from .core.simulation import mechanism_switches, simulate_cohort, stack_params
 from .ema import simulate_study
-from .population import CAL_SEED, CAL_SUBJECTS, calibrated_ranges, evaluate, load_targets, WAVE_SIZE
+from .population import evaluate, load_setup, load_targets
 from .population.lifecourse import DEFAULT_CHUNK, LifeCourse, run_in_memory, simulate_chunk
 from .population.spec import load_population
 from .sweeps.sweep import dask_client, load_sweep, make_manifest, OUTPUTS, run_sweep, simulate_shard
@@ -433,35 +433,39 @@ def format_population_benchmark(r: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- calibration and EMA
-def run_calibration_benchmark(candidates: int = 4, *, n_subjects: int = CAL_SUBJECTS, course: LifeCourse = LifeCourse(),
-                              population: str = "community", seed: int = CAL_SEED, progress: bool = False) -> dict:
+def run_calibration_benchmark(candidates: int = 4, *, n_subjects: int | None = None, course: LifeCourse | None = None,
+                              setup: str = "community", progress: bool = False) -> dict:
     """Candidates per hour of a calibration wave: :func:`nssisim.population.calibration.evaluate` timed warm.
 
-    Each candidate is a point of the calibrated box (a fixed random design), simulated on
-    ``n_subjects`` subjects over the life course and scored against the targets, as in a wave of
+    Each candidate is a point of the setup's calibrated box (``configs/calibrate_<setup>.toml``; a
+    fixed random design), simulated on the setup's subjects per candidate (or ``n_subjects``) over
+    its life course (or ``course``) and scored against the targets, as in a wave of
     :func:`~nssisim.population.calibration.calibrate`; the first one (compilation) is timed apart.
     """
-    spec = load_population(population)
-    entries = load_targets()
-    ranges = calibrated_ranges(spec)
+    st = load_setup(setup)
+    spec = load_population(st.population)
+    entries = load_targets(st.targets_file)
+    course = st.course if course is None else course
+    n = int(st.method["subjects"] if n_subjects is None else n_subjects)
+    seed = int(st.method["seed"])
     rng = np.random.default_rng(seed)
-    xs = [{k: float(lo + (hi - lo) * rng.random()) for k, (lo, hi, _) in ranges.items()} for _ in range(candidates + 1)]
+    xs = [{r.name: float(r.from_unit(rng.random())) for r in st.ranges} for _ in range(candidates + 1)]
     t0 = time.perf_counter()
-    evaluate(spec, xs[0], n_subjects, seed, course, entries)
+    evaluate(spec, xs[0], n, seed, course, entries)
     first = time.perf_counter() - t0
     times = []
     for i, x in enumerate(xs[1:]):
         t0 = time.perf_counter()
-        evaluate(spec, x, n_subjects, seed, course, entries)
+        evaluate(spec, x, n, seed, course, entries)
         times.append(time.perf_counter() - t0)
         if progress:
             print(f"  candidate {i + 1}/{candidates}: {times[-1]:.2f} s", file=sys.stderr, flush=True)
     per = float(np.mean(times))
     years = course.n_days / 365.25
-    return {"candidates": int(candidates), "n_subjects": int(n_subjects), "years": years, "first_candidate_s": first,
-            "candidate_s": per, "candidates_per_hour": 3600.0 / per, "wave_size": WAVE_SIZE,
-            "wave_minutes": WAVE_SIZE * per / 60.0, "subject_years_per_s": n_subjects * years / per,
-            "machine": machine_info()}
+    wave = int(st.method["wave_size"])
+    return {"candidates": int(candidates), "n_subjects": n, "years": years, "first_candidate_s": first,
+            "candidate_s": per, "candidates_per_hour": 3600.0 / per, "wave_size": wave,
+            "wave_minutes": wave * per / 60.0, "subject_years_per_s": n * years / per, "machine": machine_info()}
 
 
 def run_ema_benchmark(n_participants: int = 256, *, days: int = 14, burn_in_days: int = 90, seed: int = 0,
