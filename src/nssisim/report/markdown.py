@@ -15,8 +15,8 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..core.parameters import HOURS_PER_DAY
-from ..population import DEFAULT_END_AGE, format_report, prevalence_by_age_table
+from ..core.parameters import HOURS_PER_DAY, PARAMS
+from ..population import DEFAULT_END_AGE, format_report, load_population, prevalence_by_age_table
 from ..targets import format_results
 from ..trials import trial_markdown, write_trial
 from .figures import plot_cohort, plot_person, plot_population
@@ -48,14 +48,26 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
         "nssisim version": str(ds.attrs.get("nssisim_version")),
     }
 
+def _record_is_current(record: dict) -> bool:
+    """Whether the community spec's shared parameters are the record's fitted values."""
+    spec = load_population(record.get("population", "community"))
+    fitted = {k: v for k, v in dict(record.get("parameters", {})).items() if k in spec.parameters or k in PARAMS}
+    return bool(fitted) and set(fitted) == set(spec.parameters) and all(
+        math.isclose(float(spec.parameters[k]), float(v), rel_tol=1e-9) for k, v in fitted.items())
+
+
 def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
     """The report's population section: figure, prevalence by age, headline numbers, calibration table."""
     plot_population(table, Path(out_dir) / "population.png")
     ps = population_summary(table)
     prev = prevalence_by_age_table(table)
-    md = ["## Population over the life course (calibrated community sample)", "",
+    current = record is not None and _record_is_current(record)
+    status = "calibrated" if current else "provisional values"
+    md = [f"## Population over the life course (community sample, {status})", "",
           "![prevalence by age and onset ages](population.png)", "",
-          f"{ps['n']:,} virtual adolescents of the default (calibrated) community population, simulated to age "
+          f"{ps['n']:,} virtual adolescents of the default community population ({status}"
+          + ("" if current else ": hand-set, not fitted; docs/population.md, 'Provisional values'")
+          + f"), simulated to age "
           f"{end_age:g}; each is surveyed once at an age drawn uniformly in 12-18 (see docs/population.md).", "",
           "| age | 12-month prevalence | 95% CI | first act at this age | mean acts |", "|---|---|---|---|---|"]
     md += [f"| {int(r.age)} | {_fmt_pct(r.prevalence_12m)} | {_fmt_pct(r.ci_low)}–{_fmt_pct(r.ci_high)} | "
@@ -75,7 +87,10 @@ def population_markdown(table, record: dict | None, out_dir: str | Path, end_age
            f"| prospective odds ratio: NSSI at 14 for NSSI at 15 | {_fmt(ps.get('prospective_or', math.nan))} "
            f"[{_fmt(ps.get('prospective_or_low', math.nan))}, {_fmt(ps.get('prospective_or_high', math.nan))}] |", ""]
     if record is not None:
-        md += ["### Calibration (model versus published targets)", "",
+        stale = ([] if current else [
+            "**Stale:** this record is a calibration of an earlier version of the model; the community spec's "
+            "`[parameters]` no longer holds its values, so its simulated column does not describe this run.", ""])
+        md += ["### Calibration (model versus published targets)", "", *stale,
                "From the shipped calibration record (`nssisim calibration-report`); simulated values there come from "
                "the confirmation cohort of the calibration, not from this run.", "",
                format_report(record, markdown=True), ""]
@@ -120,7 +135,7 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
           "> Output of a formal model of non-suicidal self-injury (NSSI) with addictive features in adolescents: "
           "a research instrument for theory building, **not a clinical tool**. Presets and parameter values are "
           "illustrative, not calibrated to any person or sample (the population section, where present, uses the "
-          "community population calibrated to published prevalences; see its calibration table); injury severity is "
+          "community population, whose status it states: calibrated or provisional); injury severity is "
           "only an abstract number.", ""]
 
     if person_ds is not None:
