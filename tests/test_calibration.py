@@ -242,3 +242,14 @@ def test_environment_shape_fitted_written_and_applied():
         apply_to_spec(plain, {"environment_change": 1.0}, "x")
     with pytest.raises(ValueError, match="no \\[environment\\] table"):
         with_settings(parse_population(tomllib.loads(plain), "plain.toml"), {"environment_change": 1.0})
+
+
+def test_record_matches_spec_knows_a_stale_record_from_a_current_one():
+    from nssisim.population import record_matches_spec
+
+    spec = load_population("community")
+    current = {"parameters": {**spec.parameters, "correlation_scale": spec.correlation_scale}}
+    assert record_matches_spec(current, spec)
+    moved = dict(current, parameters={**current["parameters"], "act_bias": spec.parameters["act_bias"] + 0.1})
+    assert not record_matches_spec(moved, spec)
+    assert not record_matches_spec(load_record("community"), spec)  # the shipped record is stale (see the xfail above)

@@ -39,6 +39,15 @@ def did_you_mean(name: str, options) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def check_keys(table, allowed, where: str, error: Callable[[str], Exception]) -> None:
+    """Raise ``error(message)`` naming the first key of ``table`` not in ``allowed``, with a
+    did-you-mean hint and the allowed keys (the one wording of every spec parser)."""
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        raise error(f"{where}: unknown key '{extra[0]}'{did_you_mean(extra[0], allowed)}: expected one of "
+                    f"{', '.join(sorted(allowed))}")
+
+
 def resource(*parts: str) -> Path:
     """A file shipped in the package, e.g. ``resource("configs", "typical.toml")``."""
     return Path(str(files("nssisim").joinpath(*parts)))
@@ -259,5 +268,5 @@ def write_csv(df, path: str | Path, **kwargs) -> Path:
 
 
 __all__ = ["ErrorFactory", "FORMULA_START", "OutputError", "OutputExistsError", "SpecError", "atomic_write",
-           "atomic_write_netcdf", "atomic_write_text", "check_writable", "did_you_mean", "read_toml", "resource",
+           "atomic_write_netcdf", "atomic_write_text", "check_keys", "check_writable", "did_you_mean", "read_toml", "resource",
            "safe_cell", "spreadsheet_safe", "temp_name", "toml_file", "toml_value", "write_csv"]

@@ -37,7 +37,7 @@ import pandas as pd
 import xarray as xr
 
 from .._version import __version__
-from .model import MECHANISM_IDS, N_MECHANISMS, N_UNIFORMS, STATE_FIELDS, initial_state, step, step_constants
+from .model import MECHANISM_IDS, N_MECHANISMS, STATE_FIELDS, initial_state, step, step_constants
 from .parameters import HOURS_PER_YEAR, PARAMS, check_value, defaults
 
 #: Per-block counters recorded every ``record_every`` steps.

@@ -47,9 +47,9 @@ import numpy as np
 
 from ..core.parameters import PARAMS
 from ..files import did_you_mean, resource, toml_file, toml_value
-from .history_matching import CUTOFF, Observation, Range, Result, emulated_implausibility, history_match
+from .history_matching import CUTOFF, Observation, Range, emulated_implausibility, history_match
 from .lifecourse import LifeCourse, simulate_chunk
-from .spec import PopulationSpec, load_population, population_path, POPULATIONS
+from .spec import PopulationSpec, load_population
 from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, LIFE_STAGES, MALTREATMENT_EXPOSED,
                      ONE_YEAR_DESIGN, calibration_measures, simulated_measures)
 
@@ -606,6 +606,21 @@ def record_toml(record: dict) -> str:
 
 def record_path(population: str) -> Path:
     return resource("configs", f"calibration_{population}.toml")
+
+
+def record_matches_spec(record: dict, spec: PopulationSpec) -> bool:
+    """Whether ``spec`` holds the record's fitted values: its shared ``[parameters]``, correlation
+    scale and environment shape (the check ``tests/test_calibration.py`` makes of the shipped pair)."""
+    fitted = dict(record.get("parameters", {}))
+    scale = fitted.pop("correlation_scale", None)
+    if scale is not None and not math.isclose(spec.correlation_scale, float(scale), rel_tol=1e-9):
+        return False
+    for k, f in ENVIRONMENT_FIELD.items():
+        if k in fitted and not (spec.environment and math.isclose(getattr(spec.environment[0], f), float(fitted.pop(k)),
+                                                                  rel_tol=1e-9)):
+            return False
+    return set(fitted) == set(spec.parameters) and all(
+        math.isclose(float(spec.parameters[k]), float(v), rel_tol=1e-9) for k, v in fitted.items())
 
 
 def load_record(path_or_population: str | Path = "community") -> dict:

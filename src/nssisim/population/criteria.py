@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
-from ..files import did_you_mean as _suggest
+from ..files import check_keys, did_you_mean as _suggest
 
 #: Measures a criterion may name.
 MEASURES = ("acts", "nssi_days", "attempts", "ideation", "severity", "urge_days", "days_since_act",
@@ -151,11 +151,7 @@ def parse_node(tab, where: str, error: Callable[[str], Exception], *, max_window
 
 
 def _parse_criterion(tab: Mapping, where: str, error, max_window) -> Criterion:
-    allowed = {"measure", "window_days"} | set(BOUNDS)
-    extra = sorted(set(tab) - allowed)
-    if extra:
-        raise error(f"{where}: unknown key '{extra[0]}'{_suggest(extra[0], allowed)}: expected one of "
-                    f"{', '.join(sorted(allowed))}")
+    check_keys(tab, {"measure", "window_days"} | set(BOUNDS), where, error)
     m = tab["measure"]
     if m not in MEASURES:
         raise error(f"{where}.measure: unknown measure {m!r}{_suggest(str(m), MEASURES)}: expected one of "

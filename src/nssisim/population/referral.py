@@ -73,7 +73,7 @@ from scipy import special, stats
 from ..core.measures import addictive_features, HARM_CUTOFF, IDEATION_CUTOFF
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 from ..core.simulation import simulate_cohort
-from ..files import atomic_write, did_you_mean as _suggest, read_toml, resource, SpecError, toml_file
+from ..files import atomic_write, check_keys, read_toml, resource, SpecError, toml_file
 from ..stats import wilson_interval
 from .criteria import History, history_of, meets, Node, parse_node, WindowCache
 from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
@@ -153,10 +153,7 @@ def _num(tab, key, where, *, low=None, high=None, default=None):
 def parse_rule(data: Mapping, source: str = "<dict>") -> ReferralRule:
     """Validate a referral rule; errors name ``source`` and the field."""
     w = source
-    extra = sorted(set(data) - _TOP)
-    if extra:
-        raise ReferralError(f"{w}: unknown key '{extra[0]}'{_suggest(extra[0], _TOP)}: expected one of "
-                            f"{', '.join(sorted(_TOP))}")
+    check_keys(data, _TOP, w, ReferralError)
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise ReferralError(f"{w}: name: missing (expected a string)")
@@ -189,10 +186,7 @@ def parse_rule(data: Mapping, source: str = "<dict>") -> ReferralRule:
         wp = f"{w}: pathways[{i}]"
         if not isinstance(pt, Mapping):
             raise ReferralError(f"{wp}: expected a table")
-        extra = sorted(set(pt) - _PATHWAY)
-        if extra:
-            raise ReferralError(f"{wp}: unknown key '{extra[0]}'{_suggest(extra[0], _PATHWAY)}: expected one of "
-                                f"{', '.join(sorted(_PATHWAY))}")
+        check_keys(pt, _PATHWAY, wp, ReferralError)
         pn = pt.get("name")
         if not isinstance(pn, str) or not pn:
             raise ReferralError(f"{wp}.name: missing (expected a string)")

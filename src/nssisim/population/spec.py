@@ -349,12 +349,10 @@ def _parse_factor(name: str, tab: Any, problems: list) -> Factor | None:
         if not low < m < high:
             problems.append((f"{where}.mean", f"{m} is outside the open bounds ({low}, {high}) of '{name}'"))
             return None
-        w = high - low
         smax = math.sqrt((m - low) * (high - m))
         if not 0.0 < s < smax:
             problems.append((f"{where}.sd", f"{s}: a beta with mean {m} on [{low}, {high}] needs 0 < sd < {smax:.4g}"))
             return None
-        del w
     else:
         loc, scale = args
         if not low <= loc <= high:

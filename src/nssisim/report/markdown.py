@@ -15,8 +15,8 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..core.parameters import HOURS_PER_DAY, PARAMS
-from ..population import DEFAULT_END_AGE, format_report, load_population, prevalence_by_age_table
+from ..core.parameters import HOURS_PER_DAY
+from ..population import DEFAULT_END_AGE, format_report, load_population, prevalence_by_age_table, record_matches_spec
 from ..targets import format_results
 from ..trials import trial_markdown, write_trial
 from .figures import plot_cohort, plot_person, plot_population
@@ -48,20 +48,12 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
         "nssisim version": str(ds.attrs.get("nssisim_version")),
     }
 
-def _record_is_current(record: dict) -> bool:
-    """Whether the community spec's shared parameters are the record's fitted values."""
-    spec = load_population(record.get("population", "community"))
-    fitted = {k: v for k, v in dict(record.get("parameters", {})).items() if k in spec.parameters or k in PARAMS}
-    return bool(fitted) and set(fitted) == set(spec.parameters) and all(
-        math.isclose(float(spec.parameters[k]), float(v), rel_tol=1e-9) for k, v in fitted.items())
-
-
 def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
     """The report's population section: figure, prevalence by age, headline numbers, calibration table."""
     plot_population(table, Path(out_dir) / "population.png")
     ps = population_summary(table)
     prev = prevalence_by_age_table(table)
-    current = record is not None and _record_is_current(record)
+    current = record is not None and record_matches_spec(record, load_population(record.get("population", "community")))
     status = "calibrated" if current else "provisional values"
     md = [f"## Population over the life course (community sample, {status})", "",
           "![prevalence by age and onset ages](population.png)", "",

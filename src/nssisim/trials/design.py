@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from ..core.parameters import check_value, PARAMS
-from ..files import did_you_mean as _suggest, read_toml, SpecError
+from ..files import check_keys, did_you_mean as _suggest, read_toml, SpecError
 from ..population.criteria import Criterion, History, history_of, meets, Node, parse_node
 from ..population.referral import load_rule, ReferralError, ReferralRule, SCREEN_START_AGE
 from ..population.spec import load_population, PopulationError, POPULATIONS
@@ -134,10 +134,7 @@ def _num(tab: Mapping, key: str, where: str, *, default=None, low=None, high=Non
 
 
 def _unknown(tab: Mapping, allowed: set, where: str) -> None:
-    extra = sorted(set(tab) - allowed)
-    if extra:
-        raise DesignError(f"{where}: unknown key '{extra[0]}'{_suggest(extra[0], allowed)}: expected one of "
-                          f"{', '.join(sorted(allowed))}")
+    check_keys(tab, allowed, where, DesignError)
 
 
 def _overrides(tab: Any, where: str) -> dict[str, float]:
