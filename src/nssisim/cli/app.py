@@ -70,6 +70,7 @@ app.command()(population.population)
 app.command()(population.calibrate)
 app.command("calibration-report")(population.calibration_report)
 app.command()(trial.trial)
+app.command("calibrate-treatment")(trial.calibrate_treatment_cmd)
 app.command("clinical-profile")(clinical.clinical_profile)
 app.command("sweep")(sweeps.sweep_cmd)
 

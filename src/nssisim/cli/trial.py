@@ -63,3 +63,40 @@ def trial(
     shutil.rmtree(partial, ignore_errors=True)
     typer.echo(trial_markdown(ds))
     typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+def calibrate_treatment_cmd(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV of the grid: each target's value, sampling variance and implausibility per strength.")] = None,
+    strengths: Annotated[str, typer.Option("--strengths", help="Comma-separated grid of DBT strengths.")] = "0,0.25,0.5,0.75,1,1.25,1.5,2,2.5,3",
+    between: Annotated[int, typer.Option("--between", min=10, help="Patients of the between-group design (calibrate_dbt).")] = 300,
+    within: Annotated[int, typer.Option("--within", min=10, help="Patients of the within-group design (dbta_routine_care).")] = 200,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+) -> None:
+    """Fit the DBT strength to every DBT target of the calibration file at once (docs/trials.md §5).
+
+    Referred patients of the community life course, the same patients at every strength; prints the
+    grid with each target's implausibility and the chosen strength (smallest largest implausibility).
+    Writing the strength into configs/interventions/dbt_a.toml and dbt.toml is a reviewed edit.
+    """
+    from ..files import write_csv
+    from ..trials.calibration import calibrate_treatment, format_treatment
+
+    if out is not None:
+        _check_out(out, overwrite=overwrite)
+    try:
+        grid = [float(s) for s in strengths.split(",") if s.strip()]
+    except ValueError:
+        raise _fail(f"--strengths: expected comma-separated numbers, got {strengths!r}", 2) from None
+    if not grid or min(grid) < 0:
+        raise _fail(f"--strengths: expected non-negative numbers, got {strengths!r}", 2)
+    t0 = time.perf_counter()
+    with _interruptible("nothing was kept: the grid is written at the end"):
+        res = calibrate_treatment(grid, between_patients=between, within_patients=within, log=typer.echo)
+    typer.echo(format_treatment(res))
+    for name, i in res["info"].items():
+        typer.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in i.items()))
+    if out is not None:
+        with _writing():
+            write_csv(res["table"], out, index=False)
+        typer.echo(f"wrote {out}")
+    typer.echo(f"done in {time.perf_counter() - t0:.1f} s")

@@ -297,6 +297,8 @@ def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
         "adherence": info["adherence"].reshape(k, n), "dropout_days": info["dropout_days"].reshape(k, n),
         "monthly_nssi": monthly, "month_start_day": (edges[:-1] - bl).astype(float),
         "baseline_nssi_per_month": aligned[0, :, :bl].sum(axis=1) / (bl / DAYS_PER_MONTH),
+        "baseline_self_harm_per_month": (aligned[0, :, :bl].sum(axis=1) + aligned_att[0, :, :bl].sum(axis=1))
+        / (bl / DAYS_PER_MONTH),
         "limbic_baseline": lim0[0], "regulation_baseline": reg0[0], "pre_identical": pre_identical,
         "still_eligible": bool(still.all()), "randomisation_day": t0.astype(np.int64),
         "randomisation_age": design.start_age_years + t0 / 365.25, "sex_female": sex,
