@@ -8,12 +8,25 @@ statistic and the bar. Bars are written once, here, in :data:`TARGETS` (and rend
 ``run_targets(mechanisms_off=...)`` runs the suite with mechanisms switched off; the
 ablation table (:func:`ablation`) is the model's own account of which part of the theory
 each phenomenon needs.
+
+Parameter base. By default every parameter an experiment does not set itself takes the
+parameter table's default (``PARAMS[k].default``). ``run_targets(base=...)`` (and
+``ablation(base=...)``, ``Target.run(base=...)``) replaces those defaults by a base, e.g. the
+community population's fitted values (:func:`community_base`, CLI ``--base community``). An
+experiment's own settings (its preset persons, its groups, the P13 profiles, the trial's
+population draw and the interventions) still win: they define the design
+(:func:`with_base`). The base is held in a context variable for the duration of one target and
+applied in one place: every simulation of this module goes through :func:`_simulate` (the
+groups of :func:`_cohort` through :func:`with_base` first) and the virtual trials get it as
+their design's ``base`` (:class:`nssisim.trials.Design`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +34,11 @@ import pandas as pd
 from ._version import __version__
 from .core.measures import measure
 from .core.model import MECHANISM_IDS
-from .core.parameters import PARAMS
+from .core.parameters import check_value, PARAMS
 from .core.presets import load_preset
 from .core.simulation import simulate_cohort
+from .files import did_you_mean, SpecError, toml_file
+from .population.spec import load_population, POPULATIONS
 from .stats import hedges_g, odds_ratio
 from .trials import parse_design, screen, simulate_arms
 
@@ -38,6 +53,97 @@ class TargetResult:
     bar: str
     detail: str = ""
     mechanisms_off: tuple[str, ...] = ()
+    #: Which parameter base the experiment ran on (:data:`TABLE_DEFAULTS` or the base's label).
+    base: str = "table defaults"
+
+
+# ----------------------------------------------------------------------------- parameter base
+#: Label of a run on the parameter table's defaults (no base).
+TABLE_DEFAULTS = "table defaults"
+
+
+class ParameterBase(dict):
+    """Parameter values (name -> float) that replace the table defaults in every experiment, with a
+    ``label`` saying where they come from (shown in every result)."""
+
+    def __init__(self, values: Mapping[str, float] = (), label: str | None = None):
+        super().__init__(values)
+        self.label = label if label is not None else (
+            TABLE_DEFAULTS if not self else "custom base: " + ", ".join(f"{k}={v:g}" for k, v in self.items()))
+
+
+def check_base(base: Mapping[str, float] | None, where: str = "base") -> ParameterBase:
+    """``base`` validated (PARAMS names, values within bounds) as a :class:`ParameterBase`; None or
+    empty is the table defaults. Raises ValueError naming the key."""
+    if base is None:
+        return ParameterBase({}, TABLE_DEFAULTS)
+    if not isinstance(base, Mapping):
+        raise ValueError(f"{where}: expected a mapping of parameter name -> value, got {type(base).__name__}")
+    values = {}
+    for k, v in base.items():
+        if k not in PARAMS:
+            raise ValueError(f"{where}: unknown parameter '{k}'{did_you_mean(k, PARAMS)}")
+        try:
+            values[k] = check_value(k, v, where)
+        except (TypeError, ValueError) as err:
+            raise ValueError(str(err)) from None
+    return ParameterBase(values, getattr(base, "label", None) if values else TABLE_DEFAULTS)
+
+
+def load_base(name_or_toml: str | Path) -> ParameterBase:
+    """A parameter base from a shipped population's spec (``"community"``: its ``[parameters]``)
+    or from a TOML file's ``[parameters]`` table (other tables of the file are ignored, so a
+    population spec file works too). Errors (:class:`nssisim.files.SpecError`) name the file and key."""
+    s = str(name_or_toml)
+    if s in POPULATIONS:
+        spec = load_population(s)  # validated by the spec's parser
+        values = {k: v for k, v in spec.parameters.items() if k in PARAMS}
+        return ParameterBase(values, f"{s} spec [parameters] ({len(values)} values)")
+    path = Path(s)
+    if not path.is_file():
+        raise SpecError(f"{s}: no such file, and not a shipped population{did_you_mean(s, POPULATIONS)}: expected "
+                        f"{' or '.join(POPULATIONS)} or a TOML file with a [parameters] table")
+    data = toml_file(path, s)
+    tab = data.get("parameters")
+    if not isinstance(tab, dict):
+        raise SpecError(f"{s}: expected a [parameters] table of parameter = value"
+                        + (f" (found {', '.join(sorted(data))})" if data else ""))
+    try:
+        base = check_base(tab, f"{s}: parameters")
+    except ValueError as err:
+        raise SpecError(str(err)) from None
+    return ParameterBase(base, f"[parameters] of {s} ({len(base)} values)")
+
+
+def community_base() -> ParameterBase:
+    """The community population's mechanism-parameter values (its spec's ``[parameters]``: the
+    calibrated or, until the calibration replaces them, provisional values)."""
+    return load_base("community")
+
+
+#: The base of the target now running (set by :meth:`Target.run`; empty: the table defaults).
+_BASE: ContextVar[Mapping[str, float] | None] = ContextVar("nssisim_targets_base", default=None)
+
+
+def current_base() -> Mapping[str, float]:
+    """The parameter base of the experiment now running (empty outside :meth:`Target.run`)."""
+    return _BASE.get() or {}
+
+
+def with_base(explicit: Mapping, base: Mapping[str, float] | None = None) -> dict:
+    """An experiment's parameters on a base (default :func:`current_base`): the experiment's
+    explicit settings win, the base replaces the table defaults of everything else."""
+    return {**(current_base() if base is None else base), **explicit}
+
+
+def _param(name: str) -> float:
+    """The value of a parameter no experiment sets: the base's, else the table default."""
+    return float(current_base().get(name, PARAMS[name].default))
+
+
+def _simulate(seed: int, params: Mapping, **kw):
+    """The one call of :func:`simulate_cohort` of this module: ``params`` on the current base."""
+    return simulate_cohort(seed, with_base(params), **kw)
 
 
 @dataclass(frozen=True)
@@ -51,10 +157,16 @@ class Target:
     bar: str
     experiment: Callable[[tuple[str, ...]], tuple[bool, float, str]] = field(repr=False)
 
-    def run(self, mechanisms_off: Iterable[str] = ()) -> TargetResult:
+    def run(self, mechanisms_off: Iterable[str] = (), base: Mapping[str, float] | None = None) -> TargetResult:
+        """Run the experiment with ``mechanisms_off`` on the parameter ``base`` (None: the table defaults)."""
         off = tuple(mechanisms_off)
-        passed, statistic, detail = self.experiment(off)
-        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off)
+        b = check_base(base)
+        token = _BASE.set(b)
+        try:
+            passed, statistic, detail = self.experiment(off)
+        finally:
+            _BASE.reset(token)
+        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off, b.label)
 
 
 TARGETS: dict[str, Target] = {}
@@ -88,13 +200,15 @@ def _cohort(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int =
     """Simulate ``n`` subjects per group (groups stacked into one compiled call).
 
     Subject ids are ``0..n-1`` in every group (common random numbers across groups), so a
-    contrast between groups is paired: the same person under two parameter settings.
+    contrast between groups is paired: the same person under two parameter settings. Each group
+    stands on the current parameter base (:func:`with_base`).
     """
+    groups = [with_base(g) for g in groups]
     names = sorted(set().union(*groups))
     params = {k: np.concatenate([np.full(n, g.get(k, PARAMS[k].default), np.float32) for g in groups]) for k in names}
     ids = np.tile(np.arange(n), len(groups))
     # every group reuses ids 0..n-1: equal ids draw equal random streams (a paired design)
-    ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=days * 24.0, dt=dt, record_every=record_every,
+    ds = _simulate(seed, params, subject_ids=ids, horizon_hours=days * 24.0, dt=dt, record_every=record_every,
                          mechanisms_off=off, event_capacity=cap)
     group = np.repeat(np.arange(len(groups)), n)
     return ds, group
@@ -396,8 +510,8 @@ def _p14(off):
         "burdensomeness": rng.uniform(0.0, 0.6, n),
     }
     common = dict(horizon_hours=YEAR_DAYS * 24.0, dt=1.0, record_every=24, mechanisms_off=off, event_capacity=1024)
-    comm = simulate_cohort(1414, spread, n_subjects=n, **common)
-    clin = simulate_cohort(1415, dict(CLINICAL), n_subjects=n, **common)
+    comm = _simulate(1414, spread, n_subjects=n, **common)
+    clin = _simulate(1415, dict(CLINICAL), n_subjects=n, **common)
 
     def split(ds):
         nssi = ds["acts"].values.sum(axis=1) > 0
@@ -519,7 +633,7 @@ def _p11(off):
         "reward_sensitivity": rng.uniform(0.6, 1.6, n), "alexithymia": rng.uniform(0.1, 0.6, n),
     }
     days = int((P11_END_AGE - P11_START_AGE) * 365)
-    ds = simulate_cohort(1111, spread, n_subjects=n, horizon_hours=days * 24.0, dt=1.0, record_every=24,
+    ds = _simulate(1111, spread, n_subjects=n, horizon_hours=days * 24.0, dt=1.0, record_every=24,
                          mechanisms_off=off, event_capacity=2048, start_age_years=float(P11_START_AGE))
     k = (P11_CLASSIFY_AGE - P11_START_AGE) * 365
     end_k = float(ds["time"].values[k - 1])
@@ -539,7 +653,7 @@ def _p11(off):
               and persist_addictive >= P11_MIN_PERSIST_ADDICTIVE)
     detail = (f"at {P11_CLASSIFY_AGE}: {int(sporadic.sum())} sporadic (1-4 acts in the past year), {int(addictive.sum())} "
               f"addictive profile; no act in the year before {P11_END_AGE}: sporadic {stop_sporadic:.3f}, addictive "
-              f"{1 - persist_addictive:.3f}; maturation tau {PARAMS['tau_maturation'].default / 8766:.1f} years")
+              f"{1 - persist_addictive:.3f}; maturation tau {_param('tau_maturation') / 8766:.1f} years")
     return passed, stop_sporadic, detail
 
 
@@ -576,13 +690,14 @@ TRIAL_TARGET_PATIENTS = 192  # eligible patients, each simulated in every arm
 
 def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None):
     """Simulate the eligible patients of :data:`TRIAL_TARGET_DESIGN` in every arm; per stratum
-    (arm names, outputs of :func:`nssisim.trials.simulate_arms`)."""
+    (arm names, outputs of :func:`nssisim.trials.simulate_arms`). The current parameter base is the
+    design's ``base``: beneath the population draw, the strata and the interventions."""
     data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
     if strata:
         data["strata"] = strata
     if eligibility:
         data["eligibility"] = eligibility
-    d = parse_design(data, "targets.TRIAL_TARGET_DESIGN")
+    d = replace(parse_design(data, "targets.TRIAL_TARGET_DESIGN"), base=dict(current_base()))
     out = {}
     for name, over in d.strata.items():
         ids, _ = screen(d, over, TRIAL_TARGET_PATIENTS, mechanisms_off=off)
@@ -690,28 +805,37 @@ TARGETS.clear()
 TARGETS.update(_ordered)
 
 
-def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] = (), progress: bool = False) -> list[TargetResult]:
-    """Run the named targets (all by default) with the given mechanisms off."""
+def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] = (), progress: bool = False,
+                base: Mapping[str, float] | None = None) -> list[TargetResult]:
+    """Run the named targets (all by default) with the given mechanisms off.
+
+    ``base``: parameter values replacing the table defaults in every experiment (e.g.
+    :func:`community_base`); None runs on the table defaults. The experiments' own settings win.
+    """
     ids = list(TARGETS) if ids is None else list(ids)
     for i in ids:
         if i not in TARGETS:
             raise KeyError(f"unknown target '{i}': expected one of {', '.join(TARGETS)}")
+    b = check_base(base)
     it = ids
     if progress:
         from tqdm.auto import tqdm
 
         it = tqdm(ids, desc="targets", unit="target")
     off = tuple(mechanisms_off)
-    return [TARGETS[i].run(off) for i in it]
+    return [TARGETS[i].run(off, b) for i in it]
 
 
-def ablation(ids: Sequence[str] | None = None, mechanisms: Sequence[str] = MECHANISM_IDS, progress: bool = False) -> pd.DataFrame:
+def ablation(ids: Sequence[str] | None = None, mechanisms: Sequence[str] = MECHANISM_IDS, progress: bool = False,
+             base: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Phenomena-by-mechanism table: does each target hold with each mechanism off?
 
     Returns a DataFrame indexed by target id with a column ``full`` (all mechanisms on) and
-    one column per mechanism; cells are booleans (target holds).
+    one column per mechanism; cells are booleans (target holds). ``base`` as in
+    :func:`run_targets`; its label is ``df.attrs["base"]``.
     """
     ids = list(TARGETS) if ids is None else list(ids)
+    b = check_base(base)
     cols = {"full": ()} | {m: (m,) for m in mechanisms}
     items = list(cols.items())
     if progress:
@@ -721,17 +845,20 @@ def ablation(ids: Sequence[str] | None = None, mechanisms: Sequence[str] = MECHA
     table = {}
     stats = {}
     for name, off in items:
-        res = run_targets(ids, mechanisms_off=off)
+        res = run_targets(ids, mechanisms_off=off, base=b)
         table[name] = {r.id: r.passed for r in res}
         stats[name] = {r.id: r.statistic for r in res}
     df = pd.DataFrame(table).loc[ids]
     df.attrs["statistics"] = pd.DataFrame(stats).loc[ids]
+    df.attrs["base"] = b.label
     return df
 
 
 def format_results(results: Sequence[TargetResult]) -> str:
-    """Plain-text table of target results."""
-    lines = [f"{'id':4s} {'holds':5s} {'statistic':>10s}  bar / detail"]
+    """Plain-text table of target results (first line: the parameter base(s) they ran on)."""
+    bases = list(dict.fromkeys(r.base for r in results))
+    lines = [f"parameter base: {'; '.join(bases) or TABLE_DEFAULTS}",
+             f"{'id':4s} {'holds':5s} {'statistic':>10s}  bar / detail"]
     for r in results:
         t = TARGETS[r.id]
         lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f}  {t.statistic}; bar: {r.bar}")
@@ -751,6 +878,8 @@ def ablation_markdown(df: pd.DataFrame) -> str:
         f"Generated by `nssisim ablate --markdown` (nssisim {__version__}, {datetime.date.today().isoformat()}). "
         "Each column runs the whole target suite with one mechanism switched off (see `docs/model.md` for what "
         "\"off\" means for each); **+** the target still holds, **-** it fails, so the phenomenon needs that mechanism.",
+        "",
+        f"Parameter base: {df.attrs.get('base', TABLE_DEFAULTS)} (parameters no experiment sets take these values).",
         "",
         "| target | " + " | ".join(cols) + " |",
         "|---|" + "---|" * len(cols),
@@ -774,8 +903,10 @@ def format_ablation(df: pd.DataFrame) -> str:
     for tid, row in df.iterrows():
         rows.append(f"{tid:4s} " + " ".join(f"{'+' if v else '-':>4s}" for v in row.values))
     rows.append("+ target holds with that mechanism off; - it fails (so the phenomenon needs that mechanism).")
+    rows.append(f"parameter base: {df.attrs.get('base', TABLE_DEFAULTS)}")
     return "\n".join(rows)
 
 
-__all__ = ["TARGETS", "Target", "TargetResult", "run_targets", "ablation", "ablation_markdown", "format_results",
-           "format_ablation"]
+__all__ = ["TARGETS", "TABLE_DEFAULTS", "ParameterBase", "Target", "TargetResult", "ablation", "ablation_markdown",
+           "check_base", "community_base", "current_base", "format_ablation", "format_results", "load_base",
+           "run_targets", "with_base"]

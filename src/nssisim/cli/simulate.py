@@ -72,19 +72,41 @@ def simulate(
                    err=True)
 
 
+#: Help of the --base option of `targets` and `ablate`.
+BASE_HELP = ("Parameter base: values replacing the parameter table's defaults in every experiment (the "
+             "experiments' own settings still win). A shipped population name (community: its spec's [parameters], "
+             "the fitted/provisional community values) or a TOML file with a [parameters] table. Default: the "
+             "table defaults.")
+
+
+def _load_base(base: str | None):
+    """The --base option as a parameter base (None: the table defaults); exit 2 naming the file and key."""
+    if base is None:
+        return None
+    from ..files import SpecError
+    from ..targets import load_base
+
+    try:
+        return load_base(base)
+    except SpecError as err:
+        raise _fail(f"--base: {err}", 2) from None
+
+
 def targets_cmd(
     ids: Annotated[list[str] | None, typer.Option("--id", help="Target id (repeatable); default all.")] = None,
     mechanisms_off: Annotated[list[str] | None, typer.Option("--mechanisms-off", help="Mechanism to switch off (repeatable).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a target does not hold.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    base: Annotated[str | None, typer.Option("--base", metavar="NAME_OR_TOML", help=BASE_HELP)] = None,
 ) -> None:
     """Run the explanatory targets and print the table (exit 0 unless --strict and one fails)."""
     from ..targets import format_results, run_targets
 
     off = _check_mechanisms(mechanisms_off)
+    values = _load_base(base)
     if not _check_targets(ids):
         return
-    results = run_targets(ids or None, mechanisms_off=off, progress=progress)
+    results = run_targets(ids or None, mechanisms_off=off, progress=progress, base=values)
     if off:
         typer.echo(f"mechanisms off: {', '.join(off)}")
     typer.echo(format_results(results))
@@ -111,16 +133,18 @@ def ablate(
     mechanisms: Annotated[list[str] | None, typer.Option("--mechanism", help="Mechanism column (repeatable); default M1..M13.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the table and statistics as Markdown (e.g. docs/ablation.md).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --markdown file.")] = False,
+    base: Annotated[str | None, typer.Option("--base", metavar="NAME_OR_TOML", help=BASE_HELP)] = None,
 ) -> None:
     """Phenomena-by-mechanism table: does each target hold with each mechanism switched off?"""
     if markdown is not None:
         _check_out(markdown, overwrite=overwrite, option="--markdown")
     from ..targets import ablation, format_ablation
 
+    values = _load_base(base)
     if not _check_targets(ids):
         return
     kw = {"mechanisms": _check_mechanisms(mechanisms)} if mechanisms else {}
-    df = ablation(ids or None, progress=True, **kw)
+    df = ablation(ids or None, progress=True, base=values, **kw)
     typer.echo(format_ablation(df))
     if markdown is not None:
         from ..targets import ablation_markdown

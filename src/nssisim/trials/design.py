@@ -93,6 +93,10 @@ class Design:
     female_share: float | None = None  # sex mix of the randomised patients (None: as they come)
     remission_days: int = REMISSION_DAYS
     completion: Mapping[str, float] = field(default_factory=dict)  # per-arm completion probability (data)
+    #: Parameter base (Python API only, e.g. ``nssisim.targets``' ``base``): values that replace the parameter
+    #: table's defaults beneath the population spec; the spec's own ``[parameters]``, its sampled factors,
+    #: ``[person]``, the strata and the interventions all win over it. Empty: the table defaults.
+    base: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def arm_names(self) -> tuple[str, ...]:

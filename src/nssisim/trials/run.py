@@ -67,8 +67,15 @@ DAYS_PER_MONTH = 30.4375
 
 # ------------------------------------------------------------------------------ simulation
 def _sample(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-patient parameters (population draw, design and stratum overrides) and the sex factor."""
+    """Per-patient parameters (population draw, design and stratum overrides) and the sex factor.
+
+    The design's ``base`` (if any) enters as the spec's shared overrides beneath its own
+    ``[parameters]``, so the factor mapping (e.g. the sex ratio of ``k_hope_mood``) starts from it.
+    """
     spec = load_population(design.population)
+    if design.base:
+        shared = {k: float(v) for k, v in design.base.items() if k not in spec.factor_names}
+        spec = replace(spec, parameters={**shared, **spec.parameters})
     drawn = sample_population(spec, len(ids), design.seed, subject_ids=ids)
     pop = params_of(drawn)
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
@@ -401,6 +408,8 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
     if checkpoint is not None:
         cfg0 = json.loads(json.dumps(design.raw, default=str))
         cfg0["_checkpoint_format"] = CHECKPOINT_FORMAT  # partial results of older code are not reused
+        if design.base:
+            cfg0["base"] = dict(design.base)
         checkpoint = Path(checkpoint) / f"{config_hash(cfg0)[:16]}_r{reps}"
     n, k = design.n_patients, len(design.arms)
     rows = _effect_rows(design)
@@ -482,6 +491,8 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
     ds["completed"].attrs["meaning"] = "no dropout before the end of treatment"
     cfg = json.loads(json.dumps(design.raw, default=str))
     cfg["run"] = {"replicates": reps}
+    if design.base:
+        cfg["base"] = dict(design.base)
     ds.attrs.update({
         "title": f"nssisim virtual trial '{design.name}' (research instrument; a model prediction, not evidence)",
         "nssisim_version": __version__, "design": json.dumps(cfg, sort_keys=True), "config_hash": config_hash(cfg),

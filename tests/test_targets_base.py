@@ -1,0 +1,232 @@
+"""The explanatory targets on a parameter base (``run_targets(base=...)``, ``--base``): the base
+replaces the table defaults in every experiment, the experiments' own settings win, bad input is
+refused before any work, and every result names its base. Small: the simulations here are tiny or
+replaced by a function that records what it was given."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from nssisim import targets
+from nssisim.cli import app
+from nssisim.core.parameters import PARAMS
+from nssisim.files import SpecError
+from nssisim.population import load_population
+from nssisim.targets import (TABLE_DEFAULTS, TARGETS, Target, ablation, check_base, community_base, format_ablation,
+                             format_results, load_base, run_targets, with_base)
+from nssisim.trials import parse_design
+from nssisim.trials.run import _sample
+
+runner = CliRunner()
+SRC = Path(__file__).resolve().parents[1] / "src" / "nssisim"
+
+
+class _Captured(Exception):
+    """Raised by the recording stand-in of simulate_cohort: the experiment stops at its first run."""
+
+    def __init__(self, params):
+        super().__init__("captured")
+        self.params = params
+
+
+def _record(seed, params, **kw):
+    raise _Captured({k: np.asarray(v) for k, v in params.items()})
+
+
+def _first_run_params(monkeypatch, target_id: str, base=None) -> dict:
+    monkeypatch.setattr(targets, "simulate_cohort", _record)
+    with pytest.raises(_Captured) as got:
+        TARGETS[target_id].run(base=base)
+    return got.value.params
+
+
+# ----------------------------------------------------------------------------- the merge
+def test_explicit_settings_win_over_the_base():
+    base = {"act_bias": -4.0, "lam_cue": 0.1}
+    assert with_base({"act_bias": 1.0, "hope": 0.2}, base) == {"act_bias": 1.0, "lam_cue": 0.1, "hope": 0.2}
+    assert with_base({"hope": 0.2}, {}) == {"hope": 0.2}
+    assert with_base({"hope": 0.2}) == {"hope": 0.2}  # outside a target's run: no base
+
+
+def test_cohort_groups_stand_on_the_base_and_keep_their_design(monkeypatch):
+    # P4: four groups that set relief_value_prior and reactive_inhibition themselves
+    base = {"act_bias": -5.0, "relief_value_prior": 0.01, "reactive_inhibition": 0.3}
+    p = _first_run_params(monkeypatch, "P4", base)
+    assert np.all(p["act_bias"] == np.float32(-5.0))  # the base replaces the table default
+    n = targets.N_GROUP
+    rvp = p["relief_value_prior"].reshape(4, n)[:, 0]
+    inhib = p["reactive_inhibition"].reshape(4, n)[:, 0]
+    np.testing.assert_allclose(rvp, [0.5, 0.5, 0.2, 0.2])  # the design's values win
+    np.testing.assert_allclose(inhib, [1.0, 2.5, 1.0, 2.5])
+
+
+def test_a_parameter_set_by_one_group_only_takes_the_base_in_the_others(monkeypatch):
+    # P5: groups 2 and 3 cut the threshold path (k_load_threshold = 0); groups 0 and 1 do not set it
+    p = _first_run_params(monkeypatch, "P5", {"k_load_threshold": 0.123})
+    k = p["k_load_threshold"].reshape(4, targets.N_GROUP)[:, 0]
+    np.testing.assert_allclose(k, [0.123, 0.123, 0.0, 0.0], rtol=1e-6)
+    p0 = _first_run_params(monkeypatch, "P5")
+    np.testing.assert_allclose(p0["k_load_threshold"].reshape(4, -1)[:, 0],
+                               [PARAMS["k_load_threshold"].default] * 2 + [0.0, 0.0], rtol=1e-6)
+
+
+def test_no_base_passes_exactly_the_experiments_own_parameters(monkeypatch):
+    # base=None must not add a single parameter (the default results are unchanged)
+    p = _first_run_params(monkeypatch, "P4")
+    assert "act_bias" not in p
+    p14 = _first_run_params(monkeypatch, "P14")
+    assert "act_bias" not in p14 and "burdensomeness" in p14
+    assert _first_run_params(monkeypatch, "P14", {"act_bias": -5.0})["act_bias"] == -5.0  # the direct path too
+
+
+def test_every_simulation_of_targets_goes_through_the_base():
+    src = (SRC / "targets.py").read_text()
+    # one call of simulate_cohort (inside _simulate); experiments call _simulate or _cohort
+    assert len(re.findall(r"\bsimulate_cohort\(", src)) == 1
+    assert "with_base(params)" in src
+
+
+# ----------------------------------------------------------------------------- the trials
+def _design(base=None):
+    data = dict(targets.TRIAL_TARGET_DESIGN, arms={"a": {"intervention": "placebo"}, "b": {"intervention": "ssri"}},
+                control="a")
+    d = parse_design(data, "test")
+    return replace(d, base=dict(base or {}))
+
+
+def test_trial_patients_stand_on_the_base_beneath_population_and_strata():
+    ids = np.arange(6)
+    base = {"act_bias": -5.0, "k_relief_opioid": 0.4, "limbic_reactivity": 0.5, "k_hope_mood": 0.2}
+    pop0, _ = _sample(_design(), {}, ids)
+    pop, _ = _sample(_design(base), targets.RELIEF_DRIVEN, ids)
+    assert "act_bias" not in pop0  # no base: the design's parameters as before
+    assert np.all(pop["act_bias"] == -5.0)
+    assert np.all(pop["k_relief_opioid"] == targets.RELIEF_DRIVEN["k_relief_opioid"])  # the stratum wins
+    np.testing.assert_array_equal(pop["limbic_reactivity"], pop0["limbic_reactivity"])  # a sampled factor wins
+    spec = load_population("clinical")
+    if "sex_female" in spec.factor_names:  # the factor mapping starts from the base's value
+        assert set(np.round(pop["k_hope_mood"] / 0.2, 6)) <= {1.0, spec.mapping["hope_buffering_male_ratio"]}
+
+
+def test_the_trial_targets_get_the_base_as_their_design_base(monkeypatch):
+    seen = []
+
+    def fake_screen(design, stratum, needed, mechanisms_off=()):
+        seen.append(dict(design.base))
+        raise _Captured({})
+
+    monkeypatch.setattr(targets, "screen", fake_screen)
+    with pytest.raises(_Captured):
+        TARGETS["P12"].run(base={"act_bias": -5.0})
+    with pytest.raises(_Captured):
+        TARGETS["P13"].run()
+    assert seen == [{"act_bias": -5.0}, {}]
+
+
+# ----------------------------------------------------------------------------- a real (tiny) run
+def _tiny_target(days=60):
+    def experiment(off):
+        ds, _ = targets._cohort([targets.AT_RISK], off, seed=5, n=24, days=days)
+        return True, float(ds["acts"].values.sum()), ""
+
+    return Target("P0", "tiny", (), "acts", "none", experiment)
+
+
+def test_a_base_is_applied_in_a_real_run():
+    t = _tiny_target()
+    plain, again = t.run(), t.run(base={})
+    shifted = t.run(base={"act_bias": 2.0})
+    assert plain.statistic == again.statistic
+    assert shifted.statistic > plain.statistic  # a much higher act bias: more acts
+    assert plain.base == again.base == TABLE_DEFAULTS
+    assert "act_bias=2" in shifted.base
+    assert targets.current_base() == {}  # reset after the run
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_unknown_base_key_is_a_value_error_naming_it(monkeypatch):
+    monkeypatch.setattr(targets, "simulate_cohort", _record)
+    with pytest.raises(ValueError, match=r"unknown parameter 'act_bais' \(did you mean 'act_bias'\?\)"):
+        run_targets(["P4"], base={"act_bais": -4.0})
+    with pytest.raises(ValueError, match="act_bais"):
+        ablation(["P4"], mechanisms=["M9"], base={"act_bais": -4.0})
+    with pytest.raises(ValueError, match="act_bias.*outside its bounds"):
+        check_base({"act_bias": 99.0})
+
+
+def test_community_base_is_the_specs_parameters():
+    b = community_base()
+    spec = load_population("community")
+    assert dict(b) == {k: v for k, v in spec.parameters.items() if k in PARAMS} and b
+    assert "community" in b.label and "[parameters]" in b.label
+    assert check_base(b).label == b.label
+
+
+def test_load_base_from_a_toml_file(tmp_path):
+    good = tmp_path / "base.toml"
+    good.write_text("[parameters]\nact_bias = -3.5\n")
+    b = load_base(good)
+    assert dict(b) == {"act_bias": -3.5} and str(good) in b.label
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[parameters]\nact_bais = -3.5\n")
+    with pytest.raises(SpecError, match=rf"{re.escape(str(bad))}: parameters: unknown parameter 'act_bais'.*act_bias"):
+        load_base(bad)
+    none = tmp_path / "none.toml"
+    none.write_text("[params]\nact_bias = -3.5\n")
+    with pytest.raises(SpecError, match=r"none.toml: expected a \[parameters\] table"):
+        load_base(none)
+    with pytest.raises(SpecError, match="did you mean 'community'"):
+        load_base("comunity")
+
+
+# ----------------------------------------------------------------------------- output and CLI
+def test_results_and_tables_name_their_base():
+    r = targets.TargetResult("P7", True, 1.0, "bar", "detail")
+    assert r.base == TABLE_DEFAULTS
+    assert format_results([r]).splitlines()[0] == f"parameter base: {TABLE_DEFAULTS}"
+    r2 = replace(r, base="community spec [parameters] (17 values)")
+    assert "community spec [parameters]" in format_results([r2]).splitlines()[0]
+    df = pd.DataFrame({"full": {"P7": True}})
+    df.attrs["base"] = "community spec [parameters] (17 values)"
+    assert "parameter base: community spec [parameters]" in format_ablation(df)
+    df.attrs["statistics"] = pd.DataFrame({"full": {"P7": 1.0}})
+    assert "Parameter base: community spec [parameters]" in targets.ablation_markdown(df)
+
+
+def test_cli_base_is_loaded_before_any_work(monkeypatch, tmp_path):
+    def never(*a, **k):
+        raise AssertionError("ran before the base was checked")
+
+    monkeypatch.setattr("nssisim.targets.run_targets", never)
+    monkeypatch.setattr("nssisim.targets.ablation", never)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[parameters]\nact_bais = -3.5\n")
+    for cmd in ("targets", "ablate"):
+        res = runner.invoke(app, [cmd, "--id", "P7", "--base", str(bad)])
+        assert res.exit_code == 2, res.output
+        assert "bad.toml" in res.output and "act_bais" in res.output and "Traceback" not in res.output
+        res = runner.invoke(app, [cmd, "--base", "nosuch"])
+        assert res.exit_code == 2 and "nosuch" in res.output
+
+
+def test_cli_base_reaches_the_targets(monkeypatch):
+    got = {}
+
+    def fake(ids=None, mechanisms_off=(), progress=False, base=None):
+        got["base"] = base
+        return [targets.TargetResult("P7", True, 1.0, "bar", "", (), check_base(base).label)]
+
+    monkeypatch.setattr("nssisim.targets.run_targets", fake)
+    res = runner.invoke(app, ["targets", "--id", "P7", "--base", "community", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert dict(got["base"]) == dict(community_base())
+    assert "parameter base: community spec [parameters]" in res.output
+    res = runner.invoke(app, ["targets", "--id", "P7", "--no-progress"])
+    assert got["base"] is None and f"parameter base: {TABLE_DEFAULTS}" in res.output
