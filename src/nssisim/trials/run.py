@@ -67,10 +67,18 @@ DAYS_PER_MONTH = 30.4375
 
 # ------------------------------------------------------------------------------ simulation
 def _sample(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-patient parameters (population draw, design and stratum overrides) and the sex factor."""
-    spec = load_population(design.population)
+    """Per-patient parameters (population draw, a parameter set's overrides, design and stratum
+    overrides) and the sex factor.
+
+    The population is ``design.population_spec`` if set (:meth:`Design.on_population`), else the
+    named one. A parameter set's model parameters (``design.population_overrides``) replace the
+    drawn values after the factor mapping, exactly as the calibration's overrides in
+    :func:`nssisim.population.lifecourse.simulate_chunk`, so a set means the same here.
+    """
+    spec = design.population_spec if design.population_spec is not None else load_population(design.population)
     drawn = sample_population(spec, len(ids), design.seed, subject_ids=ids)
     pop = params_of(drawn)
+    pop.update({k: np.full(len(ids), float(v)) for k, v in design.population_overrides.items()})
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
     sex = drawn.get(FACTOR_PREFIX + "sex_female", np.full(len(ids), np.nan))
     return pop, np.asarray(sex, dtype=np.float64)
@@ -388,6 +396,22 @@ def _cached(folder: Path | None, key: str, compute):
     return out
 
 
+def _population_set(design: Design, correlation: bool = False) -> dict:
+    """What a design run on a given population spec or parameter set differs by (empty for a plain
+    design): the overrides, the seed, the spec's source, parameters, correlation scale (and with
+    ``correlation`` its matrix: part of the checkpoint key)."""
+    sp = design.population_spec
+    if sp is None and not design.population_overrides:
+        return {}
+    out = {"overrides": {k: float(v) for k, v in sorted(design.population_overrides.items())}, "seed": int(design.seed)}
+    if sp is not None:
+        out.update({"spec": sp.source, "spec_name": sp.name, "correlation_scale": float(sp.correlation_scale),
+                    "spec_parameters": {k: float(v) for k, v in sorted(sp.parameters.items())}})
+        if correlation:
+            out["correlation"] = np.asarray(sp.correlation).round(12).tolist()
+    return out
+
+
 def run_trial(design: Design, replicates: int | None = None, checkpoint: str | Path | None = None) -> xr.Dataset:
     """Run a design (``replicates`` independent trials, default the design's) and return the Dataset.
 
@@ -401,6 +425,8 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
     if checkpoint is not None:
         cfg0 = json.loads(json.dumps(design.raw, default=str))
         cfg0["_checkpoint_format"] = CHECKPOINT_FORMAT  # partial results of older code are not reused
+        if _population_set(design):  # a parameter set (and its seed) is part of the key
+            cfg0["_population_set"] = _population_set(design, correlation=True)
         checkpoint = Path(checkpoint) / f"{config_hash(cfg0)[:16]}_r{reps}"
     n, k = design.n_patients, len(design.arms)
     rows = _effect_rows(design)
@@ -482,6 +508,8 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
     ds["completed"].attrs["meaning"] = "no dropout before the end of treatment"
     cfg = json.loads(json.dumps(design.raw, default=str))
     cfg["run"] = {"replicates": reps}
+    if _population_set(design):  # only then: the records of plain runs are unchanged
+        cfg["population_set"] = _population_set(design)
     ds.attrs.update({
         "title": f"nssisim virtual trial '{design.name}' (research instrument; a model prediction, not evidence)",
         "nssisim_version": __version__, "design": json.dumps(cfg, sort_keys=True), "config_hash": config_hash(cfg),
