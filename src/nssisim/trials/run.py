@@ -3,7 +3,8 @@
 The design is a :class:`nssisim.trials.design.Design`. Data flow of :func:`run_trial`:
 
 1. **Screening** (:func:`screen_patients`). Candidates are sampled from a population spec
-   (:mod:`nssisim.population`, loaded by name) with optional parameter overrides per stratum,
+   (:mod:`nssisim.population`, loaded by name, or a given spec object with a parameter set's
+   overrides: :meth:`Design.on_population`) with optional parameter overrides per stratum,
    and their history is simulated without treatment. Referral source: community adolescents
    from the life-course start (age 10 by default) to the referral rule's last check age; each
    enters at its referral day (:func:`nssisim.population.referral.referral_days`). Population
