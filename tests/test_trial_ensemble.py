@@ -143,3 +143,48 @@ def test_bad_ensemble_file_is_a_clear_error(tiny, tmp_path):
     bad.write_text('population = "clinical"\n[[sets]]\nid = 1\n[sets.parameters]\nact_bias = "x"\n')
     with pytest.raises(ValueError, match="bad.toml: set 1: parameters.act_bias"):
         run_trial_ensemble(tiny, bad)
+
+
+def test_design_overrides_that_shadow_the_sets_are_named(tiny, tmp_path):
+    d = parse_design({**copy.deepcopy(TINY), "person": {"act_bias": -2.5}}, "person.toml")
+    with pytest.warns(UserWarning, match="person.toml.*act_bias"):
+        per_set, _ = run_trial_ensemble(d, [{"act_bias": 1.0}])
+    assert sorted(per_set["set"].unique()) == [1]
+
+
+def test_an_interrupted_ensemble_resumes_from_its_checkpoint(tiny, tmp_path, monkeypatch):
+    import nssisim.trials.run as trial_mod
+
+    sets = [{"act_bias": DEFAULT_BIAS}, {"act_bias": -2.0}]
+    first, _ = run_trial_ensemble(tiny, sets, checkpoint=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set_0001", "set_0002"]
+
+    def refuse(*a, **k):
+        raise AssertionError("a finished set was simulated again")
+
+    monkeypatch.setattr(trial_mod, "simulate_arms", refuse)
+    monkeypatch.setattr(trial_mod, "screen_patients", refuse)
+    again, _ = run_trial_ensemble(tiny, sets, checkpoint=tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+
+
+@pytest.mark.slow  # 30-40 s on the shared machine (the referral life course compiles anew)
+def test_a_referral_design_screens_again_under_every_set(tmp_path):
+    """Referral source: the patients come from the life course under each set's parameters."""
+    from nssisim.trials import screen_patients
+    from test_referral import _design
+
+    rule = tmp_path / "tiny_rule.toml"
+    rule.write_text("\n".join(['name = "tiny"', "age_min = 10.05", "age_max = 10.5", "check_every_days = 10",
+                               "[help_seeking]", "mean = 1.0", "sd = 0.0", "[[pathways]]", 'name = "nssi"',
+                               "probability = 1.0", "help_seeking = true",
+                               'criteria = { all = [ { measure = "nssi_days", window_days = 20, min = 1 } ] }'])
+                    + "\n")
+    d = parse_design(_design(rule), str(tmp_path / "ref.toml"))
+    sets = [{"act_bias": -2.0}, {"act_bias": 0.0}]
+    a = screen_patients(design_for_set(d, sets[0], 0), {}, 6)
+    b = screen_patients(design_for_set(d, sets[1], 0), {}, 6)  # same seed, other parameters
+    # other patients, or the same ones referred on other days
+    assert not (np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])), (a, b)
+    per_set, summary = run_trial_ensemble(d, sets)  # the run reproduces each set's screening (checked inside)
+    assert sorted(per_set["set"].unique()) == [1, 2] and len(summary) == len(per_set) // 2
