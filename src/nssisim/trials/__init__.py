@@ -47,6 +47,7 @@ from .run import (
     strength_curve,
     summary_table,
 )
+from .ensemble import design_for_set, ENSEMBLE_FILES, ensemble_summary, pick_sets, PICKS, run_trial_ensemble
 from .plots import plot_forest, plot_trajectories, TRIAL_FILES, trial_markdown, write_trial
 
 __all__ = ["Arm", "Component", "INTERVENTIONS", "Intervention", "InterventionError", "build_schedule",
@@ -55,4 +56,5 @@ __all__ = ["Arm", "Component", "INTERVENTIONS", "Intervention", "InterventionErr
            "REMISSION_DAYS", "arm_summary", "calibrate_strength", "effects_table", "eligible", "load_design",
            "neural_proxies", "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve",
            "summary_table", "completion_check", "completion_to_dropout", "day_outcomes", "eligible_history",
-           "screen_patients", "SOURCES", "TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial"]
+           "screen_patients", "SOURCES", "TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial",
+           "ENSEMBLE_FILES", "design_for_set", "ensemble_summary", "pick_sets", "PICKS", "run_trial_ensemble"]

@@ -28,7 +28,7 @@ from ..core.parameters import check_value, PARAMS
 from ..files import check_keys, did_you_mean as _suggest, read_toml, SpecError
 from ..population.criteria import Criterion, History, history_of, meets, Node, parse_node
 from ..population.referral import load_rule, ReferralError, ReferralRule, SCREEN_START_AGE
-from ..population.spec import load_population, PopulationError, POPULATIONS
+from ..population.spec import load_population, PopulationError, PopulationSpec, POPULATIONS
 from .interventions import Arm, DAYS_PER_MONTH, InterventionError, load_intervention
 
 #: Outcomes that are shares (per-patient 0/1): risk difference and odds ratio.
@@ -97,10 +97,33 @@ class Design:
     #: table's defaults beneath the population spec; the spec's own ``[parameters]``, its sampled factors,
     #: ``[person]``, the strata and the interventions all win over it. Empty: the table defaults.
     base: Mapping[str, float] = field(default_factory=dict)
+    #: The population spec object patients are sampled from instead of loading ``population`` by
+    #: name (None: load it); set with :meth:`on_population` (a calibrated parameter set's spec).
+    population_spec: PopulationSpec | None = field(default=None, repr=False, compare=False)
+    #: Model-parameter overrides of a parameter set: they replace the sampled per-patient values
+    #: after the population's factor mapping, as the calibration's ``overrides`` do in
+    #: :func:`nssisim.population.lifecourse.simulate_chunk`; the design's ``[person]`` overrides
+    #: and the stratum's are applied after them (a design's own setting wins).
+    population_overrides: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def arm_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.arms)
+
+    def on_population(self, spec: PopulationSpec, overrides: Mapping[str, float] | None = None) -> "Design":
+        """The same design sampling its patients from ``spec`` (instead of the named population),
+        with model-parameter ``overrides`` applied after the factor mapping (see
+        :attr:`population_overrides`)."""
+        from dataclasses import replace
+
+        if not isinstance(spec, PopulationSpec):
+            raise TypeError(f"on_population: expected a PopulationSpec, got {type(spec).__name__}")
+        ov = {k: float(v) for k, v in (overrides or {}).items()}
+        unknown = [k for k in ov if k not in PARAMS]
+        if unknown:
+            raise DesignError(f"{self.source}: parameter set: unknown model parameter '{unknown[0]}'"
+                              f"{_suggest(unknown[0], list(PARAMS))}")
+        return replace(self, population_spec=spec, population_overrides=ov)
 
     @property
     def follow_days(self) -> int:

@@ -3,7 +3,8 @@
 The design is a :class:`nssisim.trials.design.Design`. Data flow of :func:`run_trial`:
 
 1. **Screening** (:func:`screen_patients`). Candidates are sampled from a population spec
-   (:mod:`nssisim.population`, loaded by name) with optional parameter overrides per stratum,
+   (:mod:`nssisim.population`, loaded by name, or a given spec object with a parameter set's
+   overrides: :meth:`Design.on_population`) with optional parameter overrides per stratum,
    and their history is simulated without treatment. Referral source: community adolescents
    from the life-course start (age 10 by default) to the referral rule's last check age; each
    enters at its referral day (:func:`nssisim.population.referral.referral_days`). Population
@@ -67,17 +68,23 @@ DAYS_PER_MONTH = 30.4375
 
 # ------------------------------------------------------------------------------ simulation
 def _sample(design: Design, stratum: Mapping[str, float], ids: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-patient parameters (population draw, design and stratum overrides) and the sex factor.
+    """Per-patient parameters (population draw, a parameter set's overrides, design and stratum
+    overrides) and the sex factor.
 
-    The design's ``base`` (if any) enters as the spec's shared overrides beneath its own
+    The population is ``design.population_spec`` if set (:meth:`Design.on_population`), else the
+    named one. The design's ``base`` (if any) enters as the spec's shared overrides beneath its own
     ``[parameters]``, so the factor mapping (e.g. the sex ratio of ``k_hope_mood``) starts from it.
+    A parameter set's model parameters (``design.population_overrides``) replace the drawn values
+    after the factor mapping, exactly as the calibration's overrides in
+    :func:`nssisim.population.lifecourse.simulate_chunk`, so a set means the same here.
     """
-    spec = load_population(design.population)
+    spec = design.population_spec if design.population_spec is not None else load_population(design.population)
     if design.base:
         shared = {k: float(v) for k, v in design.base.items() if k not in spec.factor_names}
         spec = replace(spec, parameters={**shared, **spec.parameters})
     drawn = sample_population(spec, len(ids), design.seed, subject_ids=ids)
     pop = params_of(drawn)
+    pop.update({k: np.full(len(ids), float(v)) for k, v in design.population_overrides.items()})
     pop.update({k: np.full(len(ids), v) for k, v in {**design.overrides, **stratum}.items()})
     sex = drawn.get(FACTOR_PREFIX + "sex_female", np.full(len(ids), np.nan))
     return pop, np.asarray(sex, dtype=np.float64)
@@ -395,6 +402,22 @@ def _cached(folder: Path | None, key: str, compute):
     return out
 
 
+def _population_set(design: Design, correlation: bool = False) -> dict:
+    """What a design run on a given population spec or parameter set differs by (empty for a plain
+    design): the overrides, the seed, the spec's source, parameters, correlation scale (and with
+    ``correlation`` its matrix: part of the checkpoint key)."""
+    sp = design.population_spec
+    if sp is None and not design.population_overrides:
+        return {}
+    out = {"overrides": {k: float(v) for k, v in sorted(design.population_overrides.items())}, "seed": int(design.seed)}
+    if sp is not None:
+        out.update({"spec": sp.source, "spec_name": sp.name, "correlation_scale": float(sp.correlation_scale),
+                    "spec_parameters": {k: float(v) for k, v in sorted(sp.parameters.items())}})
+        if correlation:
+            out["correlation"] = np.asarray(sp.correlation).round(12).tolist()
+    return out
+
+
 def run_trial(design: Design, replicates: int | None = None, checkpoint: str | Path | None = None) -> xr.Dataset:
     """Run a design (``replicates`` independent trials, default the design's) and return the Dataset.
 
@@ -410,6 +433,8 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
         cfg0["_checkpoint_format"] = CHECKPOINT_FORMAT  # partial results of older code are not reused
         if design.base:
             cfg0["base"] = dict(design.base)
+        if _population_set(design):  # a parameter set (and its seed) is part of the key
+            cfg0["_population_set"] = _population_set(design, correlation=True)
         checkpoint = Path(checkpoint) / f"{config_hash(cfg0)[:16]}_r{reps}"
     n, k = design.n_patients, len(design.arms)
     rows = _effect_rows(design)
@@ -493,6 +518,8 @@ def run_trial(design: Design, replicates: int | None = None, checkpoint: str | P
     cfg["run"] = {"replicates": reps}
     if design.base:
         cfg["base"] = dict(design.base)
+    if _population_set(design):  # only then: the records of plain runs are unchanged
+        cfg["population_set"] = _population_set(design)
     ds.attrs.update({
         "title": f"nssisim virtual trial '{design.name}' (research instrument; a model prediction, not evidence)",
         "nssisim_version": __version__, "design": json.dumps(cfg, sort_keys=True), "config_hash": config_hash(cfg),
