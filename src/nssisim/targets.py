@@ -40,7 +40,7 @@ from .core.simulation import simulate_cohort
 from .files import did_you_mean, SpecError, toml_file
 from .population.spec import load_population, POPULATIONS
 from .stats import hedges_g, odds_ratio
-from .trials import parse_design, screen, simulate_arms
+from .trials import parse_design, screen_patients, simulate_arms
 
 
 @dataclass(frozen=True)
@@ -677,10 +677,14 @@ _register(Target(
 #: after a year of simulated history, 6 months of treatment. Every eligible patient is
 #: simulated in every arm (common random numbers), so contrasts compare the same patients.
 TRIAL_TARGET_DESIGN: dict = {
-    "name": "targets", "seed": 1212, "population": "clinical", "start_age_years": 14.0, "history_days": 365,
-    "n_patients": 2, "screen_batch": 512, "baseline_days": 90,
-    "eligibility": {"age_min": 12, "age_max": 18, "min_lifetime_acts": 3, "recent_days": 90,
-                    "recent_ideation_above": 0.5, "recent_attempt": True},
+    # referred adolescents of the community life course (outpatient referral rule, MODEL.md "Clinical samples
+    # are selected, not invented"), eligible as in McCauley2018, randomised at referral
+    "name": "targets", "seed": 1212, "source": "referral", "population": "community",
+    "referral": {"rule": "outpatient", "start_age_years": 10.0},
+    "n_patients": 2, "screen_batch": 1024, "max_screen": 100000, "baseline_days": 90,
+    "eligibility": {"age_min": 12, "age_max": 18, "all": [{"measure": "acts", "min": 3}],
+                    "any": [{"measure": "ideation", "window_days": 90, "above": 0.5},
+                            {"measure": "attempts", "window_days": 90, "min": 1}]},
     "treatment": {"length_days": 182},
     "windows": [{"name": "months_0_3", "start_day": 0, "end_day": 91},
                 {"name": "months_3_6", "start_day": 91, "end_day": 182}],
@@ -700,8 +704,8 @@ def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | Non
     d = replace(parse_design(data, "targets.TRIAL_TARGET_DESIGN"), base=dict(current_base()))
     out = {}
     for name, over in d.strata.items():
-        ids, _ = screen(d, over, TRIAL_TARGET_PATIENTS, mechanisms_off=off)
-        out[name] = simulate_arms(d, over, ids, mechanisms_off=off)
+        ids, t0, _ = screen_patients(d, over, TRIAL_TARGET_PATIENTS, mechanisms_off=off)
+        out[name] = simulate_arms(d, over, ids, mechanisms_off=off, t0_days=t0)
     return d.arm_names, out
 
 
@@ -744,7 +748,7 @@ _register(Target(
     "and prefrontal regulation rises under DBT",
     ("McCauley2018", "Linehan2015", "Goodman2014"),
     "Hedges' g of NSSI acts/month over 6 months of treatment, DBT-A vs supportive therapy (eligible high-risk "
-    "adolescents of the clinical population, every patient in every arm)",
+    "adolescents referred from the community life course by the outpatient rule, every patient in every arm)",
     f"g <= {P12_MAX_G:g} with its 95% interval below 0; NSSI/month skills-only / individual-only <= "
     f"{P12_MAX_SKILLS_RATIO:g}; under DBT-A mean limbic reactivity falls and prefrontal regulation rises (more than "
     "under supportive therapy)", _p12))
@@ -772,7 +776,8 @@ def _p13(off):
     early = _ratio(out["nssi_per_month"][i["ssri"], :, 0].mean(), out["nssi_per_month"][i["placebo"], :, 0].mean())
     late = _ratio(out["nssi_per_month"][i["ssri"], :, 1].mean(), out["nssi_per_month"][i["placebo"], :, 1].mean())
     # naltrexone by profile (>= 3 lifetime acts; no ideation criterion, so both profiles recruit)
-    elig = {"age_min": 12, "age_max": 18, "min_lifetime_acts": 3, "recent_days": 90}
+    elig = {"age_min": 12, "age_max": 18, "all": [{"measure": "acts", "min": 3},
+                                                   {"measure": "acts", "window_days": 90, "min": 1}]}
     _, res2 = _trial({"naltrexone": {"intervention": "naltrexone"}, "placebo": {"intervention": "placebo"}}, "placebo",
                      off, strata={"relief_driven": RELIEF_DRIVEN, "habit_driven": HABIT_DRIVEN}, eligibility=elig)
     red = {k: 1.0 - _ratio(_nssi_6m(o, 0).mean(), _nssi_6m(o, 1).mean()) for k, o in res2.items()}
