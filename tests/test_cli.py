@@ -122,3 +122,59 @@ def test_demo_fast_writes_the_report(tmp_path):
                  "model versus published targets"):
         assert part in summary, part
     assert str(out) in res.output
+    # trajectory classes: each published design's shares, with numbers, summing to 1
+    traj = _section(summary, "### Trajectory classes")
+    assert "provisional values" in traj.splitlines()[0] or "calibrated" in traj.splitlines()[0]
+    shares: dict[str, list[float]] = {}
+    for row in _table_rows(traj):
+        design, cls, sim, pub = row
+        shares.setdefault(design.split(":")[0], []).append(float(sim.rstrip("%")))
+        assert pub.endswith("%"), row
+    assert set(shares) == {"8 waves (Barrocas2015)", "1 year, 3 waves"}
+    assert [len(v) for v in shares.values()] == [3, 4]
+    for design, v in shares.items():
+        assert abs(sum(v) - 100.0) < 0.3, (design, v)
+    # the referred clinical sample: the rule, how many were screened and referred, the profile
+    ref = _section(summary, "## Referred clinical sample")
+    assert "outpatient" in ref.splitlines()[0] and "configs/referral/outpatient.toml" in ref
+    assert "64 screened" in ref and " referred**" in ref
+    rows = {r[0]: r for r in _table_rows(ref)}
+    for measure in ("acts per month at referral (mean)", "lifetime suicide attempt (share)",
+                    "addictive profile (share)", "intrapersonal function (share)"):
+        assert measure in rows, measure
+    assert rows["referral rate (share of the community pool)"][1][0].isdigit()
+
+
+def _section(text: str, heading: str) -> str:
+    """The Markdown section that starts at ``heading`` (up to the next heading of any level)."""
+    start = text.index(heading)
+    rest = text[start + len(heading):]
+    ends = [i for i in (rest.find("\n## "), rest.find("\n### ")) if i >= 0]
+    return text[start:start + len(heading) + (min(ends) if ends else len(rest))]
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    """The body rows of the Markdown table(s) in a section, as lists of stripped cells."""
+    lines = [ln for ln in section.splitlines() if ln.startswith("|") and not ln.startswith("|---")]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[1:] if not ln.startswith("| design |")]
+
+
+def test_trajectory_table_shares_sum_to_one_beside_the_published_shares():
+    import numpy as np
+    import pandas as pd
+
+    from nssisim.population import load_targets
+    from nssisim.report.summaries import trajectory_table
+
+    rng = np.random.default_rng(0)
+    n = 300
+    cols = {"survey_age": rng.uniform(12.0, 18.0, n)}
+    for k in range(40, 100):  # quarter-year act counts, ages 10 to 25
+        cols[f"acts_q{k}"] = rng.poisson(1.5, n) * (rng.random(n) < 0.2)
+    tt = trajectory_table(pd.DataFrame(cols))
+    sums = tt.groupby("design")["simulated"].sum()
+    assert len(sums) == 2 and np.allclose(sums.to_numpy(), 1.0)
+    assert (tt["n"] > 0).all()
+    published = load_targets()
+    for _, r in tt.iterrows():
+        assert r["published"] == published[r["target"]][r["class"]]

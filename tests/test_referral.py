@@ -231,6 +231,27 @@ def test_refer_returns_the_referred_with_their_profile(tiny_rule, tmp_path):
     pd.testing.assert_frame_equal(t, other.table)
 
 
+def test_life_course_screen_is_refer_on_the_same_simulation(tiny_rule):
+    """The demo's referred sample (the rule applied to a life-course run as it is simulated) is the
+    sample refer() draws when the life course starts where refer's does (no burn-in)."""
+    from nssisim.population import LifeCourse, LifeCourseScreen, run_in_memory
+
+    screen = LifeCourseScreen(tiny_rule, 4, "clinical", 10.0)
+    run_in_memory("clinical", 32, seed=4, course=LifeCourse(start_age=10.0, end_age=11.0, burn_in=0.0),
+                  on_dataset=screen)
+    s = screen.sample()
+    assert s.screened == 32 and s.rule.name == "tiny"
+    pd.testing.assert_frame_equal(s.table, refer(tiny_rule, 32, seed=4, population="clinical").table)
+    # with a burn-in the history still counts from the start age
+    screen = LifeCourseScreen(tiny_rule, 4, "clinical", 10.0)
+    run_in_memory("clinical", 32, seed=4, course=LifeCourse(start_age=10.0, end_age=11.0, burn_in=0.5),
+                  on_dataset=screen)
+    t = screen.sample().table
+    assert len(t) > 0 and (t["referral_age"] >= 10.05 - 1e-9).all()
+    start = (t["referral_age"] - t["referral_day"] / 365.25).to_numpy()  # day 0: the first day at or after 10
+    assert ((start >= 10.0 - 1 / 365.25) & (start <= 10.0 + 1 / 365.25)).all()
+
+
 def test_pre_referral_history_is_bit_identical_when_resimulated_with_treatment(tiny_rule):
     """Screen once, re-simulate only the referred with a DBT-A schedule that starts at referral:
     everything before the referral day is identical bit for bit; after it the treatment acts."""

@@ -299,6 +299,7 @@ def test_report_gains_the_trial_section(tiny_arms, tmp_path):
     paths = write_report(tmp_path, None, None, trial_ds=run_trial(d))
     text = (tmp_path / "summary.md").read_text()
     assert "Virtual trial: tiny" in text and "dbt_a vs placebo" in text
+    assert "Patients drawn from the" in text and ("provisional values" in text or "calibrated" in text)
     assert (tmp_path / "trial" / "forest.png").is_file() and "trial_trial.nc" in paths
 
 

@@ -60,6 +60,7 @@ import hashlib
 import json
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,8 +249,13 @@ def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):
 
 def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, course: LifeCourse, *,
                    overrides: dict[str, float] | None = None, with_events: bool = True,
-                   event_capacity: int = POPULATION_EVENT_CAPACITY, mechanisms_off=()) -> pd.DataFrame:
-    """Sample, simulate and reduce one chunk of subjects; returns the chunk's measurement rows."""
+                   event_capacity: int = POPULATION_EVENT_CAPACITY, mechanisms_off=(),
+                   on_dataset: Callable[[xr.Dataset, dict, np.ndarray], object] | None = None) -> pd.DataFrame:
+    """Sample, simulate and reduce one chunk of subjects; returns the chunk's measurement rows.
+
+    ``on_dataset(ds, population_draw, subject_ids)``, if given, sees the chunk's daily records before
+    they are dropped (e.g. :class:`nssisim.population.referral.LifeCourseScreen` applies a referral rule).
+    """
     ids = np.asarray(subject_ids, dtype=np.int64)
     pop = sample_population(spec, ids.size, seed, subject_ids=ids)
     params = params_of(pop)
@@ -261,6 +267,8 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
                          schedule=environment_schedule(spec, ids.size, course),
                          # the survey measures need only the daily counts: no states, no event table
                          records="full" if with_events else "counts", events=with_events)
+    if on_dataset is not None:
+        on_dataset(ds, pop, ids)
     # a survey age beyond the end of the run (a short run) is measured at the end
     df = reduce_chunk(ds, np.minimum(survey_ages(seed, ids), course.end_age), course, with_events=with_events)
     for k, v in pop.items():
@@ -381,8 +389,12 @@ def run_population(spec: PopulationSpec | str | Path, n_subjects: int, out_dir: 
 
 def run_in_memory(spec: PopulationSpec | str | Path, n_subjects: int, *, seed: int = 0,
                   course: LifeCourse = LifeCourse(), chunk_size: int = DEFAULT_CHUNK,
-                  progress: bool = False) -> pd.DataFrame:
-    """As :func:`run_population` without files (for small runs such as the demo); same table."""
+                  progress: bool = False,
+                  on_dataset: Callable[[xr.Dataset, dict, np.ndarray], object] | None = None) -> pd.DataFrame:
+    """As :func:`run_population` without files (for small runs such as the demo); same table.
+
+    ``on_dataset``: passed to :func:`simulate_chunk` (sees each chunk's daily records).
+    """
     if not isinstance(spec, PopulationSpec):
         spec = load_population(spec)
     parts = []
@@ -393,7 +405,7 @@ def run_in_memory(spec: PopulationSpec | str | Path, n_subjects: int, *, seed: i
         bar = tqdm(total=int(n_subjects), desc=f"population {spec.name}", unit="subject")
     for a in range(0, int(n_subjects), int(chunk_size)):
         b = min(a + chunk_size, n_subjects)
-        parts.append(simulate_chunk(spec, np.arange(a, b), seed, course))
+        parts.append(simulate_chunk(spec, np.arange(a, b), seed, course, on_dataset=on_dataset))
         if bar is not None:
             bar.update(b - a)
     if bar is not None:

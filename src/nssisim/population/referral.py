@@ -388,16 +388,59 @@ def screen_chunk(rule: ReferralRule, spec: PopulationSpec, ids: np.ndarray, seed
     ds = simulate_cohort(seed, params_of(pop), subject_ids=ids, horizon_hours=days * HOURS_PER_DAY, dt=1.0,
                          record_every=24, event_capacity=1, start_age_years=start_age, chunk_size=max(ids.size, 1),
                          mechanisms_off=mechanisms_off)
-    sex = pop.get(FACTOR_PREFIX + "sex_female")
-    hist = history_of(ds, sex)
+    df, hist = referred_rows(rule, ds, ids, seed, pop.get(FACTOR_PREFIX + "sex_female"))
+    return df, ds, hist
+
+
+def referred_rows(rule: ReferralRule, ds, ids: np.ndarray, seed: int,
+                  sex_female: np.ndarray | None = None) -> tuple[pd.DataFrame, History]:
+    """Apply the rule to daily records ``ds`` of subjects ``ids`` (from the life-course start,
+    ``ds.attrs["start_age_years"]``); returns (profile rows of the referred, the History)."""
+    ids = np.asarray(ids, np.int64)
+    hist = history_of(ds, sex_female)
     ref, via = referral_days(rule, hist, seed, ids)
     hit = np.flatnonzero(ref >= 0)
-    df = profile_rows(ds, hit, ref[hit], start_age)
+    df = profile_rows(ds, hit, ref[hit], hist.start_age)
     df.insert(0, "subject", ids[hit])
     df.insert(3, "pathway", [rule.pathways[v].name for v in via[hit]])
     df.insert(4, "sex_female", hist.sex_female[hit])
     df.insert(5, "help_seeking", help_seeking(rule, seed, ids[hit]))
-    return df[list(PROFILE_COLUMNS)], ds, hist
+    return df[list(PROFILE_COLUMNS)], hist
+
+
+class LifeCourseScreen:
+    """A referral rule applied to a life-course run as it is simulated: the ``on_dataset`` hook of
+    :func:`nssisim.population.run_in_memory`, so a report gets a referred sample from the population
+    it already simulates, without a second simulation.
+
+    Each chunk's burn-in (the days before ``start_age``) is dropped first, so the history, as in
+    the survey measures, counts from the life-course start. The histories are those of the life
+    course (its burn-in and environment), not those of :func:`refer` (from ``start_age`` without
+    burn-in): the two samples differ by that start as well as by sampling, and only :func:`refer`'s
+    samples can be continued by a trial (:class:`ReferredSample`). :meth:`sample` returns the
+    referred so far, for :func:`profile_table`.
+    """
+
+    def __init__(self, rule: ReferralRule | str | Path, seed: int, population: str, start_age: float):
+        self.rule = rule if isinstance(rule, ReferralRule) else load_rule(rule)
+        self.seed, self.population, self.start_age = int(seed), str(population), float(start_age)
+        self.parts: list[pd.DataFrame] = []
+        self.screened = 0
+
+    def __call__(self, ds, pop: Mapping[str, np.ndarray], ids: np.ndarray) -> None:
+        age0 = float(ds.attrs.get("start_age_years", self.start_age))
+        skip = int(round((self.start_age - age0) * HOURS_PER_YEAR / HOURS_PER_DAY))
+        if skip > 0:  # the first kept day is the first whose midpoint age is at or after start_age
+            ds = ds.isel(time=slice(skip, None)).assign_attrs(
+                start_age_years=age0 + skip * HOURS_PER_DAY / HOURS_PER_YEAR)
+        df, _ = referred_rows(self.rule, ds, ids, self.seed, pop.get(FACTOR_PREFIX + "sex_female"))
+        self.parts.append(df)
+        self.screened += int(np.asarray(ids).size)
+
+    def sample(self) -> ReferredSample:
+        table = (pd.concat(self.parts, ignore_index=True) if self.parts
+                 else pd.DataFrame(columns=list(PROFILE_COLUMNS)))
+        return ReferredSample(self.rule, self.population, self.seed, self.start_age, self.screened, table)
 
 
 def _key(rule: ReferralRule, spec: PopulationSpec, seed: int, start_age: float, chunk: int) -> str:
@@ -538,6 +581,13 @@ def profile_table(sample: ReferredSample) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def published_text(row) -> str:
+    """The published cell of a :func:`profile_table` row: ``low-high``, a single value, or empty."""
+    if not math.isfinite(row.published) and not math.isfinite(row.published_low):
+        return ""
+    return f"{row.published_low:.3g}-{row.published_high:.3g}" if math.isfinite(row.published_low) else f"{row.published:.3g}"
+
+
 def format_profile(sample: ReferredSample, table: pd.DataFrame | None = None) -> str:
     """A plain-text rendering of :func:`profile_table` (for the CLI)."""
     table = profile_table(sample) if table is None else table
@@ -547,8 +597,7 @@ def format_profile(sample: ReferredSample, table: pd.DataFrame | None = None) ->
     w = max(len(r) for r in table["measure"])
     lines.append(f"{'measure':<{w}}  {'simulated':>10}  {'published':>16}  inside  target")
     for r in table.itertuples():
-        pub = ("" if not math.isfinite(r.published) and not math.isfinite(r.published_low) else
-               f"{r.published_low:.3g}-{r.published_high:.3g}" if math.isfinite(r.published_low) else f"{r.published:.3g}")
+        pub = published_text(r)
         ins = {True: "yes", False: "NO", None: "-"}[r.inside]
         lines.append(f"{r.measure:<{w}}  {r.simulated:>10.3f}  {pub:>16}  {ins:>6}  {r.target}")
     lines.append("")
@@ -558,6 +607,6 @@ def format_profile(sample: ReferredSample, table: pd.DataFrame | None = None) ->
 
 
 __all__ = ["DEFAULT_POOL", "PROFILE_COLUMNS", "PROFILE_ROWS", "Pathway", "RULES", "ReferralError", "ReferralRule",
-           "ReferredSample", "SCREEN_CHUNK", "SCREEN_START_AGE", "check_days", "check_uniforms", "format_profile",
-           "help_seeking", "load_rule", "parse_rule", "profile_rows", "profile_table", "refer", "referral_days",
-           "screen_chunk"]
+           "ReferredSample", "LifeCourseScreen", "SCREEN_CHUNK", "SCREEN_START_AGE", "check_days", "check_uniforms", "format_profile",
+           "help_seeking", "load_rule", "parse_rule", "profile_rows", "profile_table", "published_text", "refer",
+           "referral_days", "referred_rows", "screen_chunk"]

@@ -19,7 +19,7 @@ from ..core.parameters import PARAMS
 from ..core.presets import load_preset, PRESETS
 from ..core.scenario import ScenarioConfig, to_simulation_kwargs, to_toml, validate_config
 from ..core.simulation import simulate_cohort
-from ..population import LifeCourse, load_record, run_in_memory
+from ..population import LifeCourse, LifeCourseScreen, load_record, run_in_memory
 from ..targets import run_targets, TARGETS
 from ..trials import load_design, run_trial
 from .markdown import write_report
@@ -48,6 +48,9 @@ DEMO_SPREAD = {
 DEMO_EVENT_CAPACITY = 2048
 #: The virtual trial of the demo (configs/trials/demo.toml).
 DEMO_TRIAL = "demo"
+#: The referral rule that draws the report's clinical sample from the demo's own life-course
+#: population (configs/referral/outpatient.toml), applied while it is simulated.
+DEMO_REFERRAL_RULE = "outpatient"
 
 
 def demo_configs(preset: str = DEMO_PRESET, seed: int = DEMO_SEED, fast: bool = False, subjects: int | None = None,
@@ -99,7 +102,9 @@ def run_demo(out_dir: str | Path, *, fast: bool = False, targets: bool = True, p
     Parameters
     ----------
     out_dir : path
-        Report folder: ``summary.md``, the figures, ``trial/`` and the two scenario files.
+        Report folder: ``summary.md``, the figures, ``trial/`` and the two scenario files. The
+        population section carries its trajectory classes and the profile of the adolescents that
+        :data:`DEMO_REFERRAL_RULE` refers from the same simulation.
     fast : bool
         The person at dt = :data:`DEMO_PERSON_DT_FAST` h, a cohort of :data:`DEMO_COHORT_FAST`
         and a population of :data:`DEMO_POPULATION_FAST`.
@@ -146,8 +151,9 @@ def run_demo(out_dir: str | Path, *, fast: bool = False, targets: bool = True, p
             record = load_record("community")
         except FileNotFoundError:
             record = None
-        population = {"table": run_in_memory("community", n_pop, seed=seed, course=course, progress=progress),
-                      "record": record, "end_age": course.end_age}
+        screen = LifeCourseScreen(DEMO_REFERRAL_RULE, seed, "community", course.start_age)
+        table = run_in_memory("community", n_pop, seed=seed, course=course, progress=progress, on_dataset=screen)
+        population = {"table": table, "record": record, "end_age": course.end_age, "referred": screen.sample()}
         timings["population"] = time.perf_counter() - t0
 
     results = None
@@ -195,4 +201,4 @@ def run_demo(out_dir: str | Path, *, fast: bool = False, targets: bool = True, p
 
 __all__ = ["DEMO_COHORT", "DEMO_COHORT_DT", "DEMO_COHORT_FAST", "DEMO_DAYS", "DEMO_EVENT_CAPACITY", "DEMO_PERSON_DT",
            "DEMO_PERSON_DT_FAST", "DEMO_POPULATION", "DEMO_POPULATION_FAST", "DEMO_PRESET", "DEMO_SEED",
-           "DEMO_SKIP_TARGETS", "DEMO_SPREAD", "DEMO_TRIAL", "demo_command", "demo_configs", "run_demo"]
+           "DEMO_REFERRAL_RULE", "DEMO_SKIP_TARGETS", "DEMO_SPREAD", "DEMO_TRIAL", "demo_command", "demo_configs", "run_demo"]

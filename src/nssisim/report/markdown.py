@@ -1,7 +1,9 @@
 """The Markdown summary of a report: ``summary.md`` beside the figures.
 
 - :func:`population_markdown`: the population section (figure, prevalence by age,
-  headline numbers, calibration table);
+  headline numbers, trajectory classes, calibration table);
+- :func:`referred_markdown`: a referred clinical sample's profile beside the clinical targets;
+- :func:`community_status`: the calibrated / provisional wording every section uses;
 - :func:`write_report`: the figures and ``summary.md`` in one folder.
 
 A research instrument, not a clinical tool.
@@ -16,11 +18,13 @@ from pathlib import Path
 import xarray as xr
 
 from ..core.parameters import HOURS_PER_DAY
-from ..population import DEFAULT_END_AGE, format_report, load_population, prevalence_by_age_table, record_matches_spec
+from ..population import (DEFAULT_END_AGE, format_report, load_population, load_record, prevalence_by_age_table,
+                          profile_table, published_text, record_matches_spec, ReferredSample)
 from ..targets import format_results
 from ..trials import trial_markdown, write_trial
 from .figures import plot_cohort, plot_person, plot_population
-from .summaries import _config, _start_age, cohort_summary, FINAL_WINDOW_DAYS, person_summary, population_summary
+from .summaries import (_config, _start_age, cohort_summary, FINAL_WINDOW_DAYS, person_summary, population_summary,
+                        trajectory_table)
 
 
 def _fmt_pct(x: float) -> str:
@@ -48,18 +52,74 @@ def _run_rows(ds: xr.Dataset) -> dict[str, str]:
         "nssisim version": str(ds.attrs.get("nssisim_version")),
     }
 
+def community_status(record: dict | None) -> tuple[bool, str, str]:
+    """Whether a population's values are calibrated (its spec holds the record's fitted values) or
+    provisional: ``(current, label, label with its reason)``, the wording of every report section
+    that uses the population."""
+    current = record is not None and record_matches_spec(record, load_population(record.get("population", "community")))
+    label = "calibrated" if current else "provisional values"
+    return current, label, label + ("" if current else ": hand-set, not fitted; docs/population.md, 'Provisional values'")
+
+
+def _record_of(population: str) -> dict | None:
+    """The shipped calibration record of a population, or None."""
+    try:
+        return load_record(population)
+    except FileNotFoundError:
+        return None
+
+
+def trajectory_markdown(table, status: str) -> list[str]:
+    """The trajectory classes of a life-course table under the published designs (:func:`trajectory_table`)."""
+    tt = trajectory_table(table)
+    md = [f"### Trajectory classes (published longitudinal designs applied to this run; {status})", "",
+          "Each design follows the subjects whose survey age lies in its entry ages, counts their acts per wave "
+          "and classifies them by the rules of `nssisim.population.survey` (`trajectory_classes_8_waves`, "
+          "`trajectory_classes_1_year`: rules standing in for group-based trajectory modelling and latent class "
+          "growth analysis); wave spacing and entry ages are assumptions. Published shares: "
+          "`data/calibration_targets.toml` (`course.trajectory_classes_8_waves`, `course.trajectory_classes_1_year`).",
+          "", "| design | class | simulated share | published share |", "|---|---|---|---|"]
+    for (label, waves, months, lo, hi, n), rows in tt.groupby(
+            ["design", "waves", "months", "entry_low", "entry_high", "n"], sort=False):
+        where = f"{label}: {waves} waves {months} months apart, entry at {lo:g}-{hi:g} (n = {n:,})"
+        md += [f"| {where} | {r['class']} | {_fmt_pct(r.simulated)} | {_fmt_pct(r.published)} |" for _, r in rows.iterrows()]
+    return md + [""]
+
+
+def referred_markdown(sample: ReferredSample, status: str) -> list[str]:
+    """A referred clinical sample's profile (:func:`nssisim.population.profile_table`) as a report section."""
+    rule = sample.rule
+    prof = profile_table(sample)
+    k, n = len(sample.table), sample.screened
+    md = [f"## Referred clinical sample (rule `{rule.name}`; community sample, {status})", "",
+          f"The community adolescents of the population section, screened by the referral rule `{rule.name}` "
+          f"(`configs/referral/{rule.name}.toml`: checks every {rule.check_every_days} days from age {rule.age_min:g} "
+          f"to {rule.age_max:g}; {rule.describe()}; help seeking ~ beta(mean {rule.help_mean:g}, sd {rule.help_sd:g}), "
+          f"an assumption): **{n:,} screened, {k:,} referred** ({_fmt_pct(k / n if n else math.nan)}). Measures at the "
+          "referral day from the same simulation as the population section (history from its start age, after "
+          "its burn-in); `nssisim clinical-profile` screens a larger pool of its own.", "",
+          "| measure | simulated [95% CI] | published | inside |", "|---|---|---|---|"]
+    for r in prof.itertuples():
+        share = math.isfinite(r.sim_low)
+        val = (f"{_fmt(r.simulated, 3)} [{_fmt(r.sim_low, 3)}, {_fmt(r.sim_high, 3)}]" if share
+               else _fmt(r.simulated, 2))
+        md.append(f"| {r.measure} | {val} | {published_text(r) or '—'} | {({True: 'yes', False: 'no', None: '—'})[r.inside]} |")
+    md += ["", "*inside*: the simulated value lies in the published interval (— where none is published). "
+           + ("Few referred: the intervals are wide. " if k < 30 else "")
+           + "Model predictions, not clinical facts.", ""]
+    return md
+
+
 def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
-    """The report's population section: figure, prevalence by age, headline numbers, calibration table."""
+    """The report's population section: figure, prevalence by age, headline numbers, trajectory classes,
+    calibration table."""
     plot_population(table, Path(out_dir) / "population.png")
     ps = population_summary(table)
     prev = prevalence_by_age_table(table)
-    current = record is not None and record_matches_spec(record, load_population(record.get("population", "community")))
-    status = "calibrated" if current else "provisional values"
+    current, status, status_long = community_status(record)
     md = [f"## Population over the life course (community sample, {status})", "",
           "![prevalence by age and onset ages](population.png)", "",
-          f"{ps['n']:,} virtual adolescents of the default community population ({status}"
-          + ("" if current else ": hand-set, not fitted; docs/population.md, 'Provisional values'")
-          + f"), simulated to age "
+          f"{ps['n']:,} virtual adolescents of the default community population ({status_long}), simulated to age "
           f"{end_age:g}; each is surveyed once at an age drawn uniformly in 12-18 (see docs/population.md).", "",
           "| age | 12-month prevalence | 95% CI | first act at this age | mean acts |", "|---|---|---|---|---|"]
     md += [f"| {int(r.age)} | {_fmt_pct(r.prevalence_12m)} | {_fmt_pct(r.ci_low)}–{_fmt_pct(r.ci_high)} | "
@@ -78,6 +138,7 @@ def population_markdown(table, record: dict | None, out_dir: str | Path, end_age
            f"[{_fmt(ps.get('bullying_or_low', math.nan))}, {_fmt(ps.get('bullying_or_high', math.nan))}] |",
            f"| prospective odds ratio: NSSI at 14 for NSSI at 15 | {_fmt(ps.get('prospective_or', math.nan))} "
            f"[{_fmt(ps.get('prospective_or_low', math.nan))}, {_fmt(ps.get('prospective_or_high', math.nan))}] |", ""]
+    md += trajectory_markdown(table, status)
     if record is not None:
         stale = ([] if current else [
             "**Stale:** this record is a calibration of an earlier version of the model; the community spec's "
@@ -113,7 +174,8 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
         summary into ``summary.md``.
     population : dict, optional
         ``{"table": life-course measurement table, "record": calibration record or None,
-        "end_age": float}``: adds ``population.png`` and the population section.
+        "end_age": float, "referred": ReferredSample (optional)}``: adds ``population.png``, the
+        population section and, with ``referred``, the referred clinical sample's profile.
 
     Returns
     -------
@@ -170,6 +232,8 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     if population is not None:
         md += population_markdown(population["table"], population.get("record"), out, population.get("end_age", DEFAULT_END_AGE))
         paths["population"] = out / "population.png"
+        if population.get("referred") is not None:
+            md += referred_markdown(population["referred"], community_status(population.get("record"))[1])
 
     md += ["## Explanatory targets", ""]
     if target_results is None:
@@ -184,7 +248,10 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     if trial_ds is not None:  # a virtual trial (nssisim.trials): files in trial/, summary here
         tp = write_trial(trial_ds, out / "trial")
         paths.update({f"trial_{k}": v for k, v in tp.items()})
-        md += [trial_markdown(trial_ds), f"Files in `trial/`: {', '.join(sorted(tp))}.", ""]
+        name = str(trial_ds.attrs.get("population", "community"))
+        record = population.get("record") if population is not None and name == "community" else _record_of(name)
+        note = f"Patients drawn from the `{name}` population ({community_status(record)[2]})."
+        md += [trial_markdown(trial_ds, note), f"Files in `trial/`: {', '.join(sorted(tp))}.", ""]
 
     if extra_text:
         md += ["## Notes", "", extra_text.rstrip(), ""]
@@ -194,4 +261,4 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
     return paths
 
 
-__all__ = ["population_markdown", "write_report"]
+__all__ = ["community_status", "population_markdown", "referred_markdown", "trajectory_markdown", "write_report"]

@@ -4,6 +4,7 @@
 - :func:`cohort_summary` / :func:`person_summary`: the numbers behind the cohort and
   person figures;
 - :func:`population_summary`: headline numbers of a life-course population table;
+- :func:`trajectory_table`: its trajectory classes under the published longitudinal designs;
 - :func:`effective_threshold`: the affect level above which distress-driven urges arise.
 
 Shares are fractions in [0, 1]. A research instrument, not a clinical tool.
@@ -16,12 +17,15 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ..core.measures import REPETITIVE_ACTS, YEAR_HOURS
 from ..core.model import urge_distress, urge_threshold
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
-from ..population import simulated_measures
+from ..population import load_targets, simulated_measures, TARGETS as CALIBRATION_TARGETS
+from ..population.survey import (BARROCAS_DESIGN, ONE_YEAR_DESIGN, trajectory_classes_1_year,
+                                 trajectory_classes_8_waves)
 
 #: The "past year" window and the repetitive bar are those of the virtual measurements
 #: (core/measures.py), so the report and the measurement table define them once.
@@ -174,5 +178,40 @@ def population_summary(table) -> dict[str, Any]:
     return out
 
 
-__all__ = ["FINAL_WINDOW_DAYS", "REPETITIVE_MIN_ACTS", "classify_regimes", "cohort_summary", "effective_threshold",
-           "person_summary", "population_summary"]
+#: The longitudinal designs of the trajectory-class calibration targets: (label, classifier, its design,
+#: calibration-file entry). The class rules and designs live in ``nssisim.population.survey``.
+TRAJECTORY_DESIGNS = (
+    ("8 waves (Barrocas2015)", trajectory_classes_8_waves, BARROCAS_DESIGN, "course.trajectory_classes_8_waves"),
+    ("1 year, 3 waves", trajectory_classes_1_year, ONE_YEAR_DESIGN, "course.trajectory_classes_1_year"),
+)
+
+
+def trajectory_table(table) -> pd.DataFrame:
+    """Trajectory-class shares of a life-course table under each design of :data:`TRAJECTORY_DESIGNS`,
+    beside the published shares (calibration targets ``traj8_*`` / ``traj1y_*``).
+
+    One row per class: ``design`` (label), ``waves``, ``months``, ``entry_low``, ``entry_high``,
+    ``n`` (subjects the design includes), ``class``, ``simulated`` (share; each design's shares
+    sum to 1, NaN if it includes nobody), ``published`` (NaN where the file has no share) and ``target``.
+    """
+    ids = tuple(t.id for _, _, _, key in TRAJECTORY_DESIGNS for t in CALIBRATION_TARGETS if t.key == key)
+    entries = load_targets(required=ids)
+    rows = []
+    for label, classify, design, key in TRAJECTORY_DESIGNS:
+        shares = classify(table)
+        by_class = {t.field: t for t in CALIBRATION_TARGETS if t.key == key}
+        for cls, value in shares.items():
+            if cls == "n":
+                continue
+            t = by_class.get(cls)
+            entry = entries.get(t.id) if t is not None else None
+            rows.append({"design": label, "waves": design.waves, "months": design.months,
+                         "entry_low": design.baseline_ages[0], "entry_high": design.baseline_ages[1],
+                         "n": int(shares["n"]), "class": cls, "simulated": float(value),
+                         "published": float(entry[cls]) if entry is not None else math.nan,
+                         "target": t.id if t is not None else ""})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["TRAJECTORY_DESIGNS", "FINAL_WINDOW_DAYS", "REPETITIVE_MIN_ACTS", "classify_regimes", "cohort_summary", "effective_threshold",
+           "person_summary", "population_summary", "trajectory_table"]

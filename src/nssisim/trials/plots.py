@@ -130,11 +130,14 @@ def _half95(se: np.ndarray) -> np.ndarray:
 TRIAL_FILES = ("trial.nc", "effects.csv", "summary.csv", "arms.csv", "forest.png", "trajectories.png", "trial.md")
 
 
-def trial_markdown(ds: xr.Dataset) -> str:
-    """A short Markdown summary: screening, arms, and the randomised effects of replicate 0."""
+def trial_markdown(ds: xr.Dataset, note: str = "") -> str:
+    """A short Markdown summary: screening, arms, and the randomised effects of replicate 0.
+
+    ``note``: a paragraph placed under the heading (a report states there the status of the
+    population the patients come from)."""
     s = summary_table(ds)
     s = s[s.analysis == "randomised"]
-    lines = [f"## Virtual trial: {json_name(ds)}", "",
+    lines = [f"## Virtual trial: {json_name(ds)}", "", *([note, ""] if note else []),
              f"{ds.attrs['title']}. Control arm: `{ds.attrs['control_arm']}`; {ds.sizes['patient']} randomised patients "
              f"per trial, {ds.sizes['replicate']} trial(s); age at randomisation {ds.attrs['age_at_randomisation']:.1f} years"
              f"{' (mean)' if ds.attrs.get('patients_from') == 'referral' else ''}; "
