@@ -54,7 +54,9 @@ referred subjects again.
 
 Cost (measured on 2 cores, unloaded): 1,024 subjects from 10 to 18 in 12 s, about 0.15 s per 100
 subject-years, so the default pool of 4,000 takes about a minute (several under heavy load). The
-community referral rate is a few per cent, so a trial of 100 patients screens thousands.
+outpatient rule refers about a fifth of the community pool by 18 with the provisional values (18-20 %, an
+uncalibrated consequence of the assumed help-seeking and pathway probabilities), and a trial's eligibility
+criteria keep a part of them, so a trial of 100 patients screens one to a few thousand.
 """
 
 from __future__ import annotations
