@@ -253,3 +253,20 @@ def test_record_matches_spec_knows_a_stale_record_from_a_current_one():
     moved = dict(current, parameters={**current["parameters"], "act_bias": spec.parameters["act_bias"] + 0.1})
     assert not record_matches_spec(moved, spec)
     assert not record_matches_spec(load_record("community"), spec)  # the shipped record is stale (see the xfail above)
+
+
+def test_persist_after_18_reads_the_decline_statement_as_a_lower_bound():
+    """'falls ... through young adulthood': the fall is still under way at 22-24 (ratio >= PERSIST_MIN_RATIO),
+    beside 'most stop' (decline_after_18, ratio <= DECLINE_MAX_RATIO); nobody self-injuring after 22 is implausible."""
+    from nssisim.population.calibration import (DECLINE_MAX_RATIO, load_targets, observation, PERSIST_MIN_RATIO,
+                                                TARGET_IDS, within_interval)
+
+    t, d = TARGET_IDS["persist_after_18"], TARGET_IDS["decline_after_18"]
+    entries = load_targets(required=("persist_after_18", "decline_after_18"))
+    o = observation(t, entries["persist_after_18"])
+    assert float(o.implausibility(0.0)) > 3.0
+    assert float(o.implausibility(PERSIST_MIN_RATIO)) == 0.0 and float(o.implausibility(0.4)) == 0.0
+    assert within_interval(t, entries["persist_after_18"], 0.0) is False
+    assert within_interval(t, entries["persist_after_18"], 0.2) is True
+    assert within_interval(d, entries["decline_after_18"], 0.2) is True
+    assert within_interval(d, entries["decline_after_18"], DECLINE_MAX_RATIO + 0.1) is False

@@ -24,7 +24,8 @@ Observation variances: a published 95 % interval becomes a normal sd ``(high - l
 the log scale for ratios); a value without an interval gets :data:`POINT_REL_SD` of the value; the
 onset age :data:`ONSET_SD_YEARS`; the peak-age range 14-16 is an interval (matched anywhere inside,
 :data:`PEAK_SD_YEARS` outside); the decline after 18 is the stated inequality
-``decline_ratio <= DECLINE_MAX_RATIO`` (sd :data:`DECLINE_SD`). Model discrepancy: an sd of
+``decline_ratio <= DECLINE_MAX_RATIO`` (sd :data:`DECLINE_SD`), and its "through young adulthood"
+half ``decline_ratio >= PERSIST_MIN_RATIO`` (sd :data:`PERSIST_SD`; target ``persist_after_18``). Model discrepancy: an sd of
 :data:`MODEL_DISCREPANCY_REL` of the target (on the log scale: that value itself). Simulator
 variance: each measure's own sampling variance at the cohort size (binomial, Woolf, delta method),
 or the emulator's nugget where a measure has none (the peak age, the decline ratio).
@@ -62,6 +63,11 @@ PEAK_SD_YEARS = 0.5
 #: The decline after 18 as an inequality: 12-month prevalence at 22-25 at most this share of the peak.
 DECLINE_MAX_RATIO = 0.5
 DECLINE_SD = 0.05
+#: The same statement's other half, "falls ... through young adulthood": the fall is still under way at 22-24,
+#: so 12-month NSSI there is not zero. This model's reading (not a published number): at least a tenth of the
+#: peak, with sd 0.03 below it (a course in which nobody self-injures after 22 has I >= 3.3).
+PERSIST_MIN_RATIO = 0.1
+PERSIST_SD = 0.03
 #: Model discrepancy sd, relative to the target.
 MODEL_DISCREPANCY_REL = 0.05
 
@@ -88,7 +94,7 @@ class CalTarget:
     definition: str
     field: str = "value"  # the entry's field holding the number ("female", "chronic", ...)
     scale: str = "linear"  # "log": ratios, compared on the log scale
-    kind: str = "estimate"  # "estimate", "range" (matched inside low-high), "upper" (an inequality)
+    kind: str = "estimate"  # "estimate", "range" (matched inside low-high), "upper"/"lower" (an inequality)
     ages: tuple[float, float] = (12.0, 18.0)  # ages the life course must cover to measure it
 
 
@@ -133,6 +139,10 @@ TARGETS: tuple[CalTarget, ...] = (
               f"mean 12-month prevalence over ages {DECLINE_AGES[0]}-{DECLINE_AGES[-1] + 1} divided by the highest "
               f"12-month prevalence by age; the stated inequality: at most {DECLINE_MAX_RATIO:g}",
               field="statement", kind="upper", ages=(12.0, DECLINE_AGES[-1] + 1.0)),
+    CalTarget("persist_after_18", "course.decline_after_18", "decline_ratio",
+              f"as decline_after_18; the statement's 'through young adulthood': the fall is still under way at "
+              f"{DECLINE_AGES[0]}-{DECLINE_AGES[-1] + 1}, at least {PERSIST_MIN_RATIO:g} of the peak (this model's reading)",
+              field="statement", kind="lower", ages=(12.0, DECLINE_AGES[-1] + 1.0)),
     *(CalTarget(f"traj8_{c}", "course.trajectory_classes_8_waves", f"traj8_{c}", f"share '{c}': {_T8}", field=c,
                 ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
     *(CalTarget(f"traj1y_{c}", "course.trajectory_classes_1_year", f"traj1y_{c}", f"share '{c}': {_T1}", field=c,
@@ -350,7 +360,7 @@ def load_targets(path: str | Path | None = None, required: tuple[str, ...] | Non
     for t in TARGETS:
         sec, name = t.key.split(".", 1)
         entry = data.get(sec, {}).get(name)
-        if t.kind == "upper":
+        if t.kind in ("upper", "lower"):
             ok = isinstance(entry, dict) and "statement" in entry
         elif t.field == "value":
             ok = isinstance(entry, dict) and bool({"value", "low", "high"} & set(entry))
@@ -358,7 +368,7 @@ def load_targets(path: str | Path | None = None, required: tuple[str, ...] | Non
             ok = isinstance(entry, dict) and isinstance(entry.get(t.field), (int, float))
         if not ok:
             if t.id in need:
-                what = "a statement" if t.kind == "upper" else ("value/low/high" if t.field == "value" else f"'{t.field}'")
+                what = "a statement" if t.kind in ("upper", "lower") else ("value/low/high" if t.field == "value" else f"'{t.field}'")
                 raise ValueError(f"{p}: [{t.key}] missing or without {what} (needed by calibration target '{t.id}')")
             continue
         out[t.id] = entry
@@ -369,6 +379,8 @@ def published(t: CalTarget, entry: dict) -> tuple[float | None, float | None, fl
     """(value, low, high) of a target's entry on the natural scale."""
     if t.kind == "upper":
         return None, None, DECLINE_MAX_RATIO
+    if t.kind == "lower":
+        return None, PERSIST_MIN_RATIO, None
     if t.field != "value":
         return float(entry[t.field]), None, None
     v, lo, hi = entry.get("value"), entry.get("low"), entry.get("high")
@@ -380,6 +392,8 @@ def observation(t: CalTarget, entry: dict) -> Observation:
     value, low, high = published(t, entry)
     if t.kind == "upper":
         return Observation(-math.inf, DECLINE_MAX_RATIO, DECLINE_SD**2)
+    if t.kind == "lower":
+        return Observation(PERSIST_MIN_RATIO, math.inf, PERSIST_SD**2)
     if t.kind == "range":  # matched inside; outside, the peak age has PEAK_SD_YEARS, other ranges a quarter of the width
         return Observation(low, high, (PEAK_SD_YEARS if t.id == "peak_age" else (high - low) / 4) ** 2)
     if t.id == "onset":
@@ -412,6 +426,8 @@ def within_interval(t: CalTarget, entry: dict, f: float) -> bool | None:
         return None
     if t.kind == "upper":
         return bool(f <= high)
+    if t.kind == "lower":
+        return bool(f >= low)
     if low is None or high is None:
         return None
     return bool(low <= f <= high)
@@ -457,6 +473,8 @@ def _target_record(t: CalTarget, entry: dict | None, m: dict | None, fitted: boo
             rec[k] = v
     if t.kind == "upper":
         rec["statement"] = f"at most {DECLINE_MAX_RATIO:g} (this model's reading of: {entry.get('statement', '')})"
+    elif t.kind == "lower":
+        rec["statement"] = f"at least {PERSIST_MIN_RATIO:g} (this model's reading of: {entry.get('statement', '')})"
     rec["source"] = entry.get("source", "")
     if not is_measured(t):
         rec["status"] = "not yet measured"
@@ -565,6 +583,7 @@ def calibrate(setup: "Setup | str | Path" = "community", *, targets: str | Path 
             **{k: M[k] for k in METHOD_DEFAULTS}, "start_age": course.start_age, "end_age": course.end_age,
             "dt": course.dt, "point_rel_sd": POINT_REL_SD, "onset_sd_years": ONSET_SD_YEARS,
             "peak_sd_years": PEAK_SD_YEARS, "decline_max_ratio": DECLINE_MAX_RATIO, "decline_sd": DECLINE_SD,
+            "persist_min_ratio": PERSIST_MIN_RATIO, "persist_sd": PERSIST_SD,
             "model_discrepancy_rel": MODEL_DISCREPANCY_REL, "maltreatment_exposed": MALTREATMENT_EXPOSED,
             "bullying_exposed": BULLYING_EXPOSED, "fitted_targets": list(setup.fit),
             "waves_run": len(res.waves), "candidates": len(res.runs), "non_implausible": len(ok),
@@ -686,7 +705,7 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
 # ----------------------------------------------------------------------------- report
 def _published_text(r: dict) -> str:
     if "statement" in r:
-        return f"<= {r.get('high', DECLINE_MAX_RATIO):g}"
+        return f">= {r['low']:g}" if "low" in r and "high" not in r else f"<= {r.get('high', DECLINE_MAX_RATIO):g}"
     pub = f"{r['value']:g}" if "value" in r else ""
     if "low" in r and "high" in r:
         pub += f" [{r['low']:g}, {r['high']:g}]"
@@ -704,7 +723,8 @@ def report_rows(record: dict, ensemble: dict | None = None) -> list[dict]:
         inside_med = None
         if vals.size:
             if "statement" in r:
-                inside_med = bool(med <= r.get("high", DECLINE_MAX_RATIO))
+                inside_med = bool(med >= r["low"]) if "low" in r and "high" not in r else bool(
+                    med <= r.get("high", DECLINE_MAX_RATIO))
             elif "low" in r and "high" in r:
                 inside_med = bool(r["low"] <= med <= r["high"])
         f = r.get("simulated", math.nan)
@@ -747,7 +767,7 @@ def format_report(record: dict, ensemble: dict | None = None, markdown: bool = F
     return "\n".join(out)
 
 
-__all__ = ["CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "CalTarget", "DECLINE_MAX_RATIO", "ENSEMBLE_SIZE",
+__all__ = ["CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "CalTarget", "DECLINE_MAX_RATIO", "PERSIST_MIN_RATIO", "ENSEMBLE_SIZE",
            "ENVIRONMENT_FIELD", "MEASURE_HOOKS", "METHOD_DEFAULTS", "POPULATION_SETTINGS", "SETTING_BOUNDS", "Setup",
            "TARGETS", "TARGET_IDS", "WAVES", "WAVE_SIZE", "apply_to_spec", "calibrate", "candidate_measures",
            "evaluate", "format_report", "implausibility", "is_measured", "load_record", "load_setup", "load_targets",
