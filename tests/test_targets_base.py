@@ -230,3 +230,32 @@ def test_cli_base_reaches_the_targets(monkeypatch):
     assert "parameter base: community spec [parameters]" in res.output
     res = runner.invoke(app, ["targets", "--id", "P7", "--no-progress"])
     assert got["base"] is None and f"parameter base: {TABLE_DEFAULTS}" in res.output
+
+
+def test_targets_ensemble_runs_each_set_on_the_spec_with_the_sets_values(monkeypatch):
+    seen = []
+
+    def fake(ids=None, mechanisms_off=(), progress=False, base=None):
+        seen.append(dict(base))
+        return [targets.TargetResult("P7", base["act_bias"] > -5.0, base["act_bias"], "bar", "", (), base.label)]
+
+    monkeypatch.setattr("nssisim.targets.run_targets", fake)
+    sets = [{"act_bias": -4.0, "correlation_scale": 0.5}, {"act_bias": -5.5}, {"act_bias": -4.5}]
+    per_set, summary = targets.run_targets_ensemble(sets, ["P7"], max_sets=2)
+    assert list(per_set["set"]) == [1, 3]  # evenly spaced: first and last
+    spec = dict(community_base())
+    assert seen[0] == {**spec, "act_bias": -4.0}  # population settings do not enter the targets
+    row = summary.set_index("target").loc["P7"]
+    assert row["sets"] == 2 and row["holds_share"] == 1.0
+    assert row["statistic_q05"] <= row["statistic_median"] <= row["statistic_q95"]
+    per_set, summary = targets.run_targets_ensemble(sets, ["P7"])
+    assert summary.set_index("target").loc["P7", "holds_share"] == pytest.approx(2 / 3)
+
+
+def test_cli_targets_ensemble_needs_a_readable_ensemble(tmp_path):
+    res = runner.invoke(app, ["targets", "--id", "P7", "--ensemble", str(tmp_path / "none.toml"), "--no-progress"])
+    assert res.exit_code == 2 and "none.toml" in res.output
+    res = runner.invoke(app, ["targets", "--id", "P7", "--ensemble-sets", "2", "--no-progress"])
+    assert res.exit_code == 2 and "--ensemble" in res.output
+    res = runner.invoke(app, ["targets", "--ensemble", "community", "--base", "community", "--no-progress"])
+    assert res.exit_code == 2
