@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nssisim.population import (TARGETS, apply_to_spec, with_settings, format_report, implausibility, load_record, load_setup, load_targets, record_toml, simulated_measures)
+from nssisim.population import (TARGETS, apply_to_spec, record_matches_spec, with_settings, format_report, implausibility, load_record, load_setup, load_targets, record_toml, simulated_measures)
 from nssisim.population import ENVIRONMENT_FIELD
 from nssisim.core import PARAMS
 from nssisim.population import load_population, parse_population
@@ -83,9 +83,24 @@ def test_apply_to_spec_round_trip():
     new = apply_to_spec(text, {"act_bias": -3.5, "lam_attempt": 1.5e-4}, "test")
     again = apply_to_spec(new, {"act_bias": -3.0}, "again")
     data = tomllib.loads(again)
-    assert data["parameters"] == {"act_bias": -3.0}
+    # the fitted values replace the spec's; entries that were not fitted stay (the calibration ran on them)
+    original = tomllib.loads(text)["parameters"]
+    assert data["parameters"] == {**original, "act_bias": -3.0, "lam_attempt": 1.5e-4}
     spec = parse_population(data, "x.toml")
-    assert spec.parameters == {"act_bias": -3.0}
+    assert spec.parameters == data["parameters"]
+
+
+def test_record_matches_spec_with_unfitted_spec_parameters():
+    from nssisim.population import record_matches_spec
+
+    spec = load_population("community")
+    fitted = {k: v for k, v in spec.parameters.items() if k != "act_bias"}
+    rec = {"parameters": {**fitted, "correlation_scale": spec.correlation_scale},
+           "spec_parameters": dict(spec.parameters)}
+    assert record_matches_spec(rec, spec)  # act_bias: not fitted, as the calibration ran it
+    rec_moved = dict(rec, spec_parameters={**spec.parameters, "act_bias": spec.parameters["act_bias"] - 1.0})
+    assert not record_matches_spec(rec_moved, spec)  # the unfitted value changed since the calibration
+    assert not record_matches_spec({"parameters": rec["parameters"]}, spec)  # a record without the base: exact
 
 
 def test_shipped_setup_ranges_within_bounds():
@@ -189,7 +204,9 @@ def test_calibrate_cli_tiny_run_writes_record_spec_and_ensemble(tmp_path):
     assert record["targets"]["dbta_completed"]["status"] == "not yet measured"
     written = load_population(spec)
     assert written.correlation_scale == pytest.approx(record["parameters"]["correlation_scale"])
-    assert written.parameters == pytest.approx({"act_bias": record["parameters"]["act_bias"]})
+    base = load_population("community").parameters  # the spec it ran on: unfitted entries stay
+    assert written.parameters == pytest.approx({**base, "act_bias": record["parameters"]["act_bias"]})
+    assert record["spec_parameters"] == pytest.approx(base) and record_matches_spec(record, written)
     e = load_ensemble(ens)
     assert len(e["sets"]) == 6 and all(s["I_max"] <= 1000.0 for s in e["sets"])
     assert e["record"]["seed"] == 7 and "wave_1_seconds" in e["record"]
@@ -235,7 +252,8 @@ def test_environment_shape_fitted_written_and_applied():
     data = tomllib.loads(new)
     env = data["environment"]["stress"]
     assert (env["change"], env["peak_age"], env["rise_years"], env["decline_years"]) == (2.5, 15.25, 0.8, 4.0)
-    assert env["onset_age"] == 11.0 and env["parameter"] == "lam_stress" and data["parameters"] == {"act_bias": -3.5}
+    assert env["onset_age"] == 11.0 and env["parameter"] == "lam_stress"
+    assert data["parameters"] == {**tomllib.loads(text)["parameters"], "act_bias": -3.5}
     written = parse_population(data, "new.toml")
     assert written.environment == with_settings(spec, x).environment
     with pytest.raises(ValueError, match="no \\[environment"):

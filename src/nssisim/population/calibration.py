@@ -598,6 +598,7 @@ def calibrate(setup: "Setup | str | Path" = "community", *, targets: str | Path 
         "waves": [{k: v for k, v in w.items() if k != "loo"} | {
             "loo_within_2": {n: round(d["within_2"], 3) for n, d in w["loo"].items()}} for w in res.waves],
         "parameters": x,
+        "spec_parameters": dict(spec.parameters),
         "ranges": {r.name: [r.low, r.high, r.scale] for r in setup.ranges},
         "targets": {t.id: _target_record(t, entries.get(t.id), m, t.id in setup.fit) for t in TARGETS},
         "ensemble": [{"wave": r["wave"], "index": r["index"], "seed": r["seed"], "I_max": r["I_max"],
@@ -618,7 +619,9 @@ def record_toml(record: dict) -> str:
         if k in record:
             lines.append(f"{k} = {toml_value(record[k])}")
     lines.append("")
-    for sec in ("method", "parameters", "ranges"):
+    for sec in ("method", "parameters", "spec_parameters", "ranges"):
+        if sec not in record:
+            continue
         lines.append(f"[{sec}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in record[sec].items()]
         lines.append("")
@@ -652,7 +655,16 @@ def record_matches_spec(record: dict, spec: PopulationSpec) -> bool:
         if k in fitted and not (spec.environment and math.isclose(getattr(spec.environment[0], f), float(fitted.pop(k)),
                                                                   rel_tol=1e-9)):
             return False
-    return set(fitted) == set(spec.parameters) and all(
+    # the spec's entries that were not fitted must be those the calibration ran on (when the record says)
+    base = {k: v for k, v in record.get("spec_parameters", {}).items() if k not in fitted}
+    extra = set(spec.parameters) - set(fitted)
+    if "spec_parameters" in record:
+        if extra != set(base) or not all(math.isclose(float(spec.parameters[k]), float(base[k]), rel_tol=1e-9)
+                                         for k in extra):
+            return False
+    elif extra:
+        return False
+    return set(fitted) <= set(spec.parameters) and all(
         math.isclose(float(spec.parameters[k]), float(v), rel_tol=1e-9) for k, v in fitted.items())
 
 
@@ -672,7 +684,17 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
     the ``scale`` of the ``[correlation]`` table (replaced if present).
     """
     params = {k: v for k, v in parameters.items() if k not in POPULATION_SETTINGS}
+    # entries of the spec's table that were not fitted stay: the calibration simulated every candidate on them
+    m_old = re.search(r"\n\[parameters\]\n((?:(?!\n\[).)*)", spec_text, flags=re.S)
+    kept = {}
+    if m_old is not None:
+        for line in m_old.group(1).splitlines():
+            mm = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^#]+)", line)
+            if mm and mm.group(1) not in params:
+                kept[mm.group(1)] = mm.group(2).strip()
     block = ["[parameters]", f"# {note}"] + [f"{k} = {toml_value(float(v))}" for k, v in params.items()]
+    if kept:
+        block += ["# not fitted (kept from the spec the calibration ran on)"] + [f"{k} = {v}" for k, v in kept.items()]
     text = re.sub(r"\n\[parameters\]\n(?:(?!\n\[).)*", "", spec_text, flags=re.S)
     if "correlation_scale" in parameters:
         line = f"scale = {toml_value(float(parameters['correlation_scale']))}  # calibrated: off-diagonal latent correlations x scale"
