@@ -92,6 +92,13 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     assert strip(res.runs) == strip(full.runs)
     with pytest.raises(ValueError, match="settings differ in seed"):
         history_match(toy, RANGES, obs, out_dir=tmp_path / "b", resume=True, **{**kw, "seed": 6})
+    # more extra waves may be asked for on resumption: the runs so far are kept, fewer may not
+    want = dict(kw, min_non_implausible=10_000)  # never enough: every extra wave runs
+    first = history_match(toy, RANGES, obs, out_dir=tmp_path / "c", extra_waves=0, **want)
+    more = history_match(toy, RANGES, obs, out_dir=tmp_path / "c", resume=True, extra_waves=1, **want)
+    assert strip(more.runs[:len(first.runs)]) == strip(first.runs) and len(more.runs) > len(first.runs)
+    with pytest.raises(ValueError, match="settings differ in extra_waves"):
+        history_match(toy, RANGES, obs, out_dir=tmp_path / "c", resume=True, extra_waves=0, **want)
 
 
 def test_bad_inputs_are_named():

@@ -433,8 +433,13 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
                                       "or choose another folder")
             old = json.loads(mpath.read_text(encoding="utf-8"))
             diff = sorted(k2 for k2 in set(old) | set(manifest) if old.get(k2) != manifest.get(k2))
+            # more extra waves may be asked for on resumption (the waves already run are unchanged)
+            grow = "extra_waves" in diff and int(manifest["extra_waves"]) > int(old.get("extra_waves", 0))
+            diff = [k2 for k2 in diff if not (k2 == "extra_waves" and grow)]
             if diff:
                 raise ValueError(f"{mpath}: cannot resume, settings differ in {', '.join(diff)}")
+            if grow:
+                atomic_write_text(mpath, json.dumps(manifest, indent=1, sort_keys=True))
         else:
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(mpath, json.dumps(manifest, indent=1, sort_keys=True))
