@@ -145,7 +145,7 @@ def run_demo(out_dir: str | Path, *, fast: bool = False, targets: bool = True, p
     if n_pop > 0:
         t0 = time.perf_counter()
         course = LifeCourse()
-        log(f"simulating the community population (provisional values, docs/population.md): {n_pop:,} adolescents from "
+        log(f"simulating the community population (its [parameters]: docs/population.md): {n_pop:,} adolescents from "
             f"{course.start_age:g} to {course.end_age:g} ...")
         try:
             record = load_record("community")
