@@ -402,7 +402,7 @@ def load_design(path: str | Path) -> Design:
 
 #: Shipped example designs (``configs/trials/<name>.toml``).
 DESIGNS = ("dbt_vs_supportive", "dbt_components", "ssri_vs_placebo", "naltrexone_profiles", "demo", "calibrate_dbt",
-           "dbta_routine_care", "specialised_vs_tau")
+           "dbta_routine_care", "specialised_vs_tau", "calibrate_dbt_clinical")
 
 
 def eligible(ds: xr.Dataset, design: Design, at: np.ndarray | int | None = None,
