@@ -201,7 +201,6 @@ SIM_RULE["pathways"] = [dict(SIM_RULE["pathways"][0], probability=1.0)]
 
 @pytest.fixture(scope="module")
 def tiny_rule(tmp_path_factory):
-    import tomllib  # noqa: F401 - the rule is written as TOML below
 
     path = tmp_path_factory.mktemp("rule") / "tiny_rule.toml"
     lines = ['name = "tiny"', "age_min = 10.05", "age_max = 10.5", "check_every_days = 10",
