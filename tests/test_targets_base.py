@@ -103,15 +103,19 @@ def _design(base=None):
 
 def test_trial_patients_stand_on_the_base_beneath_population_and_strata():
     ids = np.arange(6)
-    base = {"act_bias": -5.0, "k_relief_opioid": 0.4, "limbic_reactivity": 0.5, "k_hope_mood": 0.2}
+    spec = load_population(targets.TRIAL_TARGET_DESIGN["population"])
+    # a parameter the spec's [parameters] sets wins over the base; one it does not set takes the base
+    base = {"act_bias": -5.0, "w_act_harm": 0.123, "k_relief_opioid": 0.4, "limbic_reactivity": 0.5, "k_hope_mood": 0.2}
+    assert "w_act_harm" not in spec.parameters
     pop0, _ = _sample(_design(), {}, ids)
     pop, _ = _sample(_design(base), targets.RELIEF_DRIVEN, ids)
-    assert "act_bias" not in pop0  # no base: the design's parameters as before
-    assert np.all(pop["act_bias"] == -5.0)
+    assert "w_act_harm" not in pop0  # no base: the design's parameters as before
+    assert np.all(pop["w_act_harm"] == 0.123)
+    if "act_bias" in spec.parameters:  # the population's own values win over the base
+        assert np.all(pop["act_bias"] == spec.parameters["act_bias"])
     assert np.all(pop["k_relief_opioid"] == targets.RELIEF_DRIVEN["k_relief_opioid"])  # the stratum wins
     np.testing.assert_array_equal(pop["limbic_reactivity"], pop0["limbic_reactivity"])  # a sampled factor wins
-    spec = load_population("clinical")
-    if "sex_female" in spec.factor_names:  # the factor mapping starts from the base's value
+    if "sex_female" in spec.factor_names and "k_hope_mood" not in spec.parameters:  # the mapping starts from the base
         assert set(np.round(pop["k_hope_mood"] / 0.2, 6)) <= {1.0, spec.mapping["hope_buffering_male_ratio"]}
 
 
@@ -122,7 +126,7 @@ def test_the_trial_targets_get_the_base_as_their_design_base(monkeypatch):
         seen.append(dict(design.base))
         raise _Captured({})
 
-    monkeypatch.setattr(targets, "screen", fake_screen)
+    monkeypatch.setattr(targets, "screen_patients", fake_screen)
     with pytest.raises(_Captured):
         TARGETS["P12"].run(base={"act_bias": -5.0})
     with pytest.raises(_Captured):
