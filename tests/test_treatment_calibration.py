@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nssisim.population.calibration import load_targets, TARGET_IDS
+from nssisim.population.calibration import load_targets, published, TARGET_IDS
 from nssisim.trials.calibration import BLOCKS, FITTED, implausibilities, REPORTED, within_d
 
 
@@ -23,15 +23,9 @@ def test_every_treatment_target_is_a_calibration_target_with_an_entry():
     assert set(BLOCKS) <= set(FITTED) and "dbta_completed" not in FITTED
 
 
-def _published(tid, entries):
-    t = TARGET_IDS[tid]
-    e = entries[tid]
-    return float(e["value"] if t.field == "value" else e[t.field])
-
-
 def test_implausibility_is_zero_at_the_published_values_and_grows_away_from_them():
     entries = load_targets(required=FITTED + REPORTED)
-    at = {tid: _published(tid, entries) for tid in FITTED + REPORTED}
+    at = {tid: published(TARGET_IDS[tid], entries[tid])[0] for tid in FITTED + REPORTED}
     rows = [{"strength": 0.0, **at, **{f"{t}_var": 0.0 for t in at}},
             {"strength": 1.0, **{t: v + 0.3 for t, v in at.items()}, **{f"{t}_var": 0.0 for t in at}}]
     imp = implausibilities(pd.DataFrame(rows))

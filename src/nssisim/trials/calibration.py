@@ -38,15 +38,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from ..population.calibration import load_targets, observation, TARGET_IDS
+from ..population.calibration import load_targets, observation, published, TARGET_IDS
 from ..stats import hedges_g
 from .design import load_design
-from .run import screen_patients, simulate_arms
+from .run import screen_patients, simulate_arms, strength_arms
 
 #: Designs of the treatment calibration (configs/trials).
 BETWEEN_DESIGN = "calibrate_dbt"
@@ -85,12 +84,6 @@ def _within_var(baseline: np.ndarray, block: np.ndarray, seed: int) -> float:
     return float(np.var(d, ddof=1)) if d.size > 1 else math.nan
 
 
-def _arms(design, arm: str, strengths: Sequence[float]):
-    base = next(a for a in design.arms if a.name == arm)
-    ctrl = next(a for a in design.arms if a.name == design.control)
-    return [ctrl] + [replace(base, name=f"{arm}@{s:g}", strength=float(s)) for s in strengths]
-
-
 def _screened(design, n: int):
     stratum = design.strata[next(iter(design.strata))]
     ids, t0, screened = screen_patients(design, stratum, n)
@@ -112,7 +105,7 @@ def treatment_measures(strengths: Sequence[float] = STRENGTHS, *, between_patien
     d_b = load_design(BETWEEN_DESIGN)
     stratum, ids, t0, screened = _screened(d_b, between_patients)
     log(f"{BETWEEN_DESIGN}: {len(ids)} patients from {screened:,} screened; simulating {len(strengths)} strengths ...")
-    out = simulate_arms(d_b, stratum, ids, _arms(d_b, arm, strengths), t0_days=t0)
+    out = simulate_arms(d_b, stratum, ids, strength_arms(d_b, arm, strengths), t0_days=t0)
     j = [w.name for w in d_b.windows].index("treatment")
     x = out["self_harm_per_month"][..., j]
     for i, r in enumerate(rows, start=1):
@@ -124,7 +117,7 @@ def treatment_measures(strengths: Sequence[float] = STRENGTHS, *, between_patien
     d_w = load_design(WITHIN_DESIGN)
     stratum, ids, t0, screened = _screened(d_w, within_patients)
     log(f"{WITHIN_DESIGN}: {len(ids)} patients from {screened:,} screened; simulating {len(strengths)} strengths ...")
-    out = simulate_arms(d_w, stratum, ids, _arms(d_w, arm, strengths), t0_days=t0)
+    out = simulate_arms(d_w, stratum, ids, strength_arms(d_w, arm, strengths), t0_days=t0)
     names = [w.name for w in d_w.windows]
     base = np.asarray(out["baseline_self_harm_per_month"], dtype=np.float64)
     f = names.index(FOLLOW_UP_WINDOW)
@@ -176,11 +169,7 @@ def format_treatment(result: dict, targets: str | None = None) -> str:
         mark = " <" if r["strength"] == result["strength"] else ""
         lines.append(f"{r['strength']:8.3g}  " + "  ".join(f"{r[tid]:8.3f} (I {r[f'I_{tid}']:4.1f})"
                                                          for tid in FITTED + REPORTED) + f"   {r['I_max']:.2f}{mark}")
-    pub = []
-    for tid in FITTED + REPORTED:
-        ct = TARGET_IDS[tid]
-        e = entries[tid]
-        pub.append(f"{tid} {e[ct.field] if ct.field != 'value' else e['value']:g}")
+    pub = [f"{tid} {published(TARGET_IDS[tid], entries[tid])[0]:g}" for tid in FITTED + REPORTED]
     lines.append("published: " + ", ".join(pub) + f"; fitted: {', '.join(FITTED)}; chosen strength "
                  f"{result['strength']:g} (I_max {result['I_max']:.2f})")
     return "\n".join(lines)

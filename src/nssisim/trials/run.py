@@ -583,15 +583,21 @@ DBT_TARGET_D = -0.324
 DBT_TARGET_INTERVAL = (-0.471, -0.176)
 
 
+def strength_arms(design: Design, arm: str, strengths: Sequence[float]) -> list[Arm]:
+    """The design's control arm, then ``arm`` once per strength (named ``<arm>@<strength>``): a
+    strength grid simulated on the same patients in one run."""
+    base = next(a for a in design.arms if a.name == arm)
+    ctrl = next(a for a in design.arms if a.name == design.control)
+    return [ctrl] + [replace(base, name=f"{arm}@{s:g}", strength=float(s)) for s in strengths]
+
+
 def strength_curve(design: Design, arm: str, strengths: Sequence[float], outcome: str = "self_harm_per_month",
                    window: str | None = None, stratum: str | None = None) -> pd.DataFrame:
     """Hedges' g of ``arm`` vs the design's control for each strength (all screened patients in
     every arm: a paired pool, so the curve is smooth in the strength)."""
     stratum = stratum or next(iter(design.strata))
     window = window or design.windows[0].name
-    base = next(a for a in design.arms if a.name == arm)
-    ctrl = next(a for a in design.arms if a.name == design.control)
-    arms = [ctrl] + [replace(base, name=f"{arm}@{s:g}", strength=float(s)) for s in strengths]
+    arms = strength_arms(design, arm, strengths)
     ids, t0, screened = screen_patients(design, design.strata[stratum], design.n_patients)
     out = simulate_arms(design, design.strata[stratum], ids, arms, t0_days=t0)
     j = [w.name for w in design.windows].index(window)
@@ -641,4 +647,4 @@ def completion_check(ds: xr.Dataset, arm: str = "dbt_a", target: tuple[str, str]
 __all__ = ["COMPLETION_TARGET", "completion_check", "day_outcomes", "screen_patients",
            "DBT_TARGET_D", "DBT_TARGET_INTERVAL", "GROUP_SUBJECTS", "REMISSION_DAYS", "arm_summary",
            "calibrate_strength", "effects_table", "neural_proxies", "randomise", "run_trial", "screen",
-           "simulate_arms", "strength_curve", "summary_table"]
+           "simulate_arms", "strength_arms", "strength_curve", "summary_table"]
