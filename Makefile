@@ -3,8 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the documentation site has its own environment: the `docs` extra of pyproject.toml only
+DOCS_VENV := .venv-docs
+DOCS_BIN := $(DOCS_VENV)/bin
+DOCS_STAMP := $(DOCS_VENV)/.installed
 
-.PHONY: demo test test-slow targets ablate bench docs clean
+.PHONY: demo test test-slow targets ablate bench docs site clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,5 +37,17 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/nssisim docs --out docs/model.md
 
+# The site (mkdocs.yml; output in site/). mkdocstrings reads the source statically, so .venv-docs
+# gets the `docs` extra's requirements from pyproject.toml and not the package with JAX.
+$(DOCS_STAMP): pyproject.toml
+	test -x $(DOCS_BIN)/python || $(PY) -m venv $(DOCS_VENV)
+	$(DOCS_BIN)/python -m pip install --quiet --upgrade pip
+	$(DOCS_BIN)/python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['docs']))" > $(DOCS_VENV)/requirements-docs.txt
+	$(DOCS_BIN)/python -m pip install --quiet -r $(DOCS_VENV)/requirements-docs.txt
+	touch $(DOCS_STAMP)
+
+site: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(DOCS_VENV) site build src/*.egg-info .pytest_cache

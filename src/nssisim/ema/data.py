@@ -357,6 +357,8 @@ def read_ema(
         listed in ``EMAData.dropped`` as ``(row, column, reason)``. Problems with the header (unknown
         or missing columns) always raise.
 
+    Notes
+    -----
     Checks: parseable time with a UTC offset; known prompt type; boolean ``answered``; ratings that
     are integers on their scale; binary items 0/1; no values on unanswered prompts; event reports
     answered with ``act = 1``; rows sorted by participant (as strings) and then time; no duplicate
