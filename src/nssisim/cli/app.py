@@ -19,13 +19,13 @@ from typing import Annotated
 
 import typer
 
-from .._version import __version__
+from .._version import __version__, CITATION_HINT, MODEL_CARD_NOTE
 from . import clinical, demo, ema, population, simulate, sweeps, trial
 
 app = typer.Typer(
     name="nssisim",
     help="nssisim: an executable model of non-suicidal self-injury with addictive features in adolescents "
-         "(a research instrument, not a clinical tool).",
+         "(a research instrument, not a clinical tool).\n\n" + MODEL_CARD_NOTE,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -38,13 +38,14 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"nssisim {__version__}")
+        typer.echo(CITATION_HINT)
         raise typer.Exit()
 
 
 @app.callback()
 def _main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+                                          help="Print the version and how to cite it, and exit.")] = False,
 ) -> None:
     """nssisim: an executable model of NSSI with addictive features (research instrument)."""
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from .._version import MODEL_CARD_NOTE
 from ..core.presets import PRESETS
 # imported at module level: the option defaults and help texts below are the demo's settings
 from ..report.demo import (DEMO_COHORT, DEMO_COHORT_FAST, DEMO_DAYS, DEMO_PERSON_DT_FAST, DEMO_POPULATION,
@@ -92,3 +93,4 @@ def demo(
     if results:
         held = sum(t.passed for t in results)
         typer.echo(f"explanatory targets: {held} of {len(results)} hold (details in summary.md)")
+    typer.echo(MODEL_CARD_NOTE)

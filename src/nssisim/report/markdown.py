@@ -17,6 +17,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from .._version import MODEL_CARD_NOTE
 from ..core.parameters import HOURS_PER_DAY
 from ..population import (DEFAULT_END_AGE, format_report, load_population, load_record, prevalence_by_age_table,
                           profile_table, published_text, record_matches_spec, ReferredSample)
@@ -190,7 +191,7 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
           "a research instrument for theory building, **not a clinical tool**. Presets and parameter values are "
           "illustrative, not calibrated to any person or sample (the population section, where present, uses the "
           "community population, whose status it states: calibrated or provisional); injury severity is "
-          "only an abstract number.", ""]
+          "only an abstract number.", ">", f"> {MODEL_CARD_NOTE}", ""]
 
     if person_ds is not None:
         sid = int(person_ds["subject"].values[0]) if person_subject is None else int(person_subject)
