@@ -21,9 +21,9 @@ KNOWN_NOT_HOLDING = {
     # P5 held again after the one-hash stream (wt-speed, 2026-12-01): share of the excess risk through
     # the lowered threshold 0.27 (bar >= 0.25; RR 2.04), against 0.23 with the former stream. It sits
     # near its bar, so the stream decides it: its precision is worth an issue of its own.
-    "P13": ("best drug / DBT-A effect 0.69 (bar <= 0.5) on referred community patients: naltrexone g -0.79 vs "
-            "DBT-A -1.13, since habit grows only with reinforced acts, so blocking opioid relief also slows habit; the "
-            "SSRI timing parts (1.190, then 0.913) and naltrexone's relief-driven specificity (0.603 vs 0.027) hold"),
+    "P13": ("best drug / DBT-A effect 0.75 (bar <= 0.5) on referred community patients: naltrexone g -0.72 vs "
+            "DBT-A -0.96, since habit grows only with reinforced acts, so blocking opioid relief also slows habit; the "
+            "SSRI timing parts (1.098, then 0.771) and naltrexone's relief-driven specificity (0.616 vs 0.060) hold"),
 }
 
 

@@ -148,3 +148,45 @@ def test_habit_grows_with_reinforced_acts_only():
     p0 = reference_params(dict(w_habit_reinforcement=0.0))
     decayed = 0.1 * math.exp(-1.0 / p0["tau_habit"])
     assert _one_act(p0, no_relief) == pytest.approx(p0["eta_habit"] * (1.0 - decayed), rel=1e-9)
+
+
+# ---------------------------------------------------------------- M10: arbitration with goal-directed control
+def test_habit_cue_rate_falls_with_regulation_capacity():
+    """The cue rate carries exp(-k (capacity - neutral)): 1 at neutral capacity, and without
+    arbitration (k = 0) capacity does not matter."""
+    from nssisim.core.model import PFC_NEUTRAL, habit_cue_rate
+
+    p = _np_params(k_habit_control=4.0, lam_cue=0.05, w_habit_cue_affect=0.3)
+    base = 0.05 * 0.6 * (1.0 - 0.3 + 0.3 * 0.2)
+    assert float(habit_cue_rate(p, 0.6, 0.2, PFC_NEUTRAL, xp=np)) == pytest.approx(base, rel=1e-12)
+    strong, weak = (float(habit_cue_rate(p, 0.6, 0.2, c, xp=np)) for c in (0.9, 0.3))
+    assert strong == pytest.approx(base * math.exp(-4.0 * 0.4), rel=1e-12)
+    assert weak / strong == pytest.approx(math.exp(4.0 * 0.6), rel=1e-12)
+    p0 = _np_params(k_habit_control=0.0)
+    assert float(habit_cue_rate(p0, 0.6, 0.2, 0.9, xp=np)) == float(habit_cue_rate(p0, 0.6, 0.2, 0.3, xp=np))
+
+
+def _habitual_acts_by_capacity(k, mechanisms_off=()):
+    """Young adults (22) with a strong habit and no stress (so no goal-directed urges): acts in the
+    second year of 32 low-capacity (adult prefrontal 0.6) and 32 high-capacity (1.3) persons."""
+    n = 64
+    pfc = np.where(np.arange(n) < n // 2, 0.6, 1.3)
+    ds = simulate_cohort(5, dict(k_habit_control=k, habit_initial=0.6, lam_cue=0.06, tau_habit=8000.0,
+                                 lam_stress=0.0, lam_period=0.0, relief_value_prior=0.0, pfc_adult=pfc),
+                         n_subjects=n, horizon_hours=2 * HOURS_PER_YEAR, start_age_years=22.0,
+                         mechanisms_off=mechanisms_off, records="counts", record_every=8766, events=False)
+    per = ds["acts"].values[:, 1]
+    assert ds["habit_acts"].values.sum() == ds["acts"].values.sum()  # habitual acts only
+    return per[: n // 2].mean(), per[n // 2:].mean()
+
+
+def test_mature_control_tames_habits_and_weak_control_lets_them_persist():
+    """The course consequence (docs/model.md, M10): with arbitration, a strong habit keeps
+    itself going in weak-control adults and fades in strong-control ones; without it
+    (k = 0) or with M3 off (capacity neutral for everyone), capacity makes no systematic difference."""
+    low, high = _habitual_acts_by_capacity(4.0)
+    assert low > 10 and low > 4 * high
+    low0, high0 = _habitual_acts_by_capacity(0.0)
+    assert 0.6 < low0 / high0 < 1.6
+    low3, high3 = _habitual_acts_by_capacity(4.0, mechanisms_off=("M3",))
+    assert 0.6 < low3 / high3 < 1.6

@@ -192,7 +192,8 @@ def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
     else:
         distress_goal = affect_mean + mood_term
     h_goal = p["lam_urge"] * s["relief_value"] * excess
-    h_habit = m10 * p["lam_cue"] * s["habit"] * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
+    h_habit = (m10 * p["lam_cue"] * s["habit"] * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
+               * math.exp(-p["k_habit_control"] * (reg_capacity - PFC_NEUTRAL)))
     urge_intensity = 1.0 - (1.0 - s["relief_value"] * excess) * (1.0 - m10 * s["habit"] * affect_mean)
 
     # ---- M1 stressor hazard ------------------------------------------------------------------

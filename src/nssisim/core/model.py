@@ -194,6 +194,15 @@ def regulation_capacity(p, pfc, load, stress=None, m11=1.0):
     return capacity if stress is None else capacity * (1.0 - p["w_stress_regulation"] * stress)
 
 
+def habit_cue_rate(p, habit, affect, capacity, xp=jnp):
+    """Hazard (1/h) of habit-triggered urges (M5/M10, without the M10 switch): cues in proportion
+    to habit strength, raised a little by current ``affect``, and tamed by goal-directed control:
+    the factor ``exp(-k_habit_control (capacity - PFC_NEUTRAL))`` falls with the current
+    regulation ``capacity`` (:func:`regulation_capacity`, or ``PFC_NEUTRAL`` with M3 off)."""
+    cue = p["lam_cue"] * habit * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect)
+    return cue * xp.exp(-p["k_habit_control"] * (capacity - PFC_NEUTRAL))
+
+
 def event_prob(hazard, dt):
     """Probability of at least one event in dt for a constant hazard (1/h)."""
     return -jnp.expm1(-hazard * dt)
@@ -318,7 +327,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
         w_sum > 0, (w0 * s.affect + w_mid * affect_mid + w1 * affect) / jnp.maximum(w_sum, 1e-12), affect_mean
     ) + mood_term
     h_goal = p["lam_urge"] * s.relief_value * excess
-    h_habit = m10 * p["lam_cue"] * s.habit * (1.0 - p["w_habit_cue_affect"] + p["w_habit_cue_affect"] * affect_mean)
+    h_habit = m10 * habit_cue_rate(p, s.habit, affect_mean, reg_capacity)
     urge_intensity = 1.0 - (1.0 - s.relief_value * excess) * (1.0 - m10 * s.habit * affect_mean)  # for EMA ratings
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
@@ -464,6 +473,6 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
 
 
 __all__ = ["DEFAULT_AGE", "development", "DEVELOPMENT_REF_AGE", "period_hazards", "stress_risk",
-           "event_prob", "initial_state", "MECHANISM_IDS", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL",
+           "event_prob", "habit_cue_rate", "initial_state", "MECHANISM_IDS", "N_MECHANISMS", "N_UNIFORMS", "PFC_NEUTRAL",
            "SELF_ESTEEM_NEUTRAL", "State", "STATE_BOUNDS", "STATE_FIELDS", "step", "step_constants", "StepEvents",
            "stressor_hazard", "urge_distress", "urge_threshold", "limbic_gain", "regulation_capacity"]

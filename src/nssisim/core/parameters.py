@@ -272,6 +272,8 @@ _TABLE: list[Param] = [
        "M10", ("Zhu2024",)),
     _p("tau_habit", 4380.0, 168.0, 43830.0, "h", "decay time of habit strength without acts (months)",
        "M10", ("Zhu2024",)),
+    _p("k_habit_control", 3.0, 0.0, 8.0, "per capacity", "arbitration between goal-directed and habitual control: habit cues that become urges fall by exp(-k (capacity - 0.5)) with the person's current regulation capacity (prefrontal maturity, alexithymia, load, acute stress), so mature control tames habits and weak control lets them persist",
+       "M10", ("ChenZhuo2026", "Zhu2024", "CarenysAdan2025")),
     # ---------------------------------------------------------------- M11 protective factors
     _p("k_resilience_threshold", 0.2, 0.0, 0.5, "affect", "distress-tolerance threshold raised per unit resilience",
        "M11", ("Zhang2023",)),

@@ -98,6 +98,7 @@ SYMBOLS: dict[str, str] = {
     "lam_urge": r"\lambda_U",
     "lam_cue": r"\lambda_{\mathrm{cue}}",
     "w_habit_cue_affect": r"w_{\mathrm{cue}}",
+    "k_habit_control": r"k_{H,c}",
     # M6
     "act_bias": r"\beta_0",
     "w_act_value": r"\beta_Q",
