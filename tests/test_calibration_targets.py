@@ -192,7 +192,13 @@ def test_population_ensemble_cli(tmp_path):
     from nssisim.cli import app
 
     rec = _record(n_sets=3)
-    rec["ensemble"][2]["parameters"]["act_bias"] = -1.5  # a much riskier set: the interval must widen
+    # a much riskier set (acts on urges far more readily, urges at far lower distress): the interval must widen
+    from nssisim.population import load_population
+
+    threshold = load_population("community").parameters.get("distress_threshold", 0.6)
+    for k, st in enumerate(rec["ensemble"]):  # every set names the same parameters
+        st["parameters"]["distress_threshold"] = 0.3 if k == 2 else threshold
+    rec["ensemble"][2]["parameters"]["act_bias"] = 0.0
     ens = write_ensemble(tmp_path / "ens.toml", rec, min_sets=1)
     out = tmp_path / "run"
     args = ["population", "--out", str(out), "-n", "48", "--start-age", "12", "--end-age", "14", "--ensemble", str(ens),
@@ -205,6 +211,6 @@ def test_population_ensemble_cli(tmp_path):
     life = per_set["lifetime_nssi"].to_numpy()
     assert summ.loc["lifetime_nssi", "q05"] == pytest.approx(np.quantile(life, 0.05))
     assert summ.loc["lifetime_nssi", "q95"] == pytest.approx(np.quantile(life, 0.95))
-    assert life[2] > life[:2].max()  # act_bias -1.5 against -3.0
+    assert life[2] > life[:2].max()  # act_bias 0 and threshold 0.3 against -3.0 and the spec's
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1 and "--overwrite" in res.output
