@@ -67,3 +67,17 @@ def test_ablation_table_shape():
 def test_unknown_target_is_a_clear_error():
     with pytest.raises(KeyError, match="unknown target 'P99'"):
         run_targets(["P99"])
+
+
+def test_trial_targets_without_eligible_patients_do_not_hold(monkeypatch):
+    """With M1 off nobody self-injures, so no patient is referred: P12 and P13 report that they do not hold,
+    with no statistic and the design's reason, instead of stopping an ablation (a small screening cap keeps it fast)."""
+    import math
+
+    from nssisim import targets
+
+    monkeypatch.setattr(targets, "TRIAL_TARGET_DESIGN", {**targets.TRIAL_TARGET_DESIGN, "max_screen": 512})
+    for fn in (targets._p12, targets._p13):
+        passed, stat, detail = fn(("M1",))
+        assert passed is False and math.isnan(stat)
+        assert detail.startswith("no trial:") and "eligible" in detail

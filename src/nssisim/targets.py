@@ -40,7 +40,7 @@ from .core.simulation import simulate_cohort
 from .files import did_you_mean, SpecError, toml_file
 from .population.spec import load_population, POPULATIONS
 from .stats import hedges_g, odds_ratio
-from .trials import parse_design, screen_patients, simulate_arms
+from .trials import DesignError, parse_design, screen_patients, simulate_arms
 
 
 @dataclass(frozen=True)
@@ -681,7 +681,7 @@ TRIAL_TARGET_DESIGN: dict = {
     # are selected, not invented"), eligible as in McCauley2018, randomised at referral
     "name": "targets", "seed": 1212, "source": "referral", "population": "community",
     "referral": {"rule": "outpatient", "start_age_years": 10.0},
-    "n_patients": 2, "screen_batch": 1024, "max_screen": 100000, "baseline_days": 90,
+    "n_patients": 2, "screen_batch": 1024, "max_screen": 20000, "baseline_days": 90,
     "eligibility": {"age_min": 12, "age_max": 18, "all": [{"measure": "acts", "min": 3}],
                     "any": [{"measure": "ideation", "window_days": 90, "above": 0.5},
                             {"measure": "attempts", "window_days": 90, "min": 1}]},
@@ -709,6 +709,12 @@ def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | Non
     return d.arm_names, out
 
 
+def _no_trial(err: DesignError) -> tuple[bool, float, str]:
+    """The result of a trial target whose design finds too few eligible patients (a mechanism switched
+    off, or a base on which nobody qualifies): it does not hold and has no statistic."""
+    return False, float("nan"), f"no trial: {err}"
+
+
 def _nssi_6m(out, a: int) -> np.ndarray:
     """NSSI acts per month over the 6 months of treatment, per patient of arm ``a``."""
     return out["nssi_per_month"][a].mean(axis=1)
@@ -719,7 +725,10 @@ def _p12(off):
     arms = {"dbt_a": {"intervention": "dbt_a"}, "supportive": {"intervention": "supportive"},
             "skills_only": {"intervention": "dbt", "components": list(SKILLS_COMPONENTS)},
             "individual_only": {"intervention": "dbt", "components": ["individual"]}}
-    names, res = _trial(arms, "supportive", off)
+    try:
+        names, res = _trial(arms, "supportive", off)
+    except DesignError as err:
+        return _no_trial(err)
     out = res["all"]
     i = {n: k for k, n in enumerate(names)}
     g, lo, hi = hedges_g(_nssi_6m(out, i["dbt_a"]), _nssi_6m(out, i["supportive"]))
@@ -765,7 +774,10 @@ def _p13(off):
     arms = {"ssri": {"intervention": "ssri"}, "naltrexone": {"intervention": "naltrexone"},
             "antipsychotic": {"intervention": "antipsychotic"}, "dbt_a": {"intervention": "dbt_a"},
             "placebo": {"intervention": "placebo"}}
-    names, res = _trial(arms, "placebo", off)
+    try:
+        names, res = _trial(arms, "placebo", off)
+    except DesignError as err:
+        return _no_trial(err)
     out = res["all"]
     i = {n: k for k, n in enumerate(names)}
     pl = _nssi_6m(out, i["placebo"])
@@ -778,8 +790,11 @@ def _p13(off):
     # naltrexone by profile (>= 3 lifetime acts; no ideation criterion, so both profiles recruit)
     elig = {"age_min": 12, "age_max": 18, "all": [{"measure": "acts", "min": 3},
                                                    {"measure": "acts", "window_days": 90, "min": 1}]}
-    _, res2 = _trial({"naltrexone": {"intervention": "naltrexone"}, "placebo": {"intervention": "placebo"}}, "placebo",
-                     off, strata={"relief_driven": RELIEF_DRIVEN, "habit_driven": HABIT_DRIVEN}, eligibility=elig)
+    try:
+        _, res2 = _trial({"naltrexone": {"intervention": "naltrexone"}, "placebo": {"intervention": "placebo"}}, "placebo",
+                         off, strata={"relief_driven": RELIEF_DRIVEN, "habit_driven": HABIT_DRIVEN}, eligibility=elig)
+    except DesignError as err:
+        return _no_trial(err)
     red = {k: 1.0 - _ratio(_nssi_6m(o, 0).mean(), _nssi_6m(o, 1).mean()) for k, o in res2.items()}
     passed = (share <= P13_MAX_DRUG_SHARE and early >= P13_MIN_SSRI_EARLY and late <= P13_MAX_SSRI_LATE
               and red["relief_driven"] - red["habit_driven"] >= P13_MIN_NALTREXONE_GAP)
