@@ -35,6 +35,16 @@ def _err(msg):
 
 
 # ------------------------------------------------------------------------------ criteria
+def test_criteria_on_an_empty_group_of_subjects():
+    """No subject left to check (an earlier screening stage kept nobody): every measure, windowed or not, and
+    every combination give an empty answer, not an error."""
+    h = _hist(np.zeros((0, 30)), ideation=np.zeros((0, 30)), severity=np.zeros((0, 30)))
+    node = parse_node({"any": [{"measure": "ideation", "window_days": 10, "above": 0.5},
+                               {"measure": "acts", "window_days": 10, "min": 1},
+                               {"measure": "severity", "min": 0.4}]}, "test", _err)
+    assert meets(node, h, np.zeros(0, np.int64) + 20).shape == (0,)
+
+
 def test_criteria_windows_and_combinations_on_a_hand_made_history():
     # subject 0: acts on days 0, 5, 6 ; subject 1: one act on day 9 and an attempt on day 8; subject 2: nothing
     acts = np.zeros((3, 10))

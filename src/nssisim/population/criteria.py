@@ -212,6 +212,8 @@ def measure_values(c: Criterion, h: History, at: np.ndarray, cache: WindowCache 
     at = np.broadcast_to(np.asarray(at, dtype=np.int64), (h.acts.shape[0],))
     if (at < 0).any() or (at > h.n_days).any():
         raise ValueError(f"evaluation days must lie in [0, {h.n_days}]")
+    if at.size == 0:  # no subject to evaluate (e.g. nobody left at an earlier stage of the screening)
+        return np.zeros(0)
     rows = np.arange(at.size)
     lo = at - c.window_days if c.window_days else np.zeros_like(at)
     lo = np.maximum(lo, 0)
