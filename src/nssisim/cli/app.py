@@ -73,6 +73,7 @@ app.command("calibration-report")(population.calibration_report)
 app.command()(trial.trial)
 app.command("calibrate-treatment")(trial.calibrate_treatment_cmd)
 app.command("clinical-profile")(clinical.clinical_profile)
+app.command("calibrate-referral")(clinical.calibrate_referral_cmd)
 app.command("sweep")(sweeps.sweep_cmd)
 
 

@@ -76,3 +76,40 @@ def clinical_profile(
         typer.echo(format_profile(sample, table))
         typer.echo(f"screened {sample.screened} in {wall:.1f} s" + (f"; wrote {', '.join(PROFILE_FILES)} to {out}/"
                                                                      if out is not None else ""))
+
+
+def calibrate_referral_cmd(
+    setup: Annotated[str, typer.Option("--setup", help="Referral calibration setup: a shipped one (configs/calibrate_referral_<name>.toml: inpatient) or a TOML path.")] = "inpatient",
+    subjects: Annotated[int | None, typer.Option("--subjects", "-n", min=64, help="Community subjects screened (default: the setup's).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Root seed of the screened pool (default: the setup's).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV of the grid: the sample, each share and its implausibility per grid point.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Fit a referral rule's pathway probabilities to a published clinical sample's profile (docs/trials.md).
+
+    The community pool is simulated once; every grid point of the setup is evaluated on the same subjects.
+    Prints each grid point's sample (referred and meeting the study's inclusion at referral), its shares
+    beside the published ones with their implausibilities, and the chosen probabilities (smallest largest
+    implausibility). Writing them into the rule file is a reviewed edit. Cost: about 20 s per 4,000
+    subjects on a quiet 2-core machine.
+    """
+    from ..files import write_csv
+    from ..population.referral_calibration import calibrate_referral, format_referral, load_setup, ReferralSetupError
+    from .common import _check_out, _interruptible, _writing
+
+    try:
+        s = load_setup(setup)
+    except ReferralSetupError as err:
+        raise _fail(str(err), 2) from None
+    if out is not None:
+        _check_out(out, overwrite=overwrite)
+    t0 = time.perf_counter()
+    with _interruptible("nothing was kept: the grid is written at the end"):
+        res = calibrate_referral(s, subjects=subjects, seed=seed, progress=progress, log=typer.echo)
+    typer.echo(format_referral(res))
+    if out is not None:
+        with _writing():
+            write_csv(res["table"], out, index=False)
+        typer.echo(f"wrote {out}")
+    typer.echo(f"done in {time.perf_counter() - t0:.1f} s")

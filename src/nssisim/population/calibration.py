@@ -110,6 +110,9 @@ _T1 = (f"{ONE_YEAR_DESIGN.waves} waves {ONE_YEAR_DESIGN.months} months apart, en
 _END_T8 = BARROCAS_DESIGN.baseline_ages[1] + 0.25 + BARROCAS_DESIGN.waves * BARROCAS_DESIGN.months / 12
 _END_T1 = ONE_YEAR_DESIGN.baseline_ages[1] + 0.25 + ONE_YEAR_DESIGN.waves * ONE_YEAR_DESIGN.months / 12
 _HOOK = "needs the referral rule / trial / EMA study: not yet measured unless a measure is registered (register_measure)"
+_REFERRAL = ("share of the inpatient-referred adolescents with repetitive NSSI (criterion A at referral) meeting the "
+             "profile criterion at referral (population.PROFILE_CRITERIA); fitted by the inpatient rule's attempt pathway "
+             "(nssisim calibrate-referral, population.referral_calibration), not by the community calibration")
 
 TARGETS: tuple[CalTarget, ...] = (
     CalTarget("lifetime", "prevalence.lifetime_nssi_community_adolescents", "lifetime_nssi",
@@ -178,8 +181,8 @@ TARGETS: tuple[CalTarget, ...] = (
     CalTarget("ema_thoughts_week", "ema.nssi_thoughts_per_week", None, _HOOK),
     CalTarget("ema_acts_week", "ema.nssi_acts_per_week", None, _HOOK),
     CalTarget("ema_thought_minutes", "ema.thought_duration_minutes", None, _HOOK, kind="range"),
-    CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _HOOK, field="more_than_weekly"),
-    CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _HOOK, field="almost_daily_urges"),
+    CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _REFERRAL, field="more_than_weekly"),
+    CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _REFERRAL, field="almost_daily_urges"),
     CalTarget("clinical_ema_acts", "clinical.ema_acts_and_urges_per_participant", None, _HOOK, field="acts"),
     CalTarget("clinical_ema_urges", "clinical.ema_acts_and_urges_per_participant", None, _HOOK, field="urges"),
     CalTarget("dbt_d", "treatment.dbt_vs_control_self_directed_violence_d", None, _HOOK),

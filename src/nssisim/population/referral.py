@@ -81,7 +81,7 @@ from .criteria import History, history_of, meets, Node, parse_node, WindowCache
 from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
 
 #: Shipped referral rules (``configs/referral/<name>.toml``).
-RULES = ("outpatient", "inpatient")
+RULES = ("outpatient", "inpatient", "after_attempt")
 #: Default life-course start of screening (late childhood; MODEL.md M12).
 SCREEN_START_AGE = 10.0
 #: Default screening pool and chunk (2 cores: about a minute for 4,000 subjects from 10 to 18).
@@ -342,6 +342,21 @@ def profile_rows(ds, rows: np.ndarray, day: np.ndarray, start_age: float) -> pd.
         "addictive_index": af["addictive_index"].astype(np.int64),
         "addictive": af["addictive"],
     })
+
+
+#: Boolean profile columns stated as criteria on the history (the same definitions as
+#: :func:`profile_rows`, evaluated at any day: a test checks they agree), so a referral rule can be
+#: calibrated to a published share without re-simulating (:mod:`nssisim.population.referral_calibration`).
+PROFILE_CRITERIA = {
+    # more than one act a week over the 90 days: acts / (90 / 7) > 1, i.e. at least 13 acts
+    "more_than_weekly": {"all": [{"measure": "acts", "window_days": RECENT_DAYS,
+                                  "min": math.floor(RECENT_DAYS / 7.0) + 1}]},
+    # urges on at least 5 of 7 days over the 28 days: at least 20 urge days
+    "almost_daily_urges": {"all": [{"measure": "urge_days", "window_days": URGE_WINDOW_DAYS,
+                                    "min": math.ceil(ALMOST_DAILY_SHARE * URGE_WINDOW_DAYS)}]},
+    "lifetime_attempt": {"all": [{"measure": "attempts", "min": 1}]},
+    "attempt_12m": {"all": [{"measure": "attempts", "window_days": 365, "min": 1}]},
+}
 
 
 # ----------------------------------------------------------------------------- screening a pool
@@ -608,7 +623,7 @@ def format_profile(sample: ReferredSample, table: pd.DataFrame | None = None) ->
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_POOL", "PROFILE_COLUMNS", "PROFILE_ROWS", "Pathway", "RULES", "ReferralError", "ReferralRule",
+__all__ = ["DEFAULT_POOL", "PROFILE_COLUMNS", "PROFILE_CRITERIA", "PROFILE_ROWS", "Pathway", "RULES", "ReferralError", "ReferralRule",
            "ReferredSample", "LifeCourseScreen", "SCREEN_CHUNK", "SCREEN_START_AGE", "check_days", "check_uniforms", "format_profile",
            "help_seeking", "load_rule", "parse_rule", "profile_rows", "profile_table", "published_text", "refer",
            "referral_days", "referred_rows", "screen_chunk"]
