@@ -49,7 +49,7 @@ import numpy as np
 from ..core.parameters import PARAMS
 from ..files import did_you_mean, resource, toml_file, toml_value
 from .history_matching import CUTOFF, Observation, Range, emulated_implausibility, history_match
-from .lifecourse import LifeCourse, simulate_chunk
+from .lifecourse import DIARY_AGES, LifeCourse, simulate_chunk
 from .spec import PopulationSpec, load_population
 from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, LIFE_STAGES, MALTREATMENT_EXPOSED,
                      ONE_YEAR_DESIGN, calibration_measures, simulated_measures)
@@ -110,6 +110,8 @@ _T1 = (f"{ONE_YEAR_DESIGN.waves} waves {ONE_YEAR_DESIGN.months} months apart, en
 _END_T8 = BARROCAS_DESIGN.baseline_ages[1] + 0.25 + BARROCAS_DESIGN.waves * BARROCAS_DESIGN.months / 12
 _END_T1 = ONE_YEAR_DESIGN.baseline_ages[1] + 0.25 + ONE_YEAR_DESIGN.waves * ONE_YEAR_DESIGN.months / 12
 _HOOK = "needs the referral rule / trial / EMA study: not yet measured unless a measure is registered (register_measure)"
+_DIARY = ("{what} per week in 14-day EMA diaries of community participants with recent NSSI (an act in the "
+          "14 days before a diary start; starts every 30 days between 12 and 19; lifecourse.diary_counts)")
 _REFERRAL = ("share of the inpatient-referred adolescents with repetitive NSSI (criterion A at referral) meeting the "
              "profile criterion at referral (population.PROFILE_CRITERIA); fitted by the inpatient rule's attempt pathway "
              "(nssisim calibrate-referral, population.referral_calibration), not by the community calibration")
@@ -178,8 +180,10 @@ TARGETS: tuple[CalTarget, ...] = (
               f"odds ratio of lifetime NSSI at the survey, peer victimisation >= {BULLYING_EXPOSED} vs below", scale="log"),
     # measured by other wings (referral rule, trials, EMA): hooks
     CalTarget("nssi_attempt_mental", "cooccurrence.nssi_and_suicide_attempt_mental_disorders", None, _HOOK),
-    CalTarget("ema_thoughts_week", "ema.nssi_thoughts_per_week", None, _HOOK),
-    CalTarget("ema_acts_week", "ema.nssi_acts_per_week", None, _HOOK),
+    CalTarget("ema_thoughts_week", "ema.nssi_thoughts_per_week", "ema_urges_week", _DIARY.format(what="urges (acted on or resisted)"),
+              ages=(DIARY_AGES[0], DIARY_AGES[1] + 0.1)),
+    CalTarget("ema_acts_week", "ema.nssi_acts_per_week", "ema_acts_week", _DIARY.format(what="acts"),
+              ages=(DIARY_AGES[0], DIARY_AGES[1] + 0.1)),
     CalTarget("ema_thought_minutes", "ema.thought_duration_minutes", None, _HOOK, kind="range"),
     CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _REFERRAL, field="more_than_weekly"),
     CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _REFERRAL, field="almost_daily_urges"),

@@ -36,6 +36,9 @@ the chunking). At that age (daily resolution):
   days before the survey (Lim2019, past-year attempts);
 * ``onset_age_block``: age at the first act (midpoint of the first day with an act); among those
   with a history at the survey this is the retrospectively reported onset (Gillies2018).
+* ``diary_windows``, ``diary_urges``, ``diary_acts``: the EMA diaries a subject takes part in (an
+  act in the 14 days before a diary start between 12 and 19, starts every 30 days) and their urges
+  and acts over the 14 diary days (NockPrinsteinSterba2009; :func:`diary_counts`).
 
 ``acts_age_<A>``: acts while aged ``A`` to ``A + 1`` (a day belongs to the year of age at its
 midpoint) for every whole year of age the run covers for at least 365 days; prevalence by age and
@@ -98,7 +101,17 @@ _SURVEY_SALT = 0x5EED_0A6E
 #: (about 280 measured for the 53 columns of the community spec; tests/test_errors.py checks the bound).
 TABLE_BYTES_PER_SUBJECT = 512
 #: Version of the chunk format (part of the manifest; a change invalidates resumption).
-FORMAT_VERSION = 2  # 2: survey_attempt_12m and quarter-year act counts
+FORMAT_VERSION = 3  # 2: survey_attempt_12m and quarter-year act counts; 3: the EMA diary columns
+
+#: The EMA diary design (NockPrinsteinSterba2009: adolescents and young adults with recent NSSI,
+#: a 14-day EMA): a diary may start every DIARY_EVERY_DAYS days between the ages DIARY_AGES; a subject
+#: with an act in the DIARY_RECENT_DAYS days before a start is a participant of that diary, which
+#: counts its urges (acted on or resisted) and acts over the next DIARY_DAYS days. "Recent NSSI" as
+#: an act in the two weeks before is this model's reading of the study's inclusion (an assumption).
+DIARY_AGES = (12.0, 19.0)
+DIARY_EVERY_DAYS = 30
+DIARY_RECENT_DAYS = 14
+DIARY_DAYS = 14
 
 #: Quarter-year act counts: column ``acts_q<k>`` holds the acts while aged ``k/4`` to ``(k+1)/4`` (a day
 #: belongs to the quarter of its midpoint age), for every quarter with at least this many days in the run.
@@ -108,7 +121,7 @@ QUARTER_MIN_DAYS = 91
 #: Survey-age columns of :func:`reduce_chunk`.
 SURVEY_COLUMNS = ("survey_age", "survey_lifetime", "survey_12m", "survey_five_plus", "survey_intrapersonal",
                   "survey_interpersonal", "survey_attempt", "survey_nssi_and_attempt", "survey_attempt_12m",
-                  "onset_age_block")
+                  "onset_age_block", "diary_windows", "diary_urges", "diary_acts")
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,7 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
         "survey_nssi_and_attempt": attempt & (life > 0),
         "survey_attempt_12m": attempt_12m,
         "onset_age_block": onset,
+        **diary_counts(acts, np.asarray(ds["urges"].values, dtype=np.float64), mid_age, block),
     }
     year = np.floor(mid_age + 1e-12).astype(int)
     inside = mid_age >= course.start_age
@@ -219,6 +233,30 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
     df.insert(0, "subject", np.asarray(ds["subject"].values, dtype=np.int64))
     assert len(df) == n
     return df
+
+
+def diary_counts(acts: np.ndarray, urges: np.ndarray, mid_age: np.ndarray, block_hours: float) -> dict[str, np.ndarray]:
+    """Per subject, over the EMA diaries it takes part in (:data:`DIARY_AGES`, module docstring):
+    ``diary_windows`` (how many), ``diary_urges`` and ``diary_acts`` (their totals over the diary days).
+    Needs daily records; zeros where the run does not cover a whole diary and the days before it."""
+    n, t = acts.shape
+    zero = {"diary_windows": np.zeros(n, np.int32), "diary_urges": np.zeros(n), "diary_acts": np.zeros(n)}
+    if abs(block_hours - HOURS_PER_DAY) > 1e-6 or t == 0:
+        return zero
+    starts = np.flatnonzero((mid_age >= DIARY_AGES[0]) & (mid_age < DIARY_AGES[1]))
+    if starts.size == 0:
+        return zero
+    starts = np.arange(starts[0], starts[-1] + 1, DIARY_EVERY_DAYS)
+    starts = starts[(starts >= DIARY_RECENT_DAYS) & (starts + DIARY_DAYS <= t)]
+    if starts.size == 0:
+        return zero
+    ca = np.concatenate([np.zeros((n, 1)), np.cumsum(acts, axis=1)], axis=1)
+    cu = np.concatenate([np.zeros((n, 1)), np.cumsum(urges, axis=1)], axis=1)
+    recent = (ca[:, starts] - ca[:, starts - DIARY_RECENT_DAYS]) > 0
+    u = cu[:, starts + DIARY_DAYS] - cu[:, starts]
+    a = ca[:, starts + DIARY_DAYS] - ca[:, starts]
+    return {"diary_windows": recent.sum(axis=1).astype(np.int32), "diary_urges": (u * recent).sum(axis=1),
+            "diary_acts": (a * recent).sum(axis=1)}
 
 
 def environment_schedule(spec: PopulationSpec, n: int, course: LifeCourse):

@@ -20,7 +20,7 @@ import xarray as xr
 
 from ..core.measures import prevalence_rows
 from ..stats import odds_ratio
-from .lifecourse import QUARTER_PREFIX, SURVEY_AGE_HIGH, SURVEY_AGE_LOW
+from .lifecourse import DIARY_DAYS, QUARTER_PREFIX, SURVEY_AGE_HIGH, SURVEY_AGE_LOW
 
 #: Maltreatment exposure: factor score at or above this counts as "maltreated" (a documented choice).
 MALTREATMENT_EXPOSED = 0.25
@@ -197,6 +197,28 @@ def _prop(p: float, n: float) -> tuple[float, float]:
     return float(p), float(q * (1 - q) / n)
 
 
+def diary_rates(table: pd.DataFrame) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Urges and acts per week in the EMA diaries of participants with recent NSSI
+    (:func:`nssisim.population.lifecourse.diary_counts`), each with its sampling variance: a ratio
+    estimator over subjects (a subject's diaries are one cluster), ``var = sum (y_i - r x_i)^2 /
+    (n (n - 1) mean(x)^2)``. NaN without diary columns or with fewer than two participants."""
+    nan = (math.nan, math.nan)
+    if "diary_windows" not in table:
+        return nan, nan
+    x = table["diary_windows"].to_numpy(np.float64) * (DIARY_DAYS / 7.0)  # participant-weeks
+    k = int((x > 0).sum())
+    if k < 2:
+        return nan, nan
+    out = []
+    for col in ("diary_urges", "diary_acts"):
+        y = table[col].to_numpy(np.float64)
+        r = y.sum() / x.sum()
+        xs, ys = x[x > 0], y[x > 0]
+        var = float(((ys - r * xs) ** 2).sum() / (k * (k - 1) * xs.mean() ** 2))
+        out.append((float(r), var))
+    return out[0], out[1]
+
+
 def calibration_measures(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
     """Every simulated counterpart of a calibration target: ``{name: (value, sampling variance)}``.
 
@@ -242,6 +264,7 @@ def calibration_measures(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
         out["decline_ratio"] = (float(late["prevalence_12m"].mean()) / peak if peak > 0 else math.nan, math.nan)
     else:
         out["decline_ratio"] = (math.nan, math.nan)
+    out["ema_urges_week"], out["ema_acts_week"] = diary_rates(table)
     for name, fn in (("traj8", trajectory_classes_8_waves), ("traj1y", trajectory_classes_1_year)):
         shares = fn(table)
         for k, v in shares.items():
