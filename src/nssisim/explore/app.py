@@ -132,7 +132,7 @@ class Explorer:
                                        end=TREATMENT_MONTHS_RANGE[1], step=1, value=s.treatment_months,
                                        name="treatment_months", css_classes=["nssisim-treatment_months"],
                                        sizing_mode="stretch_width")
-        self.years = Select(title="horizon (years; a new one compiles once, some seconds)", value=str(s.years),
+        self.years = Select(title="horizon (years)", value=str(s.years),
                             options=[str(y) for y in EXPLORE_YEARS], name="years", css_classes=["nssisim-years"],
                             sizing_mode="stretch_width")
         self.start_age = Slider(title="start age (years)", start=START_AGE_RANGE[0], end=START_AGE_RANGE[1], step=0.5,
@@ -158,7 +158,7 @@ class Explorer:
     def _build_figures(self) -> None:
         src = self.sources
         person = figure(title="One adolescent: affect and urge intensity (6-hourly), acts and resisted urges",
-                        height=260, x_axis_label="day of the run", y_axis_label="level", y_range=Range1d(-0.02, 1.05),
+                        height=260, x_axis_label="day of the run", y_axis_label="level", y_range=Range1d(-0.02, 1.3),
                         name="person_figure", **_FIG)
         person.line("day", "affect", source=src["states"], color=COLORS["affect"], legend_label="affect (distress)")
         person.line("day", "urge_intensity", source=src["states"], color=COLORS["urge"], alpha=0.8,
@@ -174,7 +174,7 @@ class Explorer:
         self.treatment_box = BoxAnnotation(left=0, right=0, fill_color="#009E73", fill_alpha=0.08, visible=False)
         person.add_layout(self.treatment_box)
         slow = figure(title="Slow learning states", height=200, x_axis_label="day of the run", x_range=person.x_range,
-                      y_range=Range1d(-0.02, 1.05), name="slow_figure", **_FIG)
+                      y_range=Range1d(-0.02, 1.2), name="slow_figure", **_FIG)
         for k, label in (("relief_value", "relief value"), ("habit", "habit"), ("tolerance", "opioid tolerance"),
                          ("harm", "harm expectancy")):
             slow.line("day", k, source=src["states"], color=COLORS[k], legend_label=label, line_width=1.6)
@@ -190,7 +190,7 @@ class Explorer:
                       y_axis_label="adolescents", name="histogram_figure", **_FIG)
         hist.quad(left="left", right="right", top="count", bottom=0, source=src["histogram"],
                   fill_color=COLORS["affect"], line_color="white")
-        regimes = figure(title="Cohort: regime reached (addictive profile: core/measures.py)", height=220,
+        regimes = figure(title="Cohort: regime reached (addictive: repetitive and 3 of 4 features)", height=220,
                          x_range=FactorRange(*REGIME_BARS), y_axis_label="adolescents", name="regime_figure", **_FIG)
         regimes.vbar(x="regime", top="count", width=0.7, color="color", source=src["regimes"])
         regimes.y_range.start = 0
