@@ -9,6 +9,7 @@ are served by the same server (Bokeh's own files), so nothing is loaded from els
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,20 @@ class ExplorerServer:
         self._server.io_loop.stop()
 
 
+def _bind(port: int) -> tuple[list[socket.socket], int]:
+    """A listening, non-blocking socket on 127.0.0.1:port (closed again if that fails) and its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ADDRESS, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return [sock], sock.getsockname()[1]
+
+
 def start_server(port: int = DEFAULT_PORT, *, warm: bool = True,
                  log: Callable[[str], Any] = lambda message: None) -> ExplorerServer:
     """Bind ``127.0.0.1:port`` and start the explorer's server (not yet its loop; see :meth:`ExplorerServer.run`).
@@ -49,7 +64,6 @@ def start_server(port: int = DEFAULT_PORT, *, warm: bool = True,
     from bokeh.application.handlers.function import FunctionHandler
     from bokeh.server.server import BaseServer
     from bokeh.server.tornado import BokehTornado
-    from bokeh.server.util import bind_sockets
     from tornado.httpserver import HTTPServer
     from tornado.ioloop import IOLoop
 
@@ -58,7 +72,7 @@ def start_server(port: int = DEFAULT_PORT, *, warm: bool = True,
 
     if not (0 <= int(port) <= 65535):
         raise ValueError(f"port: {port} is not a port number (0-65535; 0 picks a free one)")
-    sockets, actual = bind_sockets(ADDRESS, int(port))
+    sockets, actual = _bind(int(port))
     try:
         if warm:
             log("compiling the simulator (once per start, a few seconds) ...")
