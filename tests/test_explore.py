@@ -26,11 +26,12 @@ import pytest
 from typer.testing import CliRunner
 
 from nssisim.cli import app
-from nssisim.core import load_preset, measure, simulate, simulate_cohort, summary, YEAR_HOURS
-from nssisim.explore import (check_settings, COHORT, EXPLORE_ENVIRONMENT, EXPLORE_TRAITS, ExploreError,
+from nssisim.core import load_preset, measure, PARAMS, simulate, simulate_cohort, summary
+from nssisim.explore import (check_settings, COHORT, EXPLORE_ENVIRONMENT, EXPLORE_INTERVENTIONS, EXPLORE_TRAITS,
+                             ExploreError,
                              ExploreSettings, preset_values, run_explorer)
 from nssisim.report import classify_regimes
-from nssisim.trials import Arm, build_schedule, load_intervention
+from nssisim.trials import Arm, build_schedule, INTERVENTIONS, load_intervention
 from nssisim.trials.interventions import DAYS_PER_MONTH
 
 runner = CliRunner()
@@ -102,6 +103,10 @@ def test_widget_values_override_the_preset():
     assert p["limbic_reactivity"] == 2.5 and p["maltreatment"] == 0.7
     assert set(preset_values("clinical")) == set(EXPLORE_TRAITS + EXPLORE_ENVIRONMENT)
     assert preset_values("clinical")["limbic_reactivity"] == load_preset("clinical")["limbic_reactivity"]
+    assert preset_values("typical") == {k: PARAMS[k].default for k in EXPLORE_TRAITS + EXPLORE_ENVIRONMENT}
+    # the offered interventions are shipped ones, and the traits are the table's person traits
+    assert EXPLORE_INTERVENTIONS[0] == "none" and set(EXPLORE_INTERVENTIONS[1:]) <= set(INTERVENTIONS)
+    assert all(PARAMS[k].kind == "trait" for k in EXPLORE_TRAITS)
 
 
 @pytest.mark.parametrize("change, field", [

@@ -37,7 +37,7 @@ from ..core.presets import load_preset, PRESETS
 from ..core.simulation import SUBJECT_QUANTUM, simulate_cohort
 from ..files import did_you_mean
 from ..report.summaries import classify_regimes
-from ..trials.interventions import Arm, build_schedule, DAYS_PER_MONTH, INTERVENTIONS, load_intervention
+from ..trials.interventions import Arm, build_schedule, DAYS_PER_MONTH, load_intervention
 
 #: Person traits offered as widgets (names and bounds from the parameter table).
 EXPLORE_TRAITS: tuple[str, ...] = ("limbic_reactivity", "pfc_adult", "alexithymia", "rumination_trait", "resilience")
