@@ -8,7 +8,7 @@ DOCS_VENV := .venv-docs
 DOCS_BIN := $(DOCS_VENV)/bin
 DOCS_STAMP := $(DOCS_VENV)/.installed
 
-.PHONY: demo test test-slow targets ablate bench docs site clean
+.PHONY: demo test test-slow targets ablate bench docs site browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +48,17 @@ $(DOCS_STAMP): pyproject.toml
 
 site: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(DOCS_BIN)/mkdocs build --strict
+
+# Debian's Chromium and its chromedriver for the explorer's browser test (tests/test_explore.py skips
+# without them). Installs only what is missing, with apt-get (root, as in CI); no browser is downloaded.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then \
+	  echo "browser: $(CHROMIUM) and $(CHROMEDRIVER) are installed"; \
+	else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
 
 clean:
 	rm -rf $(VENV) $(DOCS_VENV) site build src/*.egg-info .pytest_cache

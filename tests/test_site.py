@@ -90,9 +90,13 @@ def test_ci_builds_the_site_after_the_tests():
 def test_figures_are_made_by_the_examples_and_small():
     figs = _load(ROOT / "tools" / "docs_figures.py", "docs_figures")
     on_disk = sorted(p.name for p in (DOCS / "figures").glob("*.png"))
-    assert on_disk == sorted(figs.FIGURES), "docs/figures/ and tools/docs_figures.py disagree"
+    assert on_disk == sorted([*figs.FIGURES, *figs.SCREENSHOTS]), "docs/figures/ and tools/docs_figures.py disagree"
     for name, (script, _) in figs.FIGURES.items():
         assert (ROOT / "examples" / script).is_file(), script
+        assert (DOCS / "figures" / name).stat().st_size <= figs.MAX_BYTES, name
+    for name, test in figs.SCREENSHOTS.items():  # taken by a browser test
+        path, func = test.split("::")
+        assert f"def {func}(" in (ROOT / path).read_text(encoding="utf-8"), test
         assert (DOCS / "figures" / name).stat().st_size <= figs.MAX_BYTES, name
 
 

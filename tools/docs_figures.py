@@ -3,12 +3,14 @@
     python tools/docs_figures.py          # with the package importable (make's .venv, or PYTHONPATH=src)
 
 Each figure is the output of one script in examples/, so the site shows exactly what the examples
-draw. The PNGs are then reduced to a 128-colour palette (Pillow, a dependency of matplotlib) so that
+draw; each screenshot (:data:`SCREENSHOTS`) is taken by a browser test (it needs Debian's Chromium and
+chromedriver: `make browser`). The PNGs are then reduced to a 128-colour palette (Pillow, a dependency of matplotlib) so that
 each stays under the size committed to the repository (:data:`MAX_BYTES`).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,11 @@ FIGURES = {
     "single_simulation.png": ("single_simulation.py", ["--days", "365", "--preset", "vulnerable", "--seed", "1"]),
     "tiny_trial.png": ("tiny_trial.py", ["--patients", "32", "--replicates", "2", "--days", "60"]),
     "population_age_curve.png": ("population_age_curve.py", ["--subjects", "256"]),
+}
+
+#: screenshot name -> the test that takes it (it copies its screenshot to $NSSISIM_EXPLORE_SCREENSHOT)
+SCREENSHOTS = {
+    "explorer.png": "tests/test_explore.py::test_page_in_a_real_browser",
 }
 
 
@@ -44,6 +51,17 @@ def main() -> None:
         print(f"{path.relative_to(ROOT)}: {size / 1000:.0f} kB")
         if size > MAX_BYTES:
             raise SystemExit(f"{path} is {size} bytes, over {MAX_BYTES}: reduce the figure before committing it")
+    for name, test in SCREENSHOTS.items():
+        path = OUT / name
+        env = dict(os.environ, NSSISIM_EXPLORE_SCREENSHOT=str(path))
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / test)], check=True,
+                       env=env, cwd=ROOT)
+        if not path.is_file():
+            raise SystemExit(f"{test} took no screenshot (skipped? it needs Chromium: make browser)")
+        size = shrink(path)
+        print(f"{path.relative_to(ROOT)}: {size / 1000:.0f} kB")
+        if size > MAX_BYTES:
+            raise SystemExit(f"{path} is {size} bytes, over {MAX_BYTES}: reduce the screenshot before committing it")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ was not given, a missing optional module, ``targets --strict`` with a failing ta
 This module creates the Typer app and registers the commands, which live in one module per
 domain: ``simulate.py`` (simulate, targets, ablate, bench, docs, params), ``demo.py``,
 ``ema.py`` (the ``ema`` sub-app, fit, recover), ``sweeps.py`` (sensitivity, sweep),
-``population.py`` (population, calibrate, calibration-report), ``trial.py`` and ``clinical.py``
-(clinical-profile); their shared
+``population.py`` (population, calibrate, calibration-report), ``trial.py``, ``clinical.py``
+(clinical-profile) and ``explore.py``; their shared
 helpers are in ``common.py``. The command modules never import this one.
 """
 
@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__, CITATION_HINT, MODEL_CARD_NOTE
-from . import clinical, demo, ema, population, simulate, sweeps, trial
+from . import clinical, demo, ema, explore, population, simulate, sweeps, trial
 
 app = typer.Typer(
     name="nssisim",
@@ -75,6 +75,7 @@ app.command("calibrate-treatment")(trial.calibrate_treatment_cmd)
 app.command("clinical-profile")(clinical.clinical_profile)
 app.command("calibrate-referral")(clinical.calibrate_referral_cmd)
 app.command("sweep")(sweeps.sweep_cmd)
+app.command()(explore.explore)
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative
