@@ -8,7 +8,7 @@ This module creates the Typer app and registers the commands, which live in one 
 domain: ``simulate.py`` (simulate, targets, ablate, bench, docs, params), ``demo.py``,
 ``ema.py`` (the ``ema`` sub-app, fit, recover), ``sweeps.py`` (sensitivity, sweep),
 ``population.py`` (population, calibrate, calibration-report), ``trial.py``, ``clinical.py``
-(clinical-profile) and ``explore.py``; their shared
+(clinical-profile), ``explore.py`` and ``completion.py``; their shared
 helpers are in ``common.py``. The command modules never import this one.
 """
 
@@ -20,14 +20,15 @@ from typing import Annotated
 import typer
 
 from .._version import __version__, CITATION_HINT, MODEL_CARD_NOTE
-from . import clinical, demo, ema, explore, population, simulate, sweeps, trial
+from . import clinical, completion, demo, ema, explore, population, simulate, sweeps, trial
 
 app = typer.Typer(
     name="nssisim",
     help="nssisim: an executable model of non-suicidal self-injury with addictive features in adolescents "
          "(a research instrument, not a clinical tool).\n\n" + MODEL_CARD_NOTE,
     no_args_is_help=True,
-    add_completion=False,
+    # `--install-completion` / `--show-completion`, and `nssisim completion SHELL` below (docs/reference/cli.md)
+    add_completion=True,
     pretty_exceptions_show_locals=False,
     # plain (click) help: it wraps long option names and help words instead of cutting them with "…"
     # as the boxed rich tables do in an 80-column terminal
@@ -55,7 +56,8 @@ app.command()(simulate.simulate)
 app.command()(demo.demo)
 app.command("targets")(simulate.targets_cmd)
 app.command()(simulate.ablate)
-app.command()(simulate.bench)
+# extra arguments: the old form `bench --json FILE` (now --out FILE) is still read
+app.command(context_settings={"allow_extra_args": True})(simulate.bench)
 app.command()(simulate.docs)
 app.command()(simulate.params)
 
@@ -76,6 +78,7 @@ app.command("clinical-profile")(clinical.clinical_profile)
 app.command("calibrate-referral")(clinical.calibrate_referral_cmd)
 app.command("sweep")(sweeps.sweep_cmd)
 app.command()(explore.explore)
+app.command()(completion.completion)
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative

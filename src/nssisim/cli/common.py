@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
+import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,6 +18,16 @@ from ..files import atomic_write_netcdf, check_writable, OutputError, OutputExis
 
 #: Exit code of a run stopped by Ctrl-C (SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+
+#: Old option names that still work (hidden from ``--help``): ``(command, old name) -> new name``.
+#: ``docs/reference/cli.md`` lists them and ``tests/test_cli_conventions.py`` checks each still works.
+DEPRECATED_ALIASES: dict[tuple[str, str], str] = {
+    ("ablate", "--markdown"): "--out",
+    ("bench", "--json FILE"): "--out",
+    ("bench", "--population"): "--population-subjects",
+    ("calibrate", "--ensemble"): "--write-ensemble",
+    ("sensitivity", "--n"): "--base-samples",
+}
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -80,3 +94,49 @@ def _echo_warnings(caught) -> None:
     """Print warnings recorded by ``warnings.catch_warnings(record=True)`` as ``warning: ...`` lines (stderr)."""
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
+
+
+def _alias(new_value, old_value, new: str, old: str, default=None):
+    """A renamed option whose old name still works: the old name's value when only it was given (with a
+    note on stderr), exit 2 when both were."""
+    if old_value is None:
+        return new_value
+    if new_value is not None and new_value != default:
+        raise _fail(f"{old} is the old name of {new}: give only {new}", 2)
+    typer.echo(f"note: {old} is deprecated, use {new}", err=True)
+    return old_value
+
+
+def _jsonable(x: Any) -> Any:
+    """``x`` as plain JSON values: NaN and infinities as null, numpy scalars and arrays as numbers and lists,
+    paths as strings, DataFrames as lists of records."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, set)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if hasattr(x, "to_dict") and hasattr(x, "columns"):  # a DataFrame
+        return [_jsonable(r) for r in x.to_dict(orient="records")]
+    if hasattr(x, "tolist"):  # a numpy scalar or array
+        return _jsonable(x.tolist())
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, (str, int, bool)) or x is None:
+        return x
+    return str(x)
+
+
+def _print_json(payload: Any) -> None:
+    """The machine-readable summary of a command (``--json``): one JSON document on stdout."""
+    typer.echo(json.dumps(_jsonable(payload), indent=1, allow_nan=False))
+
+
+@contextmanager
+def _quiet_stdout(active: bool) -> Iterator[None]:
+    """With ``--json``: what the work prints (log lines, tables) goes to stderr, so stdout holds the JSON only."""
+    if not active:
+        yield
+        return
+    with redirect_stdout(sys.stderr):
+        yield
