@@ -126,7 +126,7 @@ def _commands(tmp_path, out_file, out_dir):
         (["simulate", "--config", str(scen), "--out", str(tmp_path / "ok.nc"), "--events", str(out_file)],
          "nssisim.core.simulate_cohort"),
         (["docs", "--out", str(out_file)], "nssisim.modeldoc.render_model_md"),
-        (["ablate", "--id", "P1", "--markdown", str(out_file)], "nssisim.targets.ablation"),
+        (["ablate", "--id", "P1", "--out", str(out_file)], "nssisim.targets.ablation"),
         (["ema", "simulate", "--out", str(out_file.with_suffix(".csv"))], "nssisim.ema.simulate_study"),
         (["fit", str(ema), "--out", str(out_dir)], "nssisim.ema.fit"),
         (["recover", "--out", str(out_dir)], "nssisim.ema.recover"),
@@ -134,7 +134,7 @@ def _commands(tmp_path, out_file, out_dir):
         (["calibrate", "--record", str(out_file)], "nssisim.cli.population.run_cal"),
         (["trial", "--design", str(trial), "--out", str(out_dir)], "nssisim.trials.run_trial"),
         (["sweep", "--manifest", str(manifest), "--out", str(out_dir)], "nssisim.sweeps.run_sweep"),
-        (["sensitivity", "--out", str(out_dir), "--param", "limbic_reactivity", "--param", "hope", "--n", "2"],
+        (["sensitivity", "--out", str(out_dir), "--param", "limbic_reactivity", "--param", "hope", "--base-samples", "2"],
          "nssisim.sweeps.run_sweep"),
         (["demo", "--out", str(out_dir)], "nssisim.cli.demo.run_demo"),
     ]
@@ -185,7 +185,7 @@ def test_single_file_outputs_are_never_overwritten_without_overwrite(tmp_path, m
         (["simulate", "--config", str(_scenario(tmp_path)), "--out", str(tmp_path / "new.nc"), "--events", str(taken)],
          "nssisim.core.simulate_cohort"),
         (["docs", "--out", str(taken)], "nssisim.modeldoc.render_model_md"),
-        (["ablate", "--markdown", str(taken)], "nssisim.targets.ablation"),
+        (["ablate", "--out", str(taken)], "nssisim.targets.ablation"),
         (["ema", "simulate", "--out", str(taken)], "nssisim.ema.simulate_study"),
         (["calibrate", "--history", str(taken)], "nssisim.cli.population.run_cal"),
     ]:

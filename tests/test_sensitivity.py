@@ -93,7 +93,7 @@ def test_morris_and_the_plot(tmp_path):
 def test_cli_morris_writes_indices(tmp_path):
     out = tmp_path / "sens"
     args = ["sensitivity", "--method", "morris", "--param", "limbic_reactivity", "--param", "pfc_adult:0.5:1.5",
-            "--n", "2", "--subjects-per-run", "8", "--days", "30", "--out", str(out), "--no-progress"]
+            "--base-samples", "2", "--subjects-per-run", "8", "--days", "30", "--out", str(out), "--no-progress"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "6 runs x 8 subjects" in r.output and "rank" in r.output
@@ -106,7 +106,7 @@ def test_cli_morris_writes_indices(tmp_path):
     resumed = CliRunner().invoke(app, [*args, "--resume"])  # ... unless resumed (nothing left to run)
     assert resumed.exit_code == 0, resumed.output
     pd.testing.assert_frame_equal(pd.read_csv(out / "indices.csv"), df)
-    bad = CliRunner().invoke(app, ["sensitivity", "--param", "pfc_adult", "--param", "hope", "--n", "48",
+    bad = CliRunner().invoke(app, ["sensitivity", "--param", "pfc_adult", "--param", "hope", "--base-samples", "48",
                                    "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "power of two" in bad.output
 
@@ -117,7 +117,7 @@ EIGHT = ["limbic_reactivity", "pfc_adult", "opioid_tone", "reward_sensitivity", 
 
 
 def _sobol_args(out, *extra):
-    args = ["sensitivity", "--method", "sobol", "--n", "2", "--subjects-per-run", "8", "--days", "120",
+    args = ["sensitivity", "--method", "sobol", "--base-samples", "2", "--subjects-per-run", "8", "--days", "120",
             "--shard-size", "4", "--seed", "7", "--out", str(out), "--no-progress", *extra]
     for p in EIGHT:
         args += ["--param", p]
@@ -175,7 +175,7 @@ def test_sobol_indices_are_nan_when_the_a_and_b_rows_are_constant():
 
 
 def test_cli_refuses_two_executors(tmp_path):
-    r = CliRunner().invoke(app, ["sensitivity", "--param", "pfc_adult", "--param", "hope", "--n", "2", "--out",
+    r = CliRunner().invoke(app, ["sensitivity", "--param", "pfc_adult", "--param", "hope", "--base-samples", "2", "--out",
                                  str(tmp_path / "x"), "--dask-local", "2", "--scheduler", "tcp://127.0.0.1:9"])
     assert r.exit_code == 2 and "--scheduler or --dask-local, not both" in r.output
     assert not (tmp_path / "x").exists()

@@ -23,7 +23,7 @@ PARAMS = ["limbic_reactivity", "pfc_adult", "opioid_tone", "reward_sensitivity",
 
 def _args(out: Path) -> list[str]:
     # Sobol N = 2 on 8 parameters: 20 runs, one run a shard
-    args = ["sensitivity", "--method", "sobol", "--n", "2", "--subjects-per-run", "8", "--days", "90",
+    args = ["sensitivity", "--method", "sobol", "--base-samples", "2", "--subjects-per-run", "8", "--days", "90",
             "--shard-size", "1", "--seed", "11", "--out", str(out), "--no-progress"]
     for p in PARAMS:
         args += ["--param", p]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..population.referral import DEFAULT_POOL, RULES, SCREEN_START_AGE
-from .common import _fail
+from .common import _fail, _jsonable, _print_json, _quiet_stdout
 
 # Convention of the command modules: project imports needed by option defaults are at module
 # level; the rest is imported inside the command (keeps `nssisim --help` fast).
@@ -68,10 +67,10 @@ def clinical_profile(
 
         write_csv(table, out / "profile.csv", index=False)
         write_csv(sample.table, out / "referred.csv", index=False)
-        atomic_write_text(out / "profile.json", json.dumps(payload, indent=1))
+        atomic_write_text(out / "profile.json", json.dumps(_jsonable(payload), indent=1, allow_nan=False))
         shutil.rmtree(partial, ignore_errors=True)
     if as_json:
-        typer.echo(json.dumps(payload, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
+        _print_json(payload)
     else:
         typer.echo(format_profile(sample, table))
         typer.echo(f"screened {sample.screened} in {wall:.1f} s" + (f"; wrote {', '.join(PROFILE_FILES)} to {out}/"
@@ -85,6 +84,7 @@ def calibrate_referral_cmd(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV of the grid: the sample, each share and its implausibility per grid point.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the grid and the chosen probabilities as JSON (stdout).")] = False,
 ) -> None:
     """Fit a referral rule's pathway probabilities to a published clinical sample's profile (docs/trials.md).
 
@@ -105,11 +105,15 @@ def calibrate_referral_cmd(
     if out is not None:
         _check_out(out, overwrite=overwrite)
     t0 = time.perf_counter()
-    with _interruptible("nothing was kept: the grid is written at the end"):
-        res = calibrate_referral(s, subjects=subjects, seed=seed, progress=progress, log=typer.echo)
-    typer.echo(format_referral(res))
-    if out is not None:
-        with _writing():
-            write_csv(res["table"], out, index=False)
-        typer.echo(f"wrote {out}")
-    typer.echo(f"done in {time.perf_counter() - t0:.1f} s")
+    with _quiet_stdout(as_json):
+        with _interruptible("nothing was kept: the grid is written at the end"):
+            res = calibrate_referral(s, subjects=subjects, seed=seed, progress=progress, log=typer.echo)
+        typer.echo(format_referral(res))
+        if out is not None:
+            with _writing():
+                write_csv(res["table"], out, index=False)
+            typer.echo(f"wrote {out}")
+        typer.echo(f"done in {time.perf_counter() - t0:.1f} s")
+    if as_json:
+        _print_json({"setup": s.source, "rule": s.rule.name, "population": s.population, "screened": res["screened"],
+                     "seed": res["seed"], "best": res["best"], "I_max": res["I_max"], "grid": res["table"], "out": out})

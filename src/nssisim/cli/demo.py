@@ -58,16 +58,17 @@ def closing_message(folder: Path, paths, seconds: float) -> str:
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("report"),
     fast: Annotated[bool, typer.Option("--fast", help=f"Person at dt={DEMO_PERSON_DT_FAST:g} h, cohort of {DEMO_COHORT_FAST}.")] = False,
     targets: Annotated[bool, typer.Option("--targets/--no-targets", help="Run the explanatory targets.")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into --out even if it is not empty.")] = False,
     preset: Annotated[str, typer.Option("--preset", help=f"Person preset: {', '.join(PRESETS)}.")] = DEMO_PRESET,
     seed: Annotated[int, typer.Option("--seed", help="Root seed of both simulations.")] = DEMO_SEED,
-    subjects: Annotated[int | None, typer.Option("--subjects", min=1, help=f"Cohort size (default {DEMO_COHORT}, {DEMO_COHORT_FAST} with --fast).")] = None,
+    subjects: Annotated[int | None, typer.Option("--subjects", "-n", min=1, help=f"Cohort size (default {DEMO_COHORT}, {DEMO_COHORT_FAST} with --fast).")] = None,
     days: Annotated[int, typer.Option("--days", min=1, help="Simulated days (both runs).")] = DEMO_DAYS,
     trial: Annotated[bool, typer.Option("--trial/--no-trial", help="Run the small default virtual trial (configs/trials/demo.toml).")] = True,
     population_subjects: Annotated[int | None, typer.Option("--population-subjects", min=0, help=f"Life-course population size (default {DEMO_POPULATION}, {DEMO_POPULATION_FAST} with --fast; 0 skips it).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars of the simulations.")] = True,
 ) -> None:
     """Simulate one adolescent and a cohort over two years, run the targets, and write a report.
 
@@ -85,7 +86,7 @@ def demo(
     with _interruptible(f"the report in {folder} is written only at the end; run the same command again"), _writing():
         try:
             r = run_demo(folder, fast=fast, targets=targets, preset=preset, seed=seed, subjects=subjects, days=days,
-                         trial=trial, population_subjects=population_subjects, progress=True, log=typer.echo)
+                         trial=trial, population_subjects=population_subjects, progress=progress, log=typer.echo)
         except RunTooLargeError as err:
             raise _fail(f"--subjects/--population-subjects: {err}", 2) from None
     typer.echo(closing_message(folder, r["paths"].values(), r["seconds"]))

@@ -10,7 +10,7 @@ import typer
 
 from ..core.presets import PRESETS
 from ..ema import NUM_CHAINS, NUM_SAMPLES, NUM_WARMUP, TARGET_ACCEPT
-from .common import _check_out, _check_preset, _fail, _interruptible, _writing
+from .common import _check_out, _check_preset, _fail, _interruptible, _print_json, _writing
 
 # Convention of the command modules: project imports needed by a command's option defaults and
 # help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
@@ -27,6 +27,7 @@ def ema_validate(
     file: Annotated[Path, typer.Argument(help="EMA file (.csv or .parquet) in the format of docs/ema.md.")],
     skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Drop bad rows and list them instead of stopping at the first.")] = False,
     scale_max: Annotated[int | None, typer.Option("--scale-max", min=1, help="Top of both rating scales (0..N); default: the sidecar <stem>.scales.json, else 100.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary (and the dropped rows) as JSON (stdout).")] = False,
 ) -> None:
     """Check an EMA file and print a summary (exit 2 with the row and column of the first problem)."""
     from ..ema import EMAError, read_ema
@@ -40,6 +41,10 @@ def ema_validate(
     if s["rows"] == 0:
         raise _fail(f"{file}: no valid rows left after dropping {len(data.dropped)} bad row(s) "
                     f"(first: row {data.dropped[0][0]}, column '{data.dropped[0][1]}': {data.dropped[0][2]})", 2)
+    if as_json:
+        _print_json({"file": file, "valid": True, **s,
+                     "dropped": [{"row": row, "column": column, "reason": reason} for row, column, reason in data.dropped]})
+        return
     typer.echo(f"{file}: valid EMA data: {s['participants']} participant(s), {s['rows']:,} row(s), "
                f"{s['signal_prompts']:,} signal prompt(s), {s['answered_share']:.1%} answered, "
                f"{s['acts_reported_at_prompts']:,} prompt(s) reporting an act, {s['event_reports']:,} event report(s)")
@@ -51,7 +56,7 @@ def ema_validate(
 
 def ema_simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")],
-    participants: Annotated[int, typer.Option("--participants", min=1, help="Number of participants (p001, ...).")] = 30,
+    participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Number of participants (p001, ...).")] = 30,
     days: Annotated[int, typer.Option("--days", min=1, help="Study days.")] = 14,
     prompts_per_day: Annotated[int, typer.Option("--prompts-per-day", min=1, help="Signal prompts a day (one per block of the waking day).")] = 6,
     compliance: Annotated[float, typer.Option("--compliance", min=0.0, max=1.0, help="Probability that a prompt is answered.")] = 0.75,
@@ -143,7 +148,7 @@ def fit_cmd(
 
 def recover_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (study, truth, posterior, recovery.csv/json, plots).")],
-    participants: Annotated[int, typer.Option("--participants", min=3, help="Simulated participants.")] = 30,
+    participants: Annotated[int, typer.Option("--participants", "-n", min=3, help="Simulated participants.")] = 30,
     days: Annotated[int, typer.Option("--days", min=2, help="Study days that are fitted.")] = 14,
     prompts_per_day: Annotated[int, typer.Option("--prompts-per-day", min=1, help="Signal prompts a day.")] = 6,
     heldout_days: Annotated[int, typer.Option("--heldout-days", min=0, help="Days simulated after the study; 7 or more: the 7-day forecast is checked on them.")] = 7,

@@ -17,7 +17,7 @@ EXPLORE_DEFAULT_PORT = 5006  # the same as nssisim.explore.server.DEFAULT_PORT (
 def explore(
     port: Annotated[int, typer.Option("--port", min=0, max=65535,
                                       help="Port on 127.0.0.1 (0: a free one, printed).")] = EXPLORE_DEFAULT_PORT,
-    no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the address; do not open a browser.")] = False,
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in a browser (--no-browser: only print the address).")] = True,
 ) -> None:
     """Serve the explorer on localhost: pick a preset, traits, the environment and an intervention;
     see one adolescent's trajectory, its slow learning states, the regime reached and a cohort of 64.
@@ -30,6 +30,6 @@ def explore(
     except ImportError as err:
         raise _fail(f"the explorer needs Bokeh: {err} (pip install 'bokeh>=3.4,<4')", 1) from None
     try:
-        serve(port, open_browser=not no_browser, log=lambda m: typer.echo(m))
+        serve(port, open_browser=browser, log=lambda m: typer.echo(m))
     except OSError as err:
         raise _fail(f"--port {port}: cannot listen on 127.0.0.1:{port}: {err.strerror or err}", 1) from None

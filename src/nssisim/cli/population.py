@@ -13,7 +13,8 @@ from ..population import (apply_to_spec, calibrate as run_cal, DEFAULT_CHUNK, DE
                           ensemble_path, format_report, LifeCourse, load_ensemble, load_population, load_record,
                           load_setup, population_path, PopulationError, POPULATIONS, prevalence_by_age_table,
                           record_toml, run_ensemble, run_population, summarise, write_ensemble)
-from .common import _check_out, _echo_warnings, _fail, _interruptible, _write_netcdf, _writing
+from .common import (_alias, _check_out, _echo_warnings, _fail, _interruptible, _print_json, _quiet_stdout, _write_netcdf,
+                     _writing)
 
 # The population package is imported at module level here (unlike the other command modules):
 # the option defaults are its constants, so it is loaded for `nssisim --help` anyway.
@@ -32,6 +33,7 @@ def population(
     csv: Annotated[bool, typer.Option("--csv", help="Also write the measurements as CSV.")] = False,
     ensemble: Annotated[str | None, typer.Option("--ensemble", help="Run once per parameter set of this ensemble (a TOML path or a population name with a shipped ensemble) and report prediction intervals across sets (ensemble_per_set.csv, ensemble_summary.csv).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the prevalence-by-age table (with --ensemble: the summary across sets) as JSON (stdout).")] = False,
 ) -> None:
     """Run a population over the life course in chunks and write its measurements (see docs/population.md).
 
@@ -55,7 +57,11 @@ def population(
     except (PopulationError, ValueError) as err:
         raise _fail(str(err), 2) from None
     if ensemble is not None:
-        _population_ensemble(pspec, ensemble, out, subjects, seed, course, chunk, overwrite, progress)
+        with _quiet_stdout(as_json):
+            summary = _population_ensemble(pspec, ensemble, out, subjects, seed, course, chunk, overwrite, progress)
+        if as_json:
+            _print_json({"population": pspec.name, "ensemble": ensemble, "subjects": subjects, "seed": seed,
+                         "summary": summary, "out": out})
         return
     _check_out(out, kind="dir")
     with warnings.catch_warnings(record=True) as caught:
@@ -87,6 +93,11 @@ def population(
         write_csv(prev, out / "prevalence_by_age.csv", index=False)
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         _write_netcdf(summarise(table, manifest), out / "summary.nc")
+    if as_json:
+        _print_json({"population": pspec.name, "subjects": subjects, "seed": seed, "start_age": start_age,
+                     "end_age": end_age, "seconds": round(wall, 1), "resumed_chunks": len(already), "out": out,
+                     "prevalence_by_age": prev})
+        return
     typer.echo(prev.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo(population_timing(subjects, chunk, course.n_days, already, wall) + f"; wrote {out}/")
 
@@ -108,7 +119,7 @@ def population_timing(subjects: int, chunk: int, n_days: float, resumed_chunks: 
 
 
 def _population_ensemble(pspec, ensemble: str, out: Path, subjects: int, seed: int, course, chunk: int,
-                         overwrite: bool, progress: bool) -> None:
+                         overwrite: bool, progress: bool):
     paths = (out / "ensemble_per_set.csv", out / "ensemble_summary.csv")
     for p in paths:
         if p.exists() and not overwrite:
@@ -128,6 +139,7 @@ def _population_ensemble(pspec, ensemble: str, out: Path, subjects: int, seed: i
     typer.echo(f"{len(per_set)} parameter sets x {subjects:,} subjects in {time.perf_counter() - t0:.1f} s; q05-q95: "
                "prediction interval across sets (parameter uncertainty and sampling noise); sampling_sd: one set's "
                f"sampling sd; wrote {paths[0]} and {paths[1]}")
+    return summary
 
 
 def calibrate(
@@ -138,16 +150,17 @@ def calibrate(
     waves: Annotated[int | None, typer.Option("--waves", min=1, help="History-matching waves (default: the setup's).")] = None,
     wave_size: Annotated[int | None, typer.Option("--wave-size", min=4, help="Candidates per wave (default: the setup's).")] = None,
     extra_waves: Annotated[int | None, typer.Option("--extra-waves", min=0, help="Extra waves while the ensemble is too small (default: the setup's).")] = None,
-    subjects: Annotated[int | None, typer.Option("--subjects", min=8, help="Subjects per candidate (common random numbers; default: the setup's).")] = None,
+    subjects: Annotated[int | None, typer.Option("--subjects", "-n", min=8, help="Subjects per candidate (common random numbers; default: the setup's).")] = None,
     confirm: Annotated[int | None, typer.Option("--confirm", min=8, help="Subjects of the default's confirmation run (default: the setup's).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the design and the simulations (default: the setup's).")] = None,
     ensemble_size: Annotated[int | None, typer.Option("--ensemble-size", min=1, help="Non-implausible sets the ensemble needs (default: the setup's).")] = None,
     record: Annotated[Path | None, typer.Option("--record", help="Calibration record to write (default: print only).")] = None,
-    ensemble: Annotated[Path | None, typer.Option("--ensemble", help="Write the ensemble of non-implausible parameter sets to this TOML file.")] = None,
+    write_ensemble_to: Annotated[Path | None, typer.Option("--write-ensemble", help="Write the ensemble of non-implausible parameter sets to this TOML file.")] = None,
     write_spec: Annotated[Path | None, typer.Option("--write-spec", help="Write the spec with the default parameter set in its [parameters] table to this TOML file.")] = None,
     history: Annotated[Path | None, typer.Option("--history", help="Write every candidate with its implausibilities (CSV).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing --record/--ensemble/--write-spec/--history files.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing --record/--write-ensemble/--write-spec/--history files.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    ensemble_old: Annotated[Path | None, typer.Option("--ensemble", hidden=True, help="Deprecated name of --write-ensemble.")] = None,
 ) -> None:
     """History matching with Gaussian-process emulators of the setup's parameters to the published numbers (docs/calibration.md).
 
@@ -156,7 +169,8 @@ def calibrate(
     """
     from ..files import atomic_write_text, write_csv
 
-    for p, option in ((record, "--record"), (ensemble, "--ensemble"), (write_spec, "--write-spec"),
+    ensemble = _alias(write_ensemble_to, ensemble_old, "--write-ensemble", "--ensemble")
+    for p, option in ((record, "--record"), (ensemble, "--write-ensemble"), (write_spec, "--write-spec"),
                       (history, "--history")):
         if p is not None:
             _check_out(p, overwrite=overwrite, option=option)
@@ -205,8 +219,11 @@ def calibration_report(
     which: Annotated[str, typer.Argument(help="Population name (shipped record) or a calibration record TOML.")] = "community",
     ensemble: Annotated[str | None, typer.Option("--ensemble", help="Ensemble TOML (default: the shipped ensemble of the record's population, if there is one).")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (stdout): the record's method and one row per target.")] = False,
 ) -> None:
     """Model versus target: published value and interval, the default's value, the ensemble's 5-95 % range, inside or not."""
+    if markdown and as_json:
+        raise _fail("--markdown and --json exclude each other: give one of them", 2)
     try:
         rec = load_record(which)
         ens = None
@@ -216,4 +233,11 @@ def calibration_report(
             ens = load_ensemble(ensemble_path(rec["population"]))
     except (FileNotFoundError, ValueError) as err:
         raise _fail(str(err), 2) from None
+    if as_json:
+        from ..population.calibration import report_rows
+
+        _print_json({"population": rec.get("population"), "date": rec.get("date"), "method": rec.get("method"),
+                     "parameters": rec.get("parameters"), "ensemble_sets": len((ens or {}).get("sets", [])),
+                     "targets": report_rows(rec, ens)})
+        return
     typer.echo(format_report(rec, ens, markdown=markdown))

@@ -10,7 +10,7 @@ import typer
 
 from ..core.presets import load_preset, PRESETS
 from ..sweeps import SUBJECTS_PER_RUN, SWEEP_DAYS, SWEEP_SEED
-from .common import _check_out, _check_preset, _fail, _interruptible, _writing
+from .common import _alias, _check_out, _check_preset, _fail, _interruptible, _writing
 
 #: What an interrupted sweep has saved, and how to go on (the sweep folder is the argument).
 _SAVED = "finished shards are kept in {}/; run the same command with --resume to continue"
@@ -23,7 +23,7 @@ def sensitivity(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the sweep (DIR/sweep), indices.csv and one PNG per output.")],
     param: Annotated[list[str], typer.Option("--param", help="Parameter to vary, NAME or NAME:low:high (within its bounds); repeat, at least 2.")],
     method: Annotated[str, typer.Option("--method", help="sobol (S1, ST) or morris (mu*, sigma).")] = "sobol",
-    n: Annotated[int, typer.Option("--n", min=1, help="Base sample size: a power of two for Sobol (runs = N x (D+2)); trajectories for Morris (runs = N x (D+1)).")] = 64,
+    base_samples: Annotated[int | None, typer.Option("--base-samples", min=1, help="Base sample size N (default 64): a power of two for Sobol (runs = N x (D+2)); trajectories for Morris (runs = N x (D+1)).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep in --out (finished shards are kept).")] = False,
     subjects_per_run: Annotated[int, typer.Option("--subjects-per-run", min=1, help="Subjects simulated per parameter set.")] = SUBJECTS_PER_RUN,
     days: Annotated[int, typer.Option("--days", min=1, help="Simulated days per run.")] = SWEEP_DAYS,
@@ -35,6 +35,7 @@ def sensitivity(
     dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Run the shards on a local Dask cluster of N worker processes (one core each).")] = None,
     stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, help="Compute at most N shards, then stop (continue later with --resume).")] = None,
     event_capacity: Annotated[int | None, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (default 1024 per simulated year).")] = None,
+    n_old: Annotated[int | None, typer.Option("--n", min=1, hidden=True, help="Deprecated name of --base-samples.")] = None,
 ) -> None:
     """Sobol or Morris sensitivity of the cohort outputs to parameters: design -> sweep -> indices, table, plots.
 
@@ -44,6 +45,8 @@ def sensitivity(
     from ..sweeps import (format_indices, load_sweep, make_design, parse_param_spec, run_sweep, sweep_status, SweepError,
                           write_sensitivity_outputs)
 
+    n = _alias(base_samples, n_old, "--base-samples", "--n")
+    n = 64 if n is None else n
     if method not in ("sobol", "morris"):
         raise _fail(f"--method must be 'sobol' or 'morris', got '{method}'", 2)
     _check_preset(preset)

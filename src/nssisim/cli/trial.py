@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import _check_out, _fail, _interruptible, _writing
+from .common import _check_out, _fail, _interruptible, _print_json, _quiet_stdout, _writing
 
 # Convention of the command modules: project imports needed by a command's option defaults and
 # help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
@@ -24,6 +24,8 @@ def trial(
     ensemble_sets: Annotated[int | None, typer.Option("--ensemble-sets", min=1, help="Run only this many of the ensemble's sets (a trial per set costs minutes); which: --ensemble-pick.")] = None,
     ensemble_pick: Annotated[str, typer.Option("--ensemble-pick", help="Which sets --ensemble-sets keeps: even (evenly spaced over the ensemble, first and last included) or first.")] = "even",
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar over the parameter sets (--ensemble).")] = True,
+    seed: Annotated[int | None, typer.Option("--seed", help="Root seed of the trial (default: the design's seed).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (stdout): per effect the estimate, interval and power, and the arm means (with --ensemble: the quantiles across sets).")] = False,
 ) -> None:
     """Run a virtual randomised trial: trial.nc, effects.csv, summary.csv, arms.csv, forest.png, trajectories.png, trial.md.
 
@@ -37,7 +39,7 @@ def trial(
     95 % interval (docs/trials.md, "Prediction intervals over the parameter ensemble").
     """
     from ..core import check_run_size, RunTooLargeError
-    from ..trials import DesignError, ENSEMBLE_FILES, load_design, run_trial, TRIAL_FILES, trial_markdown, write_trial
+    from ..trials import DesignError, ENSEMBLE_FILES, load_design, TRIAL_FILES
 
     if ensemble is None and (ensemble_sets is not None or ensemble_pick != "even"):
         raise _fail("--ensemble-sets and --ensemble-pick need --ensemble", 2)
@@ -46,6 +48,10 @@ def trial(
         d = load_design(design)
     except DesignError as e:
         raise _fail(f"invalid trial design: {e}", 2) from None
+    if seed is not None:
+        import dataclasses
+
+        d = dataclasses.replace(d, seed=seed)
     n_rep = d.replicates if replicates is None else replicates
     # sizes, before any screening: the eligible patients cannot outnumber the candidates screened,
     # and the arms' run must fit in memory
@@ -61,8 +67,24 @@ def trial(
     except RunTooLargeError as err:
         raise _fail(str(err), 2) from None
     if ensemble is not None:
-        _trial_ensemble(d, ensemble, out, replicates, ensemble_sets, ensemble_pick, progress)
+        with _quiet_stdout(as_json):
+            summary = _trial_ensemble(d, ensemble, out, replicates, ensemble_sets, ensemble_pick, progress)
+        if as_json:
+            _print_json({"design": d.name, "seed": d.seed, "ensemble": ensemble, "out": out, "summary": summary})
         return
+    with _quiet_stdout(as_json):
+        ds, seconds = _trial_once(d, design, out, replicates, n_rep)
+    if as_json:
+        from ..trials.run import arm_summary, summary_table
+
+        _print_json({"design": d.name, "seed": d.seed, "arms": list(ds["arm"].values), "n_patients": d.n_patients,
+                     "replicates": n_rep, "seconds": round(seconds, 1), "out": out,
+                     "effects": summary_table(ds), "arm_means": arm_summary(ds)})
+
+
+def _trial_once(d, design: Path, out: Path, replicates: int | None, n_rep: int):
+    from ..trials import DesignError, run_trial, trial_markdown, write_trial
+
     t0 = time.perf_counter()
     typer.echo(f"trial '{d.name}': {len(d.arms)} arms, {d.n_patients} patients x {n_rep} trial(s), "
                f"{len(d.strata)} stratum/strata ...")
@@ -77,7 +99,9 @@ def trial(
         paths = write_trial(ds, out)
     shutil.rmtree(partial, ignore_errors=True)
     typer.echo(trial_markdown(ds))
-    typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {time.perf_counter() - t0:.1f} s")
+    seconds = time.perf_counter() - t0
+    typer.echo(f"wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}/ in {seconds:.1f} s")
+    return ds, seconds
 
 
 def _trial_ensemble(d, ensemble: str, out: Path, replicates: int | None, max_sets: int | None, pick: str,
@@ -118,6 +142,7 @@ def _trial_ensemble(d, ensemble: str, out: Path, replicates: int | None, max_set
     typer.echo(f"{n_sets} parameter sets in {time.perf_counter() - t0:.1f} s; q05-q95: prediction interval across "
                "sets (parameter uncertainty and sampling noise); within_width: mean width of one set's own 95 % "
                f"interval; wrote {paths[0]} and {paths[1]}")
+    return summary
 
 
 def calibrate_treatment_cmd(
@@ -126,6 +151,7 @@ def calibrate_treatment_cmd(
     between: Annotated[int, typer.Option("--between", min=10, help="Patients of the between-group design (calibrate_dbt).")] = 300,
     within: Annotated[int, typer.Option("--within", min=10, help="Patients of the within-group design (dbta_routine_care).")] = 200,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the grid and the chosen strength as JSON (stdout).")] = False,
 ) -> None:
     """Fit the DBT strength to every DBT target of the calibration file at once (docs/trials.md §5).
 
@@ -145,13 +171,17 @@ def calibrate_treatment_cmd(
     if not grid or min(grid) < 0:
         raise _fail(f"--strengths: expected non-negative numbers, got {strengths!r}", 2)
     t0 = time.perf_counter()
-    with _interruptible("nothing was kept: the grid is written at the end"):
-        res = calibrate_treatment(grid, between_patients=between, within_patients=within, log=typer.echo)
-    typer.echo(format_treatment(res))
-    for name, i in res["info"].items():
-        typer.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in i.items()))
-    if out is not None:
-        with _writing():
-            write_csv(res["table"], out, index=False)
-        typer.echo(f"wrote {out}")
-    typer.echo(f"done in {time.perf_counter() - t0:.1f} s")
+    with _quiet_stdout(as_json):
+        with _interruptible("nothing was kept: the grid is written at the end"):
+            res = calibrate_treatment(grid, between_patients=between, within_patients=within, log=typer.echo)
+        typer.echo(format_treatment(res))
+        for name, i in res["info"].items():
+            typer.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in i.items()))
+        if out is not None:
+            with _writing():
+                write_csv(res["table"], out, index=False)
+            typer.echo(f"wrote {out}")
+        typer.echo(f"done in {time.perf_counter() - t0:.1f} s")
+    if as_json:
+        _print_json({"strength": res["strength"], "I_max": res["I_max"], "info": res["info"], "grid": res["table"],
+                     "out": out})

@@ -296,7 +296,7 @@ def write_sensitivity_outputs(ds: xr.Dataset, design: _Design, out_dir: str | Pa
     key = "ST" if design.method == "sobol" else "mu_star"
     for o in usable:
         if tidy.loc[tidy["output"] == o, key].isna().all():
-            log(f"output '{o}': indices undefined (it does not vary over the base samples; use a larger --n)")
+            log(f"output '{o}': indices undefined (it does not vary over the base samples; use a larger --base-samples)")
     out.mkdir(parents=True, exist_ok=True)
     write_csv(tidy, out / "indices.csv", index=False)
     plots = [plot_indices(tidy, o, out / f"{design.method}_{o}.png") for o in usable]
