@@ -682,7 +682,7 @@ def events_table(ds: xr.Dataset) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- size check before a run
 #: Person-steps per second assumed for the time estimate of :func:`check_run_size`: the rate
-#: measured on 2 CPU cores (``nssisim bench --population``, docs/population.md: 9.9 M/s).
+#: measured on 2 CPU cores (``nssisim bench --population-subjects``, docs/population.md: 9.9 M/s).
 #: A GPU is about ten times faster, so the estimate errs on the long side there.
 ESTIMATE_PERSON_STEPS_PER_S = 1.0e7
 #: Runs estimated to take longer than this many hours get a :class:`LongRunWarning`.
