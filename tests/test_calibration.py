@@ -196,7 +196,7 @@ def test_calibrate_cli_tiny_run_writes_record_spec_and_ensemble(tmp_path):
     setup.write_text(TINY_SETUP)
     rec, spec, ens = tmp_path / "rec.toml", tmp_path / "spec.toml", tmp_path / "ens.toml"
     args = ["calibrate", "--setup", str(setup), "--no-progress", "--out", str(tmp_path / "run"),
-            "--record", str(rec), "--write-spec", str(spec), "--ensemble", str(ens)]
+            "--record", str(rec), "--write-spec", str(spec), "--write-ensemble", str(ens)]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "per candidate" in res.output and "estimate:" in res.output  # the time estimate before the run
