@@ -266,3 +266,30 @@ def test_completion_completes_commands_and_options():
     assert "calibrate-treatment" in complete("nssisim calibrate")
     assert "--overwrite" in complete("nssisim trial --over")
     assert complete("nssisim ema val") == ["validate"]
+
+
+def test_sensitivity_json_equals_the_written_indices(tmp_path):
+    out = tmp_path / "sens"
+    doc = _json(["sensitivity", "--method", "morris", "--param", "limbic_reactivity", "--param", "hope",
+                 "--base-samples", "2", "--subjects-per-run", "8", "--days", "30", "--out", str(out), "--no-progress",
+                 "--json"])
+    written = pd.read_csv(out / "indices.csv")
+    assert doc["complete"] and doc["parameters"] == ["limbic_reactivity", "hope"] and doc["runs"] == 2 * 3
+    assert len(doc["indices"]) == len(written) > 0 and list(doc["indices"][0]) == list(written.columns)
+    num = [c for c in written.columns if pd.api.types.is_float_dtype(written[c])]
+    for got, (_, want) in zip(doc["indices"], written.iterrows()):
+        for c in num:
+            assert (got[c] is None) if pd.isna(want[c]) else got[c] == pytest.approx(want[c]), c
+
+
+def test_recover_json_carries_the_scores(tmp_path, monkeypatch):
+    result = {"fit_seconds": 1.5, "diagnostic_warnings": ["r-hat 1.2"], "forecast": {"brier": 0.1, "brier_base_rate": 0.2, "n": 9},
+              "recovery": [{"parameter": "a", "truth": "b", "kind": "trait", "correlation": float("nan"),
+                            "coverage50": 0.5, "coverage90": 0.9, "goal_met": False}]}
+    monkeypatch.setattr("nssisim.ema.recover", lambda out, **kw: result)
+    res = runner.invoke(app, ["recover", "--out", str(tmp_path / "r"), "-n", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["participants"] == 3 and doc["forecast"] == result["forecast"] and doc["fit_seconds"] == 1.5
+    assert doc["recovery"][0]["correlation"] is None and doc["recovery"][0]["coverage90"] == 0.9
+    assert "warning: r-hat 1.2" in res.stderr

@@ -49,13 +49,12 @@ SEED_ELSEWHERE = {
 }
 
 #: Commands that print a table or summary and have ``--json``.
-JSON_COMMANDS = ("targets", "ablate", "bench", "params", "population", "calibration-report", "trial",
-                 "calibrate-treatment", "clinical-profile", "calibrate-referral", "ema validate")
+JSON_COMMANDS = ("targets", "ablate", "bench", "params", "recover", "sensitivity", "population", "calibration-report",
+                 "trial", "calibrate-treatment", "clinical-profile", "calibrate-referral", "ema validate")
 
 #: Commands that print a table but have no ``--json`` yet, and why.
 JSON_NOT_YET = {
-    "sensitivity": "the indices are written to OUT/indices.csv",
-    "recover": "the scores are written to OUT/recovery.json",
+    "fit": "prints one line; the diagnostics are in OUT/diagnostics.json",
 }
 
 

@@ -10,7 +10,7 @@ import typer
 
 from ..core.presets import PRESETS
 from ..ema import NUM_CHAINS, NUM_SAMPLES, NUM_WARMUP, TARGET_ACCEPT
-from .common import _check_out, _check_preset, _fail, _interruptible, _print_json, _writing
+from .common import _check_out, _check_preset, _fail, _interruptible, _print_json, _quiet_stdout, _writing
 
 # Convention of the command modules: project imports needed by a command's option defaults and
 # help texts are at module level; the rest is imported inside the command (keeps `nssisim --help` fast).
@@ -160,6 +160,7 @@ def recover_cmd(
     samples: Annotated[int, typer.Option("--samples", min=1, help="Posterior draws per chain.")] = NUM_SAMPLES,
     chains: Annotated[int, typer.Option("--chains", min=1, help="Chains.")] = NUM_CHAINS,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the recovery scores (and the forecast check) as JSON (stdout).")] = False,
 ) -> None:
     """Parameter recovery: simulate a study from known parameters (full simulator), fit it, score it."""
     _check_preset(preset)
@@ -169,13 +170,21 @@ def recover_cmd(
     from ..core import RunTooLargeError
     from ..ema import recover
 
-    with _interruptible(f"the files written so far are in {out}; run the same command again with --overwrite"), _writing():
+    with _quiet_stdout(as_json), _interruptible(f"the files written so far are in {out}; run the same command again "
+                                                "with --overwrite"), _writing():
         try:
             r = recover(out, n_participants=participants, days=days, prompts_per_day=prompts_per_day, seed=seed, preset=preset,
                         compliance=compliance, burn_in_days=burn_in_days, heldout_days=heldout_days, num_warmup=warmup,
                         num_samples=samples, num_chains=chains, overwrite=overwrite)
         except RunTooLargeError as err:
             raise _fail(f"--participants: {err}", 2) from None
+    for msg in r["diagnostic_warnings"]:
+        typer.echo(f"warning: {msg}", err=True)
+    if as_json:
+        _print_json({"participants": participants, "days": days, "prompts_per_day": prompts_per_day, "seed": seed,
+                     "preset": preset, "fit_seconds": r["fit_seconds"], "recovery": r["recovery"],
+                     "forecast": r.get("forecast"), "diagnostic_warnings": r["diagnostic_warnings"], "out": out})
+        return
     typer.echo(f"recovery: {participants} participant(s), {days} day(s) x {prompts_per_day} prompts, fit {r['fit_seconds']:.1f} s")
     for row in r["recovery"]:
         num = {k: "n/a" if row[k] is None else f"{row[k]:.2f}" for k in ("correlation", "coverage50", "coverage90")}
@@ -184,6 +193,4 @@ def recover_cmd(
     if "forecast" in r:
         fc = r["forecast"]
         typer.echo(f"  7-day forecast: Brier {fc['brier']:.3f} (base rate {fc['brier_base_rate']:.3f}), n = {fc['n']}")
-    for msg in r["diagnostic_warnings"]:
-        typer.echo(f"warning: {msg}", err=True)
     typer.echo(f"wrote {out}/recovery.csv, recovery.json")

@@ -10,7 +10,7 @@ import typer
 
 from ..core.presets import load_preset, PRESETS
 from ..sweeps import SUBJECTS_PER_RUN, SWEEP_DAYS, SWEEP_SEED
-from .common import _alias, _check_out, _check_preset, _fail, _interruptible, _writing
+from .common import _alias, _check_out, _check_preset, _fail, _interruptible, _print_json, _quiet_stdout, _writing
 
 #: What an interrupted sweep has saved, and how to go on (the sweep folder is the argument).
 _SAVED = "finished shards are kept in {}/; run the same command with --resume to continue"
@@ -35,6 +35,7 @@ def sensitivity(
     dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Run the shards on a local Dask cluster of N worker processes (one core each).")] = None,
     stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, help="Compute at most N shards, then stop (continue later with --resume).")] = None,
     event_capacity: Annotated[int | None, typer.Option("--event-capacity", min=1, help="Event-table rows per subject (default 1024 per simulated year).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the indices as JSON (stdout) instead of the table.")] = False,
     n_old: Annotated[int | None, typer.Option("--n", min=1, hidden=True, help="Deprecated name of --base-samples.")] = None,
 ) -> None:
     """Sobol or Morris sensitivity of the cohort outputs to parameters: design -> sweep -> indices, table, plots.
@@ -42,8 +43,7 @@ def sensitivity(
     Ranges default to the parameter table's bounds. The sweep lives in DIR/sweep and is written shard by shard;
     an interrupted run continues with --resume and gives the same result. See docs/sensitivity.md.
     """
-    from ..sweeps import (format_indices, load_sweep, make_design, parse_param_spec, run_sweep, sweep_status, SweepError,
-                          write_sensitivity_outputs)
+    from ..sweeps import make_design, parse_param_spec
 
     n = _alias(base_samples, n_old, "--base-samples", "--n")
     n = 64 if n is None else n
@@ -62,6 +62,21 @@ def sensitivity(
     _check_out(out, kind="dir")
     if out.exists() and any(out.iterdir()) and not resume:
         raise _fail(f"refusing to write into {out}: it is not empty (pass --resume to continue a sweep there)", 1)
+    with _quiet_stdout(as_json):
+        done = _sensitivity_run(design, method, n, out, resume, subjects_per_run, days, preset, seed, shard_size,
+                                progress, scheduler, dask_local, stop_after, event_capacity)
+    if as_json:
+        tidy, pngs, n_shards, missing = done
+        _print_json({"method": method, "parameters": list(design.names), "base_samples": n, "runs": design.n_runs,
+                     "seed": seed, "preset": preset, "complete": not missing, "shards": n_shards,
+                     "shards_done": n_shards - len(missing), "out": out, "plots": pngs, "indices": tidy})
+
+
+def _sensitivity_run(design, method, n, out, resume, subjects_per_run, days, preset, seed, shard_size, progress,
+                     scheduler, dask_local, stop_after, event_capacity):
+    """The sweep and its outputs: ``(indices or None, plot names, shards, missing shards)``."""
+    from ..sweeps import format_indices, load_sweep, run_sweep, sweep_status, SweepError, write_sensitivity_outputs
+
     n_sub = design.n_runs * subjects_per_run
     typer.echo(f"{method}: {len(design.names)} parameter(s), N={n}: {design.n_runs:,} runs x {subjects_per_run} subjects "
                f"x {days} days = {n_sub * days * 24:,} person-steps (preset '{preset}', seed {seed})")
@@ -77,7 +92,7 @@ def sensitivity(
         if missing:
             typer.echo(f"stopped after --stop-after {stop_after} shard(s): {n_shards - len(missing)} of {n_shards} "
                        f"done; continue with the same command and --resume")
-            return
+            return None, [], n_shards, missing
         ds = load_sweep(out / "sweep")
     except SweepError as err:
         raise _fail(str(err), 1) from None
@@ -87,6 +102,7 @@ def sensitivity(
     pngs = [p.name for p in r["plots"]]
     typer.echo(format_indices(tidy))
     typer.echo(f"wrote {out / 'indices.csv'} and {len(pngs)} plot(s) ({', '.join(pngs)}) in {time.perf_counter() - t0:.1f} s")
+    return tidy, pngs, n_shards, missing
 
 
 def sweep_cmd(
