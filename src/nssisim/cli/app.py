@@ -10,6 +10,11 @@ domain: ``simulate.py`` (simulate, targets, ablate, bench, docs, params), ``demo
 ``population.py`` (population, calibrate, calibration-report), ``trial.py``, ``clinical.py``
 (clinical-profile), ``explore.py`` and ``completion.py``; their shared
 helpers are in ``common.py``. The command modules never import this one.
+
+Option names follow one convention (``--out/-o``, ``--seed``, ``--overwrite``, ``--resume``,
+``--progress/--no-progress``, ``--subjects/-n``, ``--json``); ``conventions.py`` lists the exceptions
+and generates the command table of docs/reference/cli.md, and tests/test_cli_conventions.py checks
+both. Shell completion: ``--install-completion``, ``--show-completion`` and ``nssisim completion SHELL``.
 """
 
 from __future__ import annotations

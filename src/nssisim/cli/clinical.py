@@ -55,7 +55,9 @@ def clinical_profile(
             raise _fail(f"refusing to overwrite {', '.join(map(str, existing))}: pass --overwrite to replace", 1)
     t0 = time.perf_counter()
     partial = None if out is None else out / ".referral_partial"
-    sample = refer(r, subjects, seed=seed, population=spec, start_age=start_age, checkpoint=partial, progress=progress)
+    with _quiet_stdout(as_json):
+        sample = refer(r, subjects, seed=seed, population=spec, start_age=start_age, checkpoint=partial,
+                       progress=progress)
     table = profile_table(sample)
     wall = time.perf_counter() - t0
     payload = {"rule": r.name, "population": sample.population, "seed": seed, "start_age": start_age,

@@ -1,6 +1,6 @@
 """The calibration's parameter ensemble: parameter sets that are all non-implausible, and runs over them.
 
-``nssisim calibrate --ensemble configs/ensemble_<population>.toml`` writes every non-implausible
+``nssisim calibrate --write-ensemble configs/ensemble_<population>.toml`` writes every non-implausible
 candidate of a calibration (at least :data:`~nssisim.population.calibration.ENSEMBLE_SIZE`; the
 calibration runs extra waves until it has them), one ``[[sets]]`` table each (its parameters, the
 simulated values it was accepted on, its wave, index, seed and largest implausibility), under a
