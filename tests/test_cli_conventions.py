@@ -293,3 +293,31 @@ def test_recover_json_carries_the_scores(tmp_path, monkeypatch):
     assert doc["participants"] == 3 and doc["forecast"] == result["forecast"] and doc["fit_seconds"] == 1.5
     assert doc["recovery"][0]["correlation"] is None and doc["recovery"][0]["coverage90"] == 0.9
     assert "warning: r-hat 1.2" in res.stderr
+
+
+def test_ablate_json_equals_the_library_table(tmp_path):
+    from nssisim.targets import ablation
+
+    out = tmp_path / "ablation.md"
+    doc = _json(["ablate", "--id", "P1", "--mechanism", "M7", "--no-progress", "--out", str(out), "--json"])
+    df = ablation(["P1"], mechanisms=("M7",))
+    assert doc["columns"] == list(df.columns) == ["full", "M7"]
+    assert doc["holds"]["P1"] == {c: bool(df.loc["P1", c]) for c in df.columns}
+    assert out.read_text().startswith("# Ablation")
+
+
+def test_targets_ensemble_json_equals_the_written_per_set_table(tmp_path):
+    from nssisim.core import PARAMS
+    from nssisim.population.ensemble import ensemble_toml
+
+    ens = tmp_path / "ens.toml"
+    ens.write_text(ensemble_toml({"population": "community", "date": "2026-12-01", "method": {"cutoff": 3.0}, "ensemble": [
+        {"wave": 1, "index": i, "seed": 0, "I_max": 1.0, "parameters": {"act_bias": PARAMS["act_bias"].default + d},
+         "simulated": {"x": 0.0}} for i, d in enumerate((0.0, 0.1))]}))
+    out = tmp_path / "per_set.csv"
+    doc = _json(["targets", "--id", "P1", "--ensemble", str(ens), "--ensemble-sets", "1", "--no-progress",
+                 "--out", str(out), "--json"])
+    per_set = pd.read_csv(out)
+    assert doc["sets_run"] == 1 == per_set["set"].nunique() and doc["sets"] >= 1
+    assert len(doc["per_set"]) == len(per_set) and doc["summary"][0]["target"] == "P1"
+    assert doc["summary"][0]["holds_share"] == pytest.approx(float(per_set["passed"].mean()))

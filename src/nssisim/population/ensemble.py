@@ -43,7 +43,7 @@ def ensemble_path(population: str) -> Path:
 def ensemble_toml(record: dict) -> str:
     """The ensemble of a calibration record as TOML text."""
     m = record["method"]
-    lines = ["# Parameter ensemble written by `nssisim calibrate --ensemble`: every set is non-implausible",
+    lines = ["# Parameter ensemble written by `nssisim calibrate --write-ensemble`: every set is non-implausible",
              f"# (largest implausibility <= {m['cutoff']:g}) for the fitted targets. Research instrument, not a clinical tool.",
              "", f"population = {toml_value(record['population'])}", "", "[record]",
              f"date = {toml_value(record['date'])}", f"setup = {toml_value(record.get('setup', ''))}"]
@@ -83,7 +83,7 @@ def load_ensemble(path_or_population: str | Path = "community") -> dict:
     p = Path(s) if (s.endswith(".toml") or Path(s).is_file()) else ensemble_path(s)
     if not p.is_file():
         raise FileNotFoundError(f"{s}: no ensemble file (expected a TOML path or a population with "
-                                "configs/ensemble_<population>.toml; write one with `nssisim calibrate --ensemble`)")
+                                "configs/ensemble_<population>.toml; write one with `nssisim calibrate --write-ensemble`)")
     data = toml_file(p)
     sets = data.get("sets")
     if not isinstance(sets, list) or not sets:
