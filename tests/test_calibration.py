@@ -122,8 +122,7 @@ def test_shipped_record_matches_shipped_spec():
     rec = load_record("community")
     spec = load_population("community")
     fitted = dict(rec["parameters"])
-    if "correlation_scale" in fitted:  # a staged record (calibrate_community_ema) fits model parameters only
-        assert spec.correlation_scale == pytest.approx(fitted.pop("correlation_scale"))
+    assert spec.correlation_scale == pytest.approx(fitted.pop("correlation_scale"))
     for k, f in ENVIRONMENT_FIELD.items():  # the environment's shape, when the spec has one
         if k in fitted:
             assert getattr(spec.environment[0], f) == pytest.approx(fitted.pop(k))

@@ -21,10 +21,9 @@ KNOWN_NOT_HOLDING = {
     # P5 held again after the one-hash stream (wt-speed, 2026-12-01): share of the excess risk through
     # the lowered threshold 0.27 (bar >= 0.25; RR 2.04), against 0.23 with the former stream. It sits
     # near its bar, so the stream decides it: its precision is worth an issue of its own.
-    "P13": ("best drug / DBT-A effect 0.68 (bar <= 0.5) on patients referred from the shipped community (second joint "
-            "calibration of 2026-12-01, DBT strength 0.5): naltrexone g -0.32 vs DBT-A -0.48, since habit grows only with "
-            "reinforced acts, so blocking opioid relief also slows habit; the SSRI's early rise falls just short (1.043, "
-            "bar >= 1.05; then 0.626); naltrexone's relief-driven specificity (0.577 vs 0.171) holds"),
+    # P13 holds since the third joint calibration of 2026-12-01 (EMA targets fitted, DBT strength 0.75): best
+    # drug / DBT-A 0.46 (naltrexone g -0.163 vs DBT-A -0.357), SSRI/placebo 1.240 then 0.965, naltrexone 0.564
+    # relief-driven vs 0.142 habit-driven.
 }
 
 

@@ -332,7 +332,9 @@ def format_referral(result: dict, targets: str | Path | None = None) -> str:
     t: pd.DataFrame = result["table"]
     entries = load_targets(targets, required=tuple(tid for tid, _ in setup.fit))
     pcols = [f"p_{pw}" for pw, _ in setup.grid]
-    cols = [c for _, c in setup.fit] + [c for c in ("lifetime_attempt",) if c in t and c not in dict(setup.fit).values()]
+    fitted_cols = [c for _, c in setup.fit]
+    cols = fitted_cols + [c for c in ("more_than_weekly", "almost_daily_urges", "lifetime_attempt")
+                          if c in t and c not in fitted_cols]  # the other shares, reported
     head = "  ".join(f"{c[2:]:>26}" for c in pcols) + f"  {'sample':>6}  {'rate':>6}  " + "  ".join(
         f"{c:>24}" for c in cols) + "   I_max"
     lines = [f"referral calibration: {setup.source}; rule '{setup.rule.name}', population '{setup.population}', "
