@@ -10,18 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from nssisim.cli import app
-from nssisim.population import History, parse_rule, referral_days
+from nssisim.population import parse_rule, referral_days
 from nssisim.population.referral import PROFILE_CRITERIA, refer
 from nssisim.population.referral_calibration import (calibrate_referral, CheckTable, evaluate_grid, load_setup,
                                                      parse_setup, refer_with, ReferralSetupError, sample_profile,
                                                      SETUPS, tabulate, tabulate_history)
 
-from test_referral import RULE  # the hand-made two-pathway rule of the referral tests
-
-
-def _hist(acts, attempts, urges=None) -> History:
-    z = np.zeros_like(acts)
-    return History(acts, attempts, z if urges is None else urges, z, z, 10.0, np.full(acts.shape[0], np.nan))
+from test_referral import _hist, RULE  # the referral tests' hand-made history and two-pathway rule
 
 
 def test_refer_with_is_referral_days_for_any_probabilities():

@@ -46,10 +46,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.parameters import PARAMS
+from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS
 from ..files import did_you_mean, resource, toml_file, toml_value
 from .history_matching import CUTOFF, Observation, Range, emulated_implausibility, history_match
-from .lifecourse import DIARY_AGES, LifeCourse, simulate_chunk
+from .lifecourse import DIARY_AGES, DIARY_DAYS, LifeCourse, simulate_chunk
 from .spec import PopulationSpec, load_population
 from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, LIFE_STAGES, MALTREATMENT_EXPOSED,
                      ONE_YEAR_DESIGN, calibration_measures, simulated_measures)
@@ -112,6 +112,8 @@ _END_T1 = ONE_YEAR_DESIGN.baseline_ages[1] + 0.25 + ONE_YEAR_DESIGN.waves * ONE_
 _HOOK = "needs the referral rule / trial / EMA study: not yet measured unless a measure is registered (register_measure)"
 _DIARY = ("{what} per week in 14-day EMA diaries of community participants with recent NSSI (an act in the "
           "14 days before a diary start; starts every 30 days between 12 and 19; lifecourse.diary_counts)")
+#: Ages the life course must cover for the diaries: the first start to the last start's end.
+_DIARY_SPAN = (DIARY_AGES[0], DIARY_AGES[1] + DIARY_DAYS * HOURS_PER_DAY / HOURS_PER_YEAR)
 _REFERRAL = ("share of the inpatient-referred adolescents with repetitive NSSI (criterion A at referral) meeting the "
              "profile criterion at referral (population.PROFILE_CRITERIA); fitted by the inpatient rule's attempt pathway "
              "(nssisim calibrate-referral, population.referral_calibration), not by the community calibration")
@@ -181,9 +183,9 @@ TARGETS: tuple[CalTarget, ...] = (
     # measured by other wings (referral rule, trials, EMA): hooks
     CalTarget("nssi_attempt_mental", "cooccurrence.nssi_and_suicide_attempt_mental_disorders", None, _HOOK),
     CalTarget("ema_thoughts_week", "ema.nssi_thoughts_per_week", "ema_urges_week", _DIARY.format(what="urges (acted on or resisted)"),
-              ages=(DIARY_AGES[0], DIARY_AGES[1] + 0.1)),
+              ages=_DIARY_SPAN),
     CalTarget("ema_acts_week", "ema.nssi_acts_per_week", "ema_acts_week", _DIARY.format(what="acts"),
-              ages=(DIARY_AGES[0], DIARY_AGES[1] + 0.1)),
+              ages=_DIARY_SPAN),
     CalTarget("ema_thought_minutes", "ema.thought_duration_minutes", None, _HOOK, kind="range"),
     CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _REFERRAL, field="more_than_weekly"),
     CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _REFERRAL, field="almost_daily_urges"),

@@ -317,8 +317,8 @@ def calibrate_referral(setup: ReferralSetup | str | Path, *, targets: str | Path
     n = int(subjects if subjects is not None else setup.subjects)
     s = int(seed if seed is not None else setup.seed)
     log(f"screening {n} community subjects with rule '{setup.rule.name}' (life course from {setup.start_age:g}) ...")
-    shares = tuple(dict.fromkeys([c for _, c in setup.fit] + list(PROFILE_CRITERIA)))
-    table = tabulate(setup.rule, setup.population, n, s, setup.start_age, setup.inclusion, shares, progress=progress)
+    # every profile share is tabulated (the fitted ones are among them: parse_setup checks it)
+    table = tabulate(setup.rule, setup.population, n, s, setup.start_age, setup.inclusion, progress=progress)
     grid = evaluate_grid(setup, table, targets)
     i = int(grid["I_max"].to_numpy().argmin())
     best = {pw: float(grid.iloc[i][f"p_{pw}"]) for pw, _ in setup.grid}
