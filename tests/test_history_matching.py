@@ -163,3 +163,35 @@ def test_reported_variance_floors_the_nugget_of_a_constant_summary():
     at = np.array([[0.5, 0.5]])
     assert emulated_implausibility(at, bare, obs)[0] > 3.0
     assert emulated_implausibility(at, floored, obs)[0] < 1.1
+
+
+
+def test_no_point_is_simulated_twice(monkeypatch):
+    """The refocusing search starts from (and keeps) the non-implausible runs; none may be re-run.
+
+    With common random numbers a repeated point repeats its run exactly, so it would count twice
+    in the non-implausible set (and in an ensemble built from it). Found in a community calibration,
+    where a wave's design repeated the previous wave's only non-implausible run.
+    """
+    import nssisim.population.history_matching as hm
+
+    done = np.array([[0.1, 0.2], [0.3, 0.4]])
+    pts = np.array([[0.1, 0.2], [0.5, 0.5], [0.3, 0.4 + 1e-9]])
+    assert hm._not_run(pts, done).tolist() == [[0.5, 0.5], [0.3, 0.4 + 1e-9]]
+    real = hm.refocus
+
+    def refocus_with_old_runs(emulator_sets, observations, box_lo, box_hi, n_design, cloud_size, rng, cutoff, centres):
+        ok, share, source, cloud = real(emulator_sets, observations, box_lo, box_hi, n_design, cloud_size, rng, cutoff, centres)
+        return np.vstack([np.array(seen), ok]), share, source, cloud  # as the search does with its starts
+
+    seen = []
+
+    def sim(x, seed):
+        seen.append([r.to_unit(x[r.name]) for r in RANGES])
+        return toy(x, seed)
+
+    monkeypatch.setattr(hm, "refocus", refocus_with_old_runs)
+    res = hm.history_match(sim, RANGES, _observations(), waves=3, wave_size=20, seed=3, cloud_size=4000,
+                           log=lambda s: None)
+    us = [tuple(np.round(r["u"], 12)) for r in res.runs]
+    assert len(us) == 60 and len(set(us)) == 60

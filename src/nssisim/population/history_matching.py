@@ -389,6 +389,15 @@ def refocus(emulator_sets, observations: Mapping[str, Observation], box_lo: np.n
     return ok, share, "the box", first
 
 
+def _not_run(points: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """Rows of ``points`` (unit scale) that are not rows of ``done`` (points already simulated)."""
+    if len(done) == 0 or len(points) == 0:
+        return points
+    seen = {tuple(np.round(r, 12)) for r in np.asarray(done, dtype=np.float64)}
+    keep = np.array([tuple(np.round(r, 12)) not in seen for r in points], dtype=bool)
+    return points[keep]
+
+
 def _read_runs(path: Path) -> list[dict]:
     """Finished runs of a wave file; a truncated last line (an interruption while writing) is ignored."""
     out = []
@@ -477,6 +486,12 @@ def history_match(simulator: Simulator, ranges: list[Range], observations: Mappi
             span = ok.max(axis=0) - ok.min(axis=0)
             box_lo = np.clip(ok.min(axis=0) - BOX_MARGIN * span, 0, 1)
             box_hi = np.clip(ok.max(axis=0) + BOX_MARGIN * span, 0, 1)
+            # the search starts from the non-implausible runs and keeps them: a point already
+            # simulated is not run again (with common random numbers it would repeat its run exactly)
+            ok = _not_run(ok, np.array([r["u"] for r in result.runs]))
+            if len(ok) == 0:
+                log(f"wave {w}: every non-implausible point has been simulated already; stopping")
+                break
             design = _maximin(ok, wave_size, rng)
         if dpath is not None and not dpath.exists():
             atomic_write_text(dpath, json.dumps({"wave": w, "design": design.tolist()}))
