@@ -82,6 +82,20 @@ def test_criteria_windows_and_combinations_on_a_hand_made_history():
     assert ev({"measure": "age", "min": 10.02, "max": 10.03}) == [True] * 3
 
 
+def test_urges_count_each_urge_and_urge_days_count_days():
+    urges = np.array([[3, 0, 1, 0.0], [1, 1, 1, 1.0]])
+    h = _hist(np.zeros((2, 4)), urges=urges)
+
+    def ev(tab, at=4):
+        return meets(parse_node(tab, "t", _err), h, at).tolist()
+
+    assert ev({"measure": "urges", "min": 4}) == [True, True]
+    assert ev({"measure": "urge_days", "min": 3}) == [False, True]
+    assert ev({"measure": "urges", "window_days": 2, "min": 1}) == [True, True]     # days 2..3
+    assert ev({"measure": "urges", "window_days": 3, "min": 2}) == [False, True]    # days 1..3: 1 and 3
+    assert ev({"measure": "urges", "window_days": 4, "above": 3}) == [True, True]
+
+
 def test_severity_is_the_largest_daily_mean_in_the_window():
     acts = np.array([[1, 0, 2, 0.0]])
     sev = np.array([[0.2, 0.0, 0.7, 0.0]])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from nssisim.cli import app
 from nssisim.population import parse_rule, referral_days
-from nssisim.population.referral import PROFILE_CRITERIA, refer
+from nssisim.population.referral import PROFILE_COUNTS, PROFILE_CRITERIA, refer
 from nssisim.population.referral_calibration import (calibrate_referral, CheckTable, evaluate_grid, load_setup,
                                                      parse_setup, refer_with, ReferralSetupError, sample_profile,
                                                      SETUPS, tabulate, tabulate_history)
@@ -62,7 +62,10 @@ def test_profile_criteria_equal_the_profile_columns_on_a_simulated_pool(tmp_path
     np.testing.assert_array_equal(table.days[first[rows]], s.table["referral_day"].to_numpy())
     for col in PROFILE_CRITERIA:
         np.testing.assert_array_equal(table.shares[col][rows, first[rows]], s.table[col].to_numpy(bool), err_msg=col)
+    for col in PROFILE_COUNTS:
+        np.testing.assert_array_equal(table.counts[col][rows, first[rows]], s.table[col].to_numpy(float), err_msg=col)
     assert s.table["more_than_weekly"].any() and not s.table["more_than_weekly"].all()  # both values exercised
+    assert s.table["diary_urges"].max() > s.table["diary_acts"].max() >= 1  # the counts exercised
 
 
 def _toy_table(n_frequent: int, n_attempt: int, help_value: float, seed: int) -> CheckTable:
@@ -113,6 +116,40 @@ def test_inclusion_keeps_only_the_referred_who_meet_it():
     assert prof["referred"] == 2000 and prof["sample"] == 500 and prof["more_than_weekly"][0] == 1.0
 
 
+def test_a_target_with_its_own_inclusion_and_a_count_column():
+    """A count column's value is the sample mean, with the variance of the mean; a target's own
+    inclusion selects its sample instead of the study's."""
+    table = _toy_table(1000, 1000, 1.0, 4)
+    n = 2000
+    counts = np.where(np.arange(n) < 1000, 3.0, 0.0)[:, None]  # the frequent self-injurers 3 acts, attempters 0
+    counts[:500] = 1.0  # half the frequent ones 1
+    own = np.zeros((n, 1), bool)
+    own[:1000] = True  # the target's own inclusion: the frequent self-injurers only
+    t2 = replace(table, counts={"diary_acts": counts}, inclusions={"clinical_ema_acts": own})
+    both = {"frequent": 1.0, "attempt": 1.0}
+    all_ = sample_profile(t2, both)
+    assert all_["sample"] == 2000 and all_["diary_acts"][0] == pytest.approx(1.0)
+    mine = sample_profile(t2, both, inclusion="clinical_ema_acts")
+    assert mine["sample"] == 1000 and mine["diary_acts"][0] == pytest.approx(2.0)
+    assert mine["diary_acts"][1] == pytest.approx(np.var(counts[:1000, 0], ddof=1) / 1000)
+    setup = parse_setup({"rule": "inpatient", "population": "community",
+                         "fit": {"clinical_ema_acts": {"column": "diary_acts", "inclusion": {"measure": "acts", "min": 1}},
+                                 "clinical_more_than_weekly": "more_than_weekly"},
+                         "grid": {"suicide_attempt": [0.5, 1.0]}}, "toy.toml")
+    assert [t for t, _ in setup.fit_inclusions] == ["clinical_ema_acts"]
+    setup = replace(setup, grid=(("frequent", (1.0,)), ("attempt", (0.5, 1.0))))
+    res = evaluate_grid(setup, t2).set_index("p_attempt")
+    assert res.loc[1.0, "diary_acts@clinical_ema_acts"] == pytest.approx(2.0)
+    assert res.loc[1.0, "sample@clinical_ema_acts"] == 1000
+    assert res.loc[1.0, "diary_acts"] == pytest.approx(1.0)  # the study's sample, reported beside it
+    # a reported target is evaluated and shown, but does not enter I_max
+    rep = replace(setup, report=(("nssi_attempt_mental", "more_than_weekly"),))
+    res2 = evaluate_grid(rep, t2).set_index("p_attempt")
+    assert np.isfinite(res2["I_nssi_attempt_mental"]).all()
+    np.testing.assert_array_equal(res2["I_max"], res["I_max"])
+    assert (res2["I_nssi_attempt_mental"] > res2["I_max"]).any()  # it would have changed I_max
+
+
 def test_shipped_setups_load():
     for name in SETUPS:
         s = load_setup(name)
@@ -123,12 +160,18 @@ def test_shipped_setups_load():
 @pytest.mark.parametrize("mutate, match", [
     (lambda d: d.pop("rule"), r"rule: missing"),
     (lambda d: d["fit"].update(nope="more_than_weekly"), r"fit.nope: unknown target id"),
-    (lambda d: d["fit"].update(clinical_more_than_weekly="weekly"), r"unknown profile share 'weekly'"),
+    (lambda d: d["fit"].update(clinical_more_than_weekly="weekly"), r"unknown profile column 'weekly'"),
+    (lambda d: d["fit"].update(clinical_ema_acts={"column": "diary_acts", "incl": {}}), r"fit.clinical_ema_acts.*incl"),
+    (lambda d: d["fit"].update(clinical_ema_acts={"column": "diary_acts", "inclusion": {"measure": "x", "min": 1}}),
+     r"fit.clinical_ema_acts.inclusion.measure: unknown measure"),
     (lambda d: d["grid"].update(nope=[0.1]), r"grid.nope: the rule 'inpatient' has no such pathway"),
     (lambda d: d["grid"].update(suicide_attempt=[1.5]), r"grid.suicide_attempt: expected a list of probabilities"),
     (lambda d: d["screen"].update(start_age=13.0), r"screen.start_age"),
     (lambda d: d["sample"].update(inclusion={"all": [{"measure": "nope", "min": 1}]}), r"sample.inclusion"),
     (lambda d: d.update(extra=1), r"extra"),
+    (lambda d: d.update(report={"clinical_more_than_weekly": "lifetime_attempt"}), r"report.clinical_more_than_weekly: the target is fitted"),
+    (lambda d: d.update(report={"nssi_attempt_mental": "nope"}), r"report.nssi_attempt_mental: unknown profile column"),
+    (lambda d: d.update(report=[1]), r"report: expected a table"),
 ])
 def test_setup_errors_name_file_and_field(mutate, match):
     data = {"rule": "inpatient", "population": "community", "screen": {"subjects": 64, "seed": 1, "start_age": 10.0},
@@ -155,12 +198,13 @@ def test_calibrate_referral_command(tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_inpatient_rule_carries_its_calibrated_attempt_probability():
-    """Re-run the shipped setup: the chosen attempt probability is the one in configs/referral/inpatient.toml."""
+@pytest.mark.parametrize("name", SETUPS)
+def test_shipped_rule_carries_its_calibrated_probabilities(name):
+    """Re-run a shipped setup: the chosen probabilities are the ones in configs/referral/<rule>.toml."""
     from nssisim.population.referral import load_rule
 
-    res = calibrate_referral("inpatient")
-    shipped = {p.name: p.probability for p in load_rule("inpatient").pathways}
+    res = calibrate_referral(name)
+    shipped = {p.name: p.probability for p in load_rule(res["setup"].rule.name).pathways}
     for pw, v in res["best"].items():
         assert shipped[pw] == pytest.approx(v), pw
     assert res["I_max"] < 3.0

@@ -80,7 +80,7 @@ def clinical_profile(
 
 
 def calibrate_referral_cmd(
-    setup: Annotated[str, typer.Option("--setup", help="Referral calibration setup: a shipped one (configs/calibrate_referral_<name>.toml: inpatient) or a TOML path.")] = "inpatient",
+    setup: Annotated[str, typer.Option("--setup", help="Referral calibration setup: a shipped one (configs/calibrate_referral_<name>.toml: inpatient, outpatient) or a TOML path.")] = "inpatient",
     subjects: Annotated[int | None, typer.Option("--subjects", "-n", min=64, help="Community subjects screened (default: the setup's).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Root seed of the screened pool (default: the setup's).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV of the grid: the sample, each share and its implausibility per grid point.")] = None,
@@ -92,8 +92,9 @@ def calibrate_referral_cmd(
 
     The community pool is simulated once; every grid point of the setup is evaluated on the same subjects.
     Prints each grid point's sample (referred and meeting the study's inclusion at referral), its shares
-    beside the published ones with their implausibilities, and the chosen probabilities (smallest largest
-    implausibility). Writing them into the rule file is a reviewed edit. Cost: about 20 s per 4,000
+    and mean counts beside the published ones with their implausibilities (a target with its own inclusion
+    on its own sample; reported targets shown, not fitted), and the chosen probabilities (smallest largest
+    implausibility over the fitted targets). Writing them into the rule file is a reviewed edit. Cost: about 20 s per 4,000
     subjects on a quiet 2-core machine.
     """
     from ..files import write_csv

@@ -24,6 +24,7 @@ the days *before* the evaluation day ``at`` (days ``at - window_days .. at - 1``
 * ``ideation``: peak recorded suicidal ideation (daily state, in [0, 1]);
 * ``severity``: visible injury, the largest daily mean severity of the acts (abstract, in [0, 1];
   0 on days without an act);
+* ``urges``: urges (acted on or resisted) in the window, each counted;
 * ``urge_days``: days with at least one urge (acted on or resisted);
 * ``days_since_act`` / ``days_since_attempt``: recency, days from the last day with an act /
   an attempt to ``at`` (1 = the day before; infinite if none in the window);
@@ -45,7 +46,7 @@ from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
 from ..files import check_keys, did_you_mean as _suggest
 
 #: Measures a criterion may name.
-MEASURES = ("acts", "nssi_days", "attempts", "ideation", "severity", "urge_days", "days_since_act",
+MEASURES = ("acts", "nssi_days", "attempts", "ideation", "severity", "urges", "urge_days", "days_since_act",
             "days_since_attempt", "age", "sex_female")
 #: Measures that take no window.
 NO_WINDOW = ("age", "sex_female")
@@ -188,7 +189,7 @@ class WindowCache:
     def cum(self, key: str) -> np.ndarray:
         if key not in self._cum:
             x = {"acts": self.h.acts, "attempts": self.h.attempts, "nssi_days": self.h.acts > 0,
-                 "urge_days": self.h.urges > 0}[key]
+                 "urges": self.h.urges, "urge_days": self.h.urges > 0}[key]
             c = np.zeros((x.shape[0], x.shape[1] + 1))
             np.cumsum(x, axis=1, out=c[:, 1:])
             self._cum[key] = c
@@ -218,7 +219,7 @@ def measure_values(c: Criterion, h: History, at: np.ndarray, cache: WindowCache 
     lo = at - c.window_days if c.window_days else np.zeros_like(at)
     lo = np.maximum(lo, 0)
     m = c.measure
-    if m in ("acts", "attempts", "nssi_days", "urge_days"):
+    if m in ("acts", "attempts", "nssi_days", "urges", "urge_days"):
         cs = cache.cum(m)
         return cs[rows, at] - cs[rows, lo]
     if m in ("ideation", "severity"):

@@ -356,6 +356,13 @@ PROFILE_CRITERIA = {
                                     "min": math.ceil(ALMOST_DAILY_SHARE * URGE_WINDOW_DAYS)}]},
     "lifetime_attempt": {"all": [{"measure": "attempts", "min": 1}]},
     "attempt_12m": {"all": [{"measure": "attempts", "window_days": 365, "min": 1}]},
+    "nssi_and_attempt": {"all": [{"measure": "acts", "min": 1}, {"measure": "attempts", "min": 1}]},
+}
+#: Count profile columns (their sample statistic is the mean) stated as criterion measures, for the
+#: same use as :data:`PROFILE_CRITERIA`: the measure and window of the criterion (its bounds unused).
+PROFILE_COUNTS = {
+    "diary_acts": {"measure": "acts", "window_days": DIARY_DAYS},
+    "diary_urges": {"measure": "urges", "window_days": DIARY_DAYS},
 }
 
 
@@ -623,7 +630,7 @@ def format_profile(sample: ReferredSample, table: pd.DataFrame | None = None) ->
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_POOL", "PROFILE_COLUMNS", "PROFILE_CRITERIA", "PROFILE_ROWS", "Pathway", "RULES", "ReferralError", "ReferralRule",
+__all__ = ["DEFAULT_POOL", "PROFILE_COLUMNS", "PROFILE_COUNTS", "PROFILE_CRITERIA", "PROFILE_ROWS", "Pathway", "RULES", "ReferralError", "ReferralRule",
            "ReferredSample", "LifeCourseScreen", "SCREEN_CHUNK", "SCREEN_START_AGE", "check_days", "check_uniforms", "format_profile",
            "help_seeking", "load_rule", "parse_rule", "profile_rows", "profile_table", "published_text", "refer",
            "referral_days", "referred_rows", "screen_chunk"]
