@@ -21,7 +21,7 @@ PROFILE_FILES = ("profile.csv", "referred.csv", "profile.json")
 
 def clinical_profile(
     rule: Annotated[str, typer.Option("--rule", "-r", help=f"Referral rule: a shipped one ({', '.join(RULES)}) or a TOML path.")] = "outpatient",
-    subjects: Annotated[int, typer.Option("--subjects", "-n", min=1, help="Community subjects screened (the referred share depends on the population and the rule: about a fifth with the outpatient rule).")] = DEFAULT_POOL,
+    subjects: Annotated[int, typer.Option("--subjects", "-n", min=1, help="Community subjects screened (the referred share depends on the population and the rule: about 5 % with the outpatient rule on the shipped community).")] = DEFAULT_POOL,
     seed: Annotated[int, typer.Option("--seed", help="Root seed (factors, random streams, help seeking, referral draws).")] = 0,
     population: Annotated[str, typer.Option("--population", "-p", help="Community population spec (name or path).")] = "community",
     start_age: Annotated[float, typer.Option("--start-age", help="Age at the start of the simulated life course.")] = SCREEN_START_AGE,

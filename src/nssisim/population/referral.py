@@ -54,9 +54,9 @@ referred subjects again.
 
 Cost (measured on 2 cores, unloaded): 1,024 subjects from 10 to 18 in 12 s, about 0.15 s per 100
 subject-years, so the default pool of 4,000 takes about a minute (several under heavy load). The
-outpatient rule refers about a fifth of the community pool by 18 with the provisional values (18-20 %, an
-uncalibrated consequence of the assumed help-seeking and pathway probabilities), and a trial's eligibility
-criteria keep a part of them, so a trial of 100 patients screens one to a few thousand.
+outpatient rule refers about 5 % of the shipped community by 18 (its attempt pathway calibrated, the level
+a consequence of the assumed help-seeking and repeated-NSSI probability), and a trial's eligibility
+criteria keep a part of them, so a trial of 100 patients screens a few thousand.
 """
 
 from __future__ import annotations
