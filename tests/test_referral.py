@@ -19,7 +19,8 @@ from nssisim.population import (meets, help_seeking, History, load_rule, parse_n
 from nssisim.population.referral import check_days, check_uniforms
 from nssisim.population.spec import load_population, params_of
 from nssisim.trials import (Arm, build_schedule, completion_check, completion_to_dropout, day_outcomes, DesignError,
-                            load_intervention, parse_design, run_trial, screen_patients, simulate_arms)
+                            eligible_history, load_intervention, parse_design, run_trial, screen_patients,
+                            simulate_arms)
 
 
 def _hist(acts, attempts=None, ideation=None, severity=None, urges=None, start_age=10.0, sex=None) -> History:
@@ -216,6 +217,29 @@ def test_help_seeking_scales_referral():
     data["pathways"][0]["probability"] = 1.0
     ref, _ = referral_days(parse_rule(data), _hist(acts), 0, np.arange(5))
     assert (ref == check_days(parse_rule(data), 10.0)[0]).all()  # the first check
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_checks_lie_within_the_rules_ages(name):
+    """Every check of a shipped rule falls on a day whose age lies in [age_min, age_max], the first on the
+    first such day: 2 years from age 10 are 730.5 days, and the nearest day, 730, is age 11.9986."""
+    rule = load_rule(name)
+    for start in (10.0, 10.3, rule.age_min):
+        days = check_days(rule, start)
+        age = start + days / 365.25
+        assert days.size and (age >= rule.age_min).all() and (age <= rule.age_max).all(), (start, age[:2])
+        assert days[0] == 1 or start + (days[0] - 1) / 365.25 < rule.age_min
+
+
+def test_a_patient_referred_at_the_first_check_is_in_the_rules_and_the_designs_ages(tiny_rule):
+    """Referred at the rule's first check (age_min 10.05: day 18.26 of the life course), a patient is eligible
+    for a design whose ages are the rule's; on day 18 (age 10.0493) no design from 10.05 could take them."""
+    rule = load_rule(tiny_rule)
+    h = _hist(np.ones((1, 200)))
+    ref, _ = referral_days(rule, h, 4, np.arange(1))
+    assert ref[0] == check_days(rule, 10.0)[0] and 10.0 + ref[0] / 365.25 >= rule.age_min
+    d = parse_design(_design(tiny_rule, eligibility={"age_min": rule.age_min, "age_max": rule.age_max}), "d.toml")
+    assert eligible_history(h, d, ref).tolist() == [True]
 
 
 #: A rule for tiny simulated tests: checks over half a year from 10.05, any act in 20 days refers.

@@ -216,11 +216,14 @@ def load_rule(name_or_path: str | Path) -> ReferralRule:
 
 # ----------------------------------------------------------------------------- the rule on histories
 def check_days(rule: ReferralRule, start_age: float) -> np.ndarray:
-    """Days (since the life-course start at ``start_age``) of the rule's checks."""
+    """Days (since the life-course start at ``start_age``) of the rule's checks: every
+    ``check_every_days`` from the first day at or after ``age_min`` to the last at or before ``age_max``."""
     if rule.age_min < start_age:
         raise ValueError(f"referral rule '{rule.name}': age_min {rule.age_min} is below the life-course start "
                          f"{start_age}")
-    d0 = int(round((rule.age_min - start_age) * HOURS_PER_YEAR / HOURS_PER_DAY))
+    # at or after age_min (not the nearest day: 2 years are 730.5 days, and day 730 is age 11.9986 for a rule
+    # from 12, outside the rule's ages and below every design's age_min = 12)
+    d0 = int(math.ceil((rule.age_min - start_age) * HOURS_PER_YEAR / HOURS_PER_DAY - 1e-9))
     d1 = int(math.floor((rule.age_max - start_age) * HOURS_PER_YEAR / HOURS_PER_DAY + 1e-9))
     return np.arange(max(d0, 1), d1 + 1, rule.check_every_days, dtype=np.int64)
 
