@@ -18,9 +18,8 @@ and, with a schedule, the number of intervention components. So the referral des
 the referral rules and the referral calibration share one shape (the life course from 10 to 18),
 the population-source designs' screening another (3 years of history), the intervention cohort and
 the intervention trial a third (the same arms), the presets and the scenario a fourth. The arms of
-each trial design have a shape of their own (10-15 s on a shared 2-core machine), so the default run
-runs two designs end to end (:data:`DEFAULT_RUNS`) and every design's screening and schedule; the
-other whole runs are marked slow.
+each trial design have a shape of their own (7-18 s each on a loaded 2-core machine, about 110 s for
+the nine): the default run runs every design end to end, so a shipped design cannot rot unseen.
 """
 
 from __future__ import annotations
@@ -455,16 +454,6 @@ def _check_outcomes(ds, data: dict, balanced: bool = True) -> None:
     assert (ds["eligible_found"].values >= data["n_patients"]).all()
 
 
-#: Designs run end to end in the default run (a referral design, the one `nssisim demo` runs, and a
-#: population-source design with strata); the others' full runs are slow (each compiles its own arms' run:
-#: 10-15 s on a shared 2-core machine), their screening and schedule are checked in the default run.
-DEFAULT_RUNS = ("demo", "naltrexone_profiles")
-
-
-def test_default_runs_are_shipped():
-    assert set(DEFAULT_RUNS) <= {p.stem for p in TRIAL_PATHS}
-
-
 @pytest.mark.parametrize("path", TRIAL_PATHS, ids=ids(TRIAL_PATHS))
 def test_trial_design_screens_and_schedules_at_tiny_size(path):
     """The design validates at its shipped size; at its tiny size every stratum finds its patients in
@@ -498,8 +487,7 @@ def test_trial_design_screens_and_schedules_at_tiny_size(path):
         np.testing.assert_array_equal(info["completed"], info["dropout_days"] >= d.length_days)
 
 
-@pytest.mark.parametrize("path", [p if p.stem in DEFAULT_RUNS else pytest.param(p, marks=pytest.mark.slow)
-                                  for p in TRIAL_PATHS], ids=ids(TRIAL_PATHS))
+@pytest.mark.parametrize("path", TRIAL_PATHS, ids=ids(TRIAL_PATHS))
 def test_trial_design_runs_at_tiny_size(path):
     """At 2 patients per arm the design runs end to end: every arm, window and stratum of the file,
     the patients asked for, finite outcomes, every contrast in the effects table, the arm means and

@@ -21,9 +21,12 @@ KNOWN_NOT_HOLDING = {
     # P5 held again after the one-hash stream (wt-speed, 2026-12-01): share of the excess risk through
     # the lowered threshold 0.27 (bar >= 0.25; RR 2.04), against 0.23 with the former stream. It sits
     # near its bar, so the stream decides it: its precision is worth an issue of its own.
-    # P13 holds since the third joint calibration of 2026-12-01 (EMA targets fitted, DBT strength 0.75): best
-    # drug / DBT-A 0.46 (naltrexone g -0.163 vs DBT-A -0.357), SSRI/placebo 1.240 then 0.965, naltrexone 0.564
-    # relief-driven vs 0.142 habit-driven.
+    "P13": "since the outpatient rule was calibrated (2026-12-01; its patients now come through repeated NSSI) the "
+           "SSRI no longer lowers NSSI in months 3-6 (SSRI/placebo 1.060, bar <= 1.0; months 0-3 1.247): the extra acts "
+           "of the early activation feed the relief and habit loops and outlast it (activation alone: 1.27 to 1.22 in "
+           "months 4-6, 1.11 in months 7-9), more than the antidepressant component lowers them (0.80-0.81). The other "
+           "clauses hold (best drug / DBT-A 0.42; naltrexone 0.584 vs 0.128). The SSRI's magnitudes are illustrative; "
+           "they are not refitted to the target (docs/trials.md section 6).",
 }
 
 
