@@ -430,7 +430,7 @@ def test_cli_refuses_huge_runs_before_any_work(tmp_path, monkeypatch):
     assert "--subjects = 100,000,000,000" in out and "measurement table" in out
     monkeypatch.setattr("nssisim.trials.run_trial", _never)
     design = tmp_path / "big.toml"
-    design.write_text(resource("configs", "trials", "demo.toml").read_text().replace("n_patients = 96",
+    design.write_text(resource("configs", "trials", "demo.toml").read_text().replace("n_patients = 64",
                                                                                      "n_patients = 100000000000"))
     out = _clean(runner.invoke(app, ["trial", "--design", str(design), "--out", str(tmp_path / "t")]), 2)
     assert "big.toml: n_patients x replicates" in out and "max_screen" in out
