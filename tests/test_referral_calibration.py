@@ -136,7 +136,7 @@ def test_a_target_with_its_own_inclusion_and_a_count_column():
                          "fit": {"clinical_ema_acts": {"column": "diary_acts", "inclusion": {"measure": "acts", "min": 1}},
                                  "clinical_more_than_weekly": "more_than_weekly"},
                          "grid": {"suicide_attempt": [0.5, 1.0]}}, "toy.toml")
-    assert [t for t, _ in setup.fit_inclusions] == ["clinical_ema_acts"]
+    assert [t for t, _ in setup.own_inclusions] == ["clinical_ema_acts"]
     setup = replace(setup, grid=(("frequent", (1.0,)), ("attempt", (0.5, 1.0))))
     res = evaluate_grid(setup, t2).set_index("p_attempt")
     assert res.loc[1.0, "diary_acts@clinical_ema_acts"] == pytest.approx(2.0)

@@ -18,8 +18,7 @@ ARMS = {"ssri": {"intervention": "ssri"},
 
 if __name__ == "__main__":
     t0 = time.perf_counter()
-    T.TRIAL_TARGET_DESIGN = dict(T.TRIAL_TARGET_DESIGN, windows=WINDOWS)
-    names, res = T._trial(ARMS, "placebo", ())
+    names, res = T._trial(ARMS, "placebo", (), windows=WINDOWS)
     x = res["all"]["nssi_per_month"]  # arm x patient x window
     placebo = x[names.index("placebo")].mean(axis=0)
     print("NSSI acts a month (mean over patients), then the ratio to placebo; windows: "

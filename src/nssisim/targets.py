@@ -692,15 +692,20 @@ TRIAL_TARGET_DESIGN: dict = {
 TRIAL_TARGET_PATIENTS = 192  # eligible patients, each simulated in every arm
 
 
-def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None):
+def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None,
+           windows: list | None = None):
     """Simulate the eligible patients of :data:`TRIAL_TARGET_DESIGN` in every arm; per stratum
     (arm names, outputs of :func:`nssisim.trials.simulate_arms`). The current parameter base is the
-    design's ``base``: beneath the population draw, the strata and the interventions."""
+    design's ``base``: beneath the population draw, the strata and the interventions. ``strata``,
+    ``eligibility``, ``windows``: replace the design's (``windows`` for analyses of a target, as
+    ``tools/p13_ssri_components.py``)."""
     data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
     if strata:
         data["strata"] = strata
     if eligibility:
         data["eligibility"] = eligibility
+    if windows:
+        data["windows"] = windows
     d = replace(parse_design(data, "targets.TRIAL_TARGET_DESIGN"), base=dict(current_base()))
     out = {}
     for name, over in d.strata.items():

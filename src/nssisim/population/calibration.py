@@ -115,12 +115,12 @@ _DIARY = ("{what} per week in 14-day EMA diaries of community participants with 
 #: Ages the life course must cover for the diaries: the first start to the last start's end.
 _DIARY_SPAN = (DIARY_AGES[0], DIARY_AGES[1] + DIARY_DAYS * HOURS_PER_DAY / HOURS_PER_YEAR)
 _REFERRAL = ("share of the inpatient-referred adolescents with repetitive NSSI (criterion A at referral) meeting the "
-             "profile criterion at referral (population.PROFILE_CRITERIA); {how} by the inpatient rule's calibration "
-             "(nssisim calibrate-referral --setup inpatient, population.referral_calibration), not by the community "
-             "calibration")
-_OUTPATIENT = ("{what} of the outpatient-referred adolescents{who} (population.PROFILE_{table}); {how} by the "
+             "profile criterion at referral (population.PROFILE_CRITERIA); measured by the inpatient rule's calibration "
+             "(nssisim calibrate-referral --setup inpatient, population.referral_calibration; its setup fits or "
+             "reports it), not by the community calibration")
+_OUTPATIENT = ("{what} of the outpatient-referred adolescents{who} (population.PROFILE_{table}); measured by the "
                "outpatient rule's calibration (nssisim calibrate-referral --setup outpatient, "
-               "population.referral_calibration), not by the community calibration")
+               "population.referral_calibration; its setup fits or reports it), not by the community calibration")
 
 TARGETS: tuple[CalTarget, ...] = (
     CalTarget("lifetime", "prevalence.lifetime_nssi_community_adolescents", "lifetime_nssi",
@@ -187,22 +187,20 @@ TARGETS: tuple[CalTarget, ...] = (
     # measured by other wings (referral rule, trials, EMA): hooks
     CalTarget("nssi_attempt_mental", "cooccurrence.nssi_and_suicide_attempt_mental_disorders", None,
               _OUTPATIENT.format(what="share with lifetime NSSI and a lifetime attempt at referral", who="",
-                                 table="CRITERIA", how="reported, not fitted,")),
+                                 table="CRITERIA")),
     CalTarget("ema_thoughts_week", "ema.nssi_thoughts_per_week", "ema_urges_week", _DIARY.format(what="urges (acted on or resisted)"),
               ages=_DIARY_SPAN),
     CalTarget("ema_acts_week", "ema.nssi_acts_per_week", "ema_acts_week", _DIARY.format(what="acts"),
               ages=_DIARY_SPAN),
     CalTarget("ema_thought_minutes", "ema.thought_duration_minutes", None, _HOOK, kind="range"),
-    CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _REFERRAL.format(how="fitted"),
-              field="more_than_weekly"),
-    CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _REFERRAL.format(how="reported, not fitted,"),
-              field="almost_daily_urges"),
+    CalTarget("clinical_more_than_weekly", "clinical.inpatient_frequency", None, _REFERRAL, field="more_than_weekly"),
+    CalTarget("clinical_daily_urges", "clinical.inpatient_frequency", None, _REFERRAL, field="almost_daily_urges"),
     CalTarget("clinical_ema_acts", "clinical.ema_acts_and_urges_per_participant", None,
-              _OUTPATIENT.format(what="mean acts in the 14 days before referral", who=" with an act in the past year",
-                                 table="COUNTS", how="fitted"), field="acts"),
+              _OUTPATIENT.format(what=f"mean acts in the {DIARY_DAYS} days before referral", who=" with an act in the past year",
+                                 table="COUNTS"), field="acts"),
     CalTarget("clinical_ema_urges", "clinical.ema_acts_and_urges_per_participant", None,
-              _OUTPATIENT.format(what="mean urges in the 14 days before referral", who=" with an act in the past year",
-                                 table="COUNTS", how="reported, not fitted,"), field="urges"),
+              _OUTPATIENT.format(what=f"mean urges in the {DIARY_DAYS} days before referral", who=" with an act in the past year",
+                                 table="COUNTS"), field="urges"),
     CalTarget("dbt_d", "treatment.dbt_vs_control_self_directed_violence_d", None, _HOOK),
     CalTarget("dbta_completed", "treatment.dbta_open_trial", None, _HOOK, field="completed"),
     CalTarget("dbta_no_self_harm", "treatment.dbta_open_trial", None, _HOOK, field="no_self_harm_at_follow_up"),

@@ -78,6 +78,7 @@ from ..core.simulation import simulate_cohort
 from ..files import atomic_write, check_keys, read_toml, resource, SpecError, toml_file
 from ..stats import wilson_interval
 from .criteria import History, history_of, meets, Node, parse_node, WindowCache
+from .lifecourse import DIARY_DAYS
 from .spec import FACTOR_PREFIX, load_population, params_of, PopulationSpec, sample_population, subject_normals
 
 #: Shipped referral rules (``configs/referral/<name>.toml``).
@@ -94,8 +95,7 @@ _CHECK_SALT = 0xC4EC_0001
 DAYS_PER_MONTH = 30.4375
 #: Windows of the profile (days before the referral day).
 RECENT_DAYS = 90
-DIARY_DAYS = 14
-URGE_WINDOW_DAYS = 28
+URGE_WINDOW_DAYS = 28  # and DIARY_DAYS, the two-week diary of the community's EMA design (lifecourse)
 #: "Almost daily urges": urges on at least this share of the days of the last 28 (5 of 7 days).
 ALMOST_DAILY_SHARE = 5.0 / 7.0
 

@@ -41,14 +41,16 @@ referral). Pathways not in ``[grid]`` keep the rule's probability.
 **Method.** The expensive part, the life course, does not depend on the referral probabilities:
 the pool is simulated once, and for every subject and check the table of which pathways' criteria
 hold, whether the study's inclusion (and each target's own inclusion) holds, each profile share's
-criterion and each profile count is kept (:func:`tabulate`), with the subject's help-seeking propensity and per-check uniform (the same
-counter-based draws as :func:`nssisim.population.referral.referral_days`). For any
+criterion and each profile count is kept (:func:`tabulate`), with the subject's help-seeking
+propensity and per-check uniform (the same counter-based draws as
+:func:`nssisim.population.referral.referral_days`). For any
 probabilities, referral is then the first check at which the uniform falls below the largest
 pathway probability whose criteria hold (:func:`refer_with`, equal to ``referral_days``: a test
 checks it), and the sample is the referred who meet the inclusion at referral. Every grid point
 is evaluated on the same pool (common random numbers). Each target's implausibility uses the
 observation model of :mod:`nssisim.population.calibration` plus the sampling variance of the
-share (binomial) or of the mean count (the sample variance over the sample size); the chosen point has the smallest largest implausibility over the fitted targets.
+share (binomial) or of the mean count (the sample variance over the sample size); the chosen point
+has the smallest largest implausibility over the fitted targets.
 
 What the fit can and cannot say: only the relative weight of the pathways is identified (no
 target states how many adolescents reach care), so the setup fixes the other pathways and fits
@@ -69,7 +71,7 @@ import pandas as pd
 
 from ..files import check_keys, read_toml, SpecError
 from .calibration import load_targets, observation, published, TARGET_IDS
-from .criteria import measure_values, meets, Node, parse_node, WindowCache
+from .criteria import Criterion, measure_values, meets, Node, parse_node, WindowCache
 from .referral import (check_days, check_uniforms, help_seeking, load_rule, PROFILE_COUNTS, PROFILE_CRITERIA,
                        ReferralRule, SCREEN_CHUNK, screen_chunk)
 from .spec import load_population, PopulationSpec
@@ -99,7 +101,7 @@ class ReferralSetup:
     inclusion: Node
     fit: tuple[tuple[str, str], ...]  # (target id, profile column)
     grid: tuple[tuple[str, tuple[float, ...]], ...]  # (pathway name, probabilities)
-    fit_inclusions: tuple[tuple[str, Node], ...] = ()  # (target id, its own inclusion instead of the sample's)
+    own_inclusions: tuple[tuple[str, Node], ...] = ()  # (fitted or reported target id, its own inclusion)
     report: tuple[tuple[str, str], ...] = ()  # (target id, profile column): evaluated, not fitted
 
 
@@ -234,8 +236,7 @@ def tabulate_history(rule: ReferralRule, hist, seed: int, ids: np.ndarray, inclu
         return np.stack([meets(node, hist, int(d), cache) for d in days], axis=1)
 
     def values(col) -> np.ndarray:
-        # a count criterion needs a bound to parse; the bound is not used
-        c = parse_node({**PROFILE_COUNTS[col], "min": 0}, f"PROFILE_COUNTS[{col!r}]", ValueError).all[0]
+        c = Criterion(PROFILE_COUNTS[col]["measure"], PROFILE_COUNTS[col].get("window_days"), ())
         if days.size == 0:
             return np.zeros((ids.size, 0))
         return np.stack([measure_values(c, hist, int(d), cache) for d in days], axis=1)
@@ -341,7 +342,7 @@ def evaluate_grid(setup: ReferralSetup, table: CheckTable, targets: str | Path |
     """One row per grid point: the probabilities, the sample, each fitted share, its implausibility, ``I_max``."""
     tids = tuple(t for t, _ in setup.fit)
     entries = load_targets(targets, required=tids + tuple(t for t, _ in setup.report))
-    own = dict(setup.fit_inclusions)
+    own = dict(setup.own_inclusions)
     rows = []
     for point in grid_points(setup):
         prof = sample_profile(table, point)
@@ -376,7 +377,7 @@ def calibrate_referral(setup: ReferralSetup | str | Path, *, targets: str | Path
     log(f"screening {n} community subjects with rule '{setup.rule.name}' (life course from {setup.start_age:g}) ...")
     # every profile share is tabulated (the fitted ones are among them: parse_setup checks it)
     table = tabulate(setup.rule, setup.population, n, s, setup.start_age, setup.inclusion, progress=progress,
-                     inclusions=dict(setup.fit_inclusions))
+                     inclusions=dict(setup.own_inclusions))
     grid = evaluate_grid(setup, table, targets)
     i = int(grid["I_max"].to_numpy().argmin())
     best = {pw: float(grid.iloc[i][f"p_{pw}"]) for pw, _ in setup.grid}
@@ -389,7 +390,7 @@ def format_referral(result: dict, targets: str | Path | None = None) -> str:
     setup: ReferralSetup = result["setup"]
     t: pd.DataFrame = result["table"]
     entries = load_targets(targets, required=tuple(tid for tid, _ in setup.fit + setup.report))
-    own = dict(setup.fit_inclusions)
+    own = dict(setup.own_inclusions)
     pcols = [f"p_{pw}" for pw, _ in setup.grid]
     # the fitted values (a target with its own inclusion under "column@target"), then other shares, reported
     fitted = {(f"{c}@{tid}" if tid in own else c): tid for tid, c in setup.fit + setup.report}
