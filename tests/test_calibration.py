@@ -293,3 +293,25 @@ def test_persist_after_18_reads_the_decline_statement_as_a_lower_bound():
     assert within_interval(t, entries["persist_after_18"], 0.2) is True
     assert within_interval(d, entries["decline_after_18"], 0.2) is True
     assert within_interval(d, entries["decline_after_18"], DECLINE_MAX_RATIO + 0.1) is False
+
+
+def test_young_adults_bound_reads_the_life_stages_as_few_onsets_after_adolescence():
+    """Swannell2014's 'adolescents > young adults' as an upper bound on one cohort's lifetime NSSI at 18-25: the
+    upper end of the adolescents' published lifetime interval, read from the targets file (not a second copy),
+    with that interval's sd; the third calibration's default (0.538 by 18-25) is far outside."""
+    from nssisim.population.calibration import (YOUNG_ADULTS_MAX_LIFETIME, YOUNG_ADULTS_SD, TARGET_IDS, load_targets,
+                                                observation, published, targets_path, within_interval)
+    from nssisim.files import toml_file
+
+    lifetime = toml_file(targets_path())["prevalence"]["lifetime_nssi_community_adolescents"]
+    assert YOUNG_ADULTS_MAX_LIFETIME == lifetime["high"]
+    assert YOUNG_ADULTS_SD == pytest.approx((lifetime["high"] - lifetime["low"]) / 3.92)
+    t = TARGET_IDS["young_adults_bound"]
+    assert t.measure == "life_stage_young_adults" and t.ages[1] >= 25.0
+    entry = load_targets(required=("young_adults_bound",))["young_adults_bound"]
+    assert published(t, entry) == (None, None, YOUNG_ADULTS_MAX_LIFETIME)
+    o = observation(t, entry)
+    assert float(o.implausibility(0.15)) == 0.0 and float(o.implausibility(YOUNG_ADULTS_MAX_LIFETIME)) == 0.0
+    assert float(o.implausibility(YOUNG_ADULTS_MAX_LIFETIME + 2 * YOUNG_ADULTS_SD)) == pytest.approx(2.0)
+    assert float(o.implausibility(0.538)) > 8.0
+    assert within_interval(t, entry, 0.25) is True and within_interval(t, entry, 0.3) is False

@@ -68,6 +68,13 @@ DECLINE_SD = 0.05
 #: peak, with sd 0.03 below it (a course in which nobody self-injures after 22 has I >= 3.3).
 PERSIST_MIN_RATIO = 0.1
 PERSIST_SD = 0.03
+#: Swannell2014's "adolescents > young adults" (lifetime NSSI 17.2 % and 13.4 %, cross-sectional samples). One
+#: simulated cohort's lifetime measure cannot fall with age, so the nearest it can come is few new onsets after
+#: adolescence. This model's reading (target ``young_adults_bound``): lifetime NSSI at a survey age of 18-25 at
+#: most the upper end of the adolescents' published lifetime interval (``high`` of
+#: prevalence.lifetime_nssi_community_adolescents, Lim2019), with that interval's sd above it.
+YOUNG_ADULTS_MAX_LIFETIME = 0.284
+YOUNG_ADULTS_SD = (0.284 - 0.169) / 3.92
 #: Model discrepancy sd, relative to the target.
 MODEL_DISCREPANCY_REL = 0.05
 
@@ -96,6 +103,8 @@ class CalTarget:
     scale: str = "linear"  # "log": ratios, compared on the log scale
     kind: str = "estimate"  # "estimate", "range" (matched inside low-high), "upper"/"lower" (an inequality)
     ages: tuple[float, float] = (12.0, 18.0)  # ages the life course must cover to measure it
+    bound: float | None = None  # "upper"/"lower": the inequality's bound (this model's reading of a statement)
+    bound_sd: float | None = None  # ... and its sd beyond the bound
 
 
 _SURVEY = "at a survey age uniform in 12-18 (each subject's own draw)"
@@ -149,11 +158,20 @@ TARGETS: tuple[CalTarget, ...] = (
     CalTarget("decline_after_18", "course.decline_after_18", "decline_ratio",
               f"mean 12-month prevalence over ages {DECLINE_AGES[0]}-{DECLINE_AGES[-1] + 1} divided by the highest "
               f"12-month prevalence by age; the stated inequality: at most {DECLINE_MAX_RATIO:g}",
-              field="statement", kind="upper", ages=(12.0, DECLINE_AGES[-1] + 1.0)),
+              field="statement", kind="upper", ages=(12.0, DECLINE_AGES[-1] + 1.0), bound=DECLINE_MAX_RATIO,
+              bound_sd=DECLINE_SD),
     CalTarget("persist_after_18", "course.decline_after_18", "decline_ratio",
               f"as decline_after_18; the statement's 'through young adulthood': the fall is still under way at "
               f"{DECLINE_AGES[0]}-{DECLINE_AGES[-1] + 1}, at least {PERSIST_MIN_RATIO:g} of the peak (this model's reading)",
-              field="statement", kind="lower", ages=(12.0, DECLINE_AGES[-1] + 1.0)),
+              field="statement", kind="lower", ages=(12.0, DECLINE_AGES[-1] + 1.0), bound=PERSIST_MIN_RATIO,
+              bound_sd=PERSIST_SD),
+    CalTarget("young_adults_bound", "course.prevalence_by_life_stage", "life_stage_young_adults",
+              "lifetime NSSI at a survey age uniform in {:g}-{:g}; the entry's 'adolescents > young adults', which one "
+              "cohort's lifetime measure can meet only by few onsets after adolescence: at most {:g}, the upper end of "
+              "the adolescents' published lifetime interval (this model's reading)".format(
+                  *LIFE_STAGES["young_adults"], YOUNG_ADULTS_MAX_LIFETIME),
+              field="young_adults", kind="upper", ages=(12.0, LIFE_STAGES["young_adults"][1]),
+              bound=YOUNG_ADULTS_MAX_LIFETIME, bound_sd=YOUNG_ADULTS_SD),
     *(CalTarget(f"traj8_{c}", "course.trajectory_classes_8_waves", f"traj8_{c}", f"share '{c}': {_T8}", field=c,
                 ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
     *(CalTarget(f"traj1y_{c}", "course.trajectory_classes_1_year", f"traj1y_{c}", f"share '{c}': {_T1}", field=c,
@@ -379,7 +397,7 @@ def load_targets(path: str | Path | None = None, required: tuple[str, ...] | Non
     for t in TARGETS:
         sec, name = t.key.split(".", 1)
         entry = data.get(sec, {}).get(name)
-        if t.kind in ("upper", "lower"):
+        if t.field == "statement":
             ok = isinstance(entry, dict) and "statement" in entry
         elif t.field == "value":
             ok = isinstance(entry, dict) and bool({"value", "low", "high"} & set(entry))
@@ -387,7 +405,7 @@ def load_targets(path: str | Path | None = None, required: tuple[str, ...] | Non
             ok = isinstance(entry, dict) and isinstance(entry.get(t.field), (int, float))
         if not ok:
             if t.id in need:
-                what = "a statement" if t.kind in ("upper", "lower") else ("value/low/high" if t.field == "value" else f"'{t.field}'")
+                what = "a statement" if t.field == "statement" else ("value/low/high" if t.field == "value" else f"'{t.field}'")
                 raise ValueError(f"{p}: [{t.key}] missing or without {what} (needed by calibration target '{t.id}')")
             continue
         out[t.id] = entry
@@ -397,9 +415,9 @@ def load_targets(path: str | Path | None = None, required: tuple[str, ...] | Non
 def published(t: CalTarget, entry: dict) -> tuple[float | None, float | None, float | None]:
     """(value, low, high) of a target's entry on the natural scale."""
     if t.kind == "upper":
-        return None, None, DECLINE_MAX_RATIO
+        return None, None, t.bound
     if t.kind == "lower":
-        return None, PERSIST_MIN_RATIO, None
+        return None, t.bound, None
     if t.field != "value":
         return float(entry[t.field]), None, None
     v, lo, hi = entry.get("value"), entry.get("low"), entry.get("high")
@@ -410,9 +428,9 @@ def observation(t: CalTarget, entry: dict) -> Observation:
     """The published number as an observation on the compared scale (module docstring)."""
     value, low, high = published(t, entry)
     if t.kind == "upper":
-        return Observation(-math.inf, DECLINE_MAX_RATIO, DECLINE_SD**2)
+        return Observation(-math.inf, t.bound, t.bound_sd**2)
     if t.kind == "lower":
-        return Observation(PERSIST_MIN_RATIO, math.inf, PERSIST_SD**2)
+        return Observation(t.bound, math.inf, t.bound_sd**2)
     if t.kind == "range":  # matched inside; outside, the peak age has PEAK_SD_YEARS, other ranges a quarter of the width
         return Observation(low, high, (PEAK_SD_YEARS if t.id == "peak_age" else (high - low) / 4) ** 2)
     if t.id == "onset":
