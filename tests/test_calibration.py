@@ -315,3 +315,22 @@ def test_young_adults_bound_reads_the_life_stages_as_few_onsets_after_adolescenc
     assert float(o.implausibility(YOUNG_ADULTS_MAX_LIFETIME + 2 * YOUNG_ADULTS_SD)) == pytest.approx(2.0)
     assert float(o.implausibility(0.538)) > 8.0
     assert within_interval(t, entry, 0.25) is True and within_interval(t, entry, 0.3) is False
+    from nssisim.population.calibration import _target_record
+
+    row = _target_record(t, entry, {"life_stage_young_adults": (0.3, 1e-4)}, fitted=True)
+    assert row["high"] == YOUNG_ADULTS_MAX_LIFETIME and row["statement"].startswith("at most 0.284 (this model's reading of: ")
+    assert "adolescents > young adults" in row["statement"]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "docs" / "calibration_trials").glob("*_record.toml")),
+                         ids=lambda p: p.name)
+def test_archived_records_load_and_report(path):
+    """docs/population.md points readers at `nssisim calibration-report <archived record>`: every archived
+    record must still load and print, with a row for each target it fitted."""
+    from nssisim.population.calibration import format_report, load_record, report_rows
+
+    rec = load_record(str(path))
+    rows = report_rows(rec)
+    assert [r["target"] for r in rows] == list(rec["targets"])
+    assert set(rec["method"].get("fitted_targets", [])) <= set(rec["targets"])
+    assert format_report(rec)

@@ -508,10 +508,9 @@ def _target_record(t: CalTarget, entry: dict | None, m: dict | None, fitted: boo
     for k, v in (("value", value), ("low", low), ("high", high)):
         if v is not None:
             rec[k] = v
-    if t.kind == "upper":
-        rec["statement"] = f"at most {DECLINE_MAX_RATIO:g} (this model's reading of: {entry.get('statement', '')})"
-    elif t.kind == "lower":
-        rec["statement"] = f"at least {PERSIST_MIN_RATIO:g} (this model's reading of: {entry.get('statement', '')})"
+    if t.kind in ("upper", "lower"):
+        read = entry.get("statement") or entry.get("population", "")
+        rec["statement"] = f"at {'most' if t.kind == 'upper' else 'least'} {t.bound:g} (this model's reading of: {read})"
     rec["source"] = entry.get("source", "")
     if not is_measured(t):
         rec["status"] = "not yet measured"
