@@ -299,8 +299,8 @@ def test_young_adults_bound_reads_the_life_stages_as_few_onsets_after_adolescenc
     """Swannell2014's 'adolescents > young adults' as an upper bound on one cohort's lifetime NSSI at 18-25: the
     upper end of the adolescents' published lifetime interval, read from the targets file (not a second copy),
     with that interval's sd; the third calibration's default (0.538 by 18-25) is far outside."""
-    from nssisim.population.calibration import (YOUNG_ADULTS_MAX_LIFETIME, YOUNG_ADULTS_SD, TARGET_IDS, load_targets,
-                                                observation, published, targets_path, within_interval)
+    from nssisim.population.calibration import (YOUNG_ADULTS_MAX_LIFETIME, YOUNG_ADULTS_SD, TARGET_IDS, _target_record,
+                                                load_targets, observation, published, targets_path, within_interval)
     from nssisim.files import toml_file
 
     lifetime = toml_file(targets_path())["prevalence"]["lifetime_nssi_community_adolescents"]
@@ -315,8 +315,6 @@ def test_young_adults_bound_reads_the_life_stages_as_few_onsets_after_adolescenc
     assert float(o.implausibility(YOUNG_ADULTS_MAX_LIFETIME + 2 * YOUNG_ADULTS_SD)) == pytest.approx(2.0)
     assert float(o.implausibility(0.538)) > 8.0
     assert within_interval(t, entry, 0.25) is True and within_interval(t, entry, 0.3) is False
-    from nssisim.population.calibration import _target_record
-
     row = _target_record(t, entry, {"life_stage_young_adults": (0.3, 1e-4)}, fitted=True)
     assert row["high"] == YOUNG_ADULTS_MAX_LIFETIME and row["statement"].startswith("at most 0.284 (this model's reading of: ")
     assert "adolescents > young adults" in row["statement"]
