@@ -106,12 +106,13 @@ def test_record_matches_spec_with_unfitted_spec_parameters():
 
 def test_shipped_setup_ranges_within_bounds():
     from nssisim.population import POPULATION_SETTINGS
+    from nssisim.population.calibration import SETTING_BOUNDS
 
     setup = load_setup("community")
     assert setup.course.start_age == 10.0 and setup.course.end_age == 25.0
     for r in setup.ranges:
         if r.name in POPULATION_SETTINGS:
-            assert 0.0 <= r.low < r.high <= 1.0
+            assert SETTING_BOUNDS[r.name][0] <= r.low < r.high <= SETTING_BOUNDS[r.name][1]
         else:
             assert PARAMS[r.name].low <= r.low < r.high <= PARAMS[r.name].high
     ids = {t.id for t in TARGETS}

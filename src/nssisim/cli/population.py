@@ -92,7 +92,7 @@ def population(
         prev = prevalence_by_age_table(table)
         write_csv(prev, out / "prevalence_by_age.csv", index=False)
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        _write_netcdf(summarise(table, manifest), out / "summary.nc")
+        _write_netcdf(summarise(table, manifest, pspec.recall_years), out / "summary.nc")
     if as_json:
         _print_json({"population": pspec.name, "subjects": subjects, "seed": seed, "start_age": start_age,
                      "end_age": end_age, "seconds": round(wall, 1), "resumed_chunks": len(already), "out": out,

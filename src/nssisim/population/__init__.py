@@ -47,6 +47,8 @@ from .survey import (
     onset_histogram,
     prevalence_by_age_table,
     PROSPECTIVE_AGE,
+    recall_probability,
+    reported_table,
     simulated_measures,
     summarise,
 )
@@ -113,7 +115,7 @@ __all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "Environme
            "subject_normals", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE",
            "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW", "collect", "reduce_chunk", "run_in_memory",
            "run_population", "simulate_chunk", "survey_ages", "BULLYING_EXPOSED", "MALTREATMENT_EXPOSED",
-           "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table", "simulated_measures", "summarise",
+           "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table", "simulated_measures", "summarise", "recall_probability", "reported_table",
            "ENVIRONMENT_FIELD", "POPULATION_SETTINGS", "with_settings", "TARGETS", "apply_to_spec", "CalTarget",
            "calibrate", "evaluate", "format_report", "implausibility", "load_record", "load_setup", "load_targets", "record_matches_spec",
            "record_toml", "register_measure", "Setup", "ENSEMBLE_SIZE",

@@ -50,7 +50,7 @@ from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR, PARAMS
 from ..files import did_you_mean, resource, toml_file, toml_value
 from .history_matching import CUTOFF, Observation, Range, emulated_implausibility, history_match
 from .lifecourse import DIARY_AGES, DIARY_DAYS, LifeCourse, simulate_chunk
-from .spec import PopulationSpec, load_population
+from .spec import RECALL_YEARS_BOUNDS, PopulationSpec, load_population
 from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, LIFE_STAGES, MALTREATMENT_EXPOSED,
                      ONE_YEAR_DESIGN, calibration_measures, simulated_measures)
 
@@ -260,17 +260,20 @@ def is_measured(t: CalTarget) -> bool:
 #: Fitted entries that are population-spec settings, not model parameters.
 ENVIRONMENT_FIELD = {"environment_change": "change", "environment_peak_age": "peak_age",
                      "environment_rise_years": "rise_years", "environment_decline_years": "decline_years"}
-POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_FIELD)
+POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_FIELD, "recall_years")
 #: Bounds of the population settings (a range must lie inside).
 SETTING_BOUNDS = {"correlation_scale": (0.0, 1.0), "environment_change": (0.0, 10.0),
                   "environment_peak_age": (10.0, 25.0), "environment_rise_years": (0.05, 20.0),
-                  "environment_decline_years": (0.05, 20.0)}
+                  "environment_decline_years": (0.05, 20.0), "recall_years": RECALL_YEARS_BOUNDS}
 
 
 def with_settings(spec: PopulationSpec, x: dict[str, float]) -> PopulationSpec:
-    """``spec`` with the fitted population settings of ``x`` (correlation scale, environment shape) applied."""
+    """``spec`` with the fitted population settings of ``x`` (correlation scale, environment shape, the
+    lifetime reports' recall) applied."""
     if "correlation_scale" in x:
         spec = spec.with_correlation_scale(x["correlation_scale"])
+    if "recall_years" in x:
+        spec = spec.with_recall(float(x["recall_years"]))
     env = {f: float(x[k]) for k, f in ENVIRONMENT_FIELD.items() if k in x}
     if env:
         if not spec.environment:
@@ -489,8 +492,9 @@ def candidate_measures(spec: PopulationSpec, x: dict[str, float], n: int, seed: 
                        hooks: tuple[str, ...] = ()) -> dict[str, tuple[float, float]]:
     """Simulate candidate ``x`` on subjects ``0..n-1`` and return every measure (and the hooked targets')."""
     params, _ = split(x)
-    table = simulate_chunk(with_settings(spec, x), np.arange(n), seed, course, overrides=params, with_events=False)
-    m = calibration_measures(table)
+    sp = with_settings(spec, x)
+    table = simulate_chunk(sp, np.arange(n), seed, course, overrides=params, with_events=False)
+    m = calibration_measures(table, sp.recall_years)
     for tid in hooks:
         m[tid] = tuple(MEASURE_HOOKS[tid](spec, x, seed, course))
     return m
@@ -695,6 +699,10 @@ def record_matches_spec(record: dict, spec: PopulationSpec) -> bool:
     scale = fitted.pop("correlation_scale", None)
     if scale is not None and not math.isclose(spec.correlation_scale, float(scale), rel_tol=1e-9):
         return False
+    recall = fitted.pop("recall_years", None)
+    if recall is not None and not (spec.recall_years is not None
+                                   and math.isclose(spec.recall_years, float(recall), rel_tol=1e-9)):
+        return False
     for k, f in ENVIRONMENT_FIELD.items():
         if k in fitted and not (spec.environment and math.isclose(getattr(spec.environment[0], f), float(fitted.pop(k)),
                                                                   rel_tol=1e-9)):
@@ -725,7 +733,8 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
     """Write calibrated values into a population spec's TOML text.
 
     Model parameters replace (or create) the ``[parameters]`` table; ``correlation_scale`` becomes
-    the ``scale`` of the ``[correlation]`` table (replaced if present).
+    the ``scale`` of the ``[correlation]`` table (replaced if present); ``recall_years`` replaces (or
+    creates) the ``[survey]`` table.
     """
     params = {k: v for k, v in parameters.items() if k not in POPULATION_SETTINGS}
     # entries of the spec's table that were not fitted stay: the calibration simulated every candidate on them
@@ -765,6 +774,10 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
             if n != 1:
                 raise ValueError(f"environment table [environment.{m.group(1)}] has no '{f}' line to replace")
         text = text[:a] + section + text[b:]
+    if "recall_years" in parameters:
+        text = re.sub(r"\n\[survey\]\n(?:(?!\n\[).)*", "", text, flags=re.S)
+        text = (text.rstrip("\n") + "\n\n[survey]\n# calibrated: an old act fades from a lifetime report with this "
+                "time constant (population/survey.py)\n" + f"recall_years = {toml_value(float(parameters['recall_years']))}\n")
     return text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
 
 

@@ -133,7 +133,7 @@ def run_ensemble(spec: PopulationSpec | str | Path, ensemble: str | Path | list[
         sp = with_settings(spec, x)
         parts = [simulate_chunk(sp, np.arange(a, min(a + chunk_size, n_subjects)), seed + i, course, overrides=params,
                                 with_events=False) for a in range(0, n_subjects, chunk_size)]
-        m = calibration_measures(pd.concat(parts, ignore_index=True))
+        m = calibration_measures(pd.concat(parts, ignore_index=True), sp.recall_years)
         rows.append({"set": i + 1, **{k: (math.exp(v) if k in LOG_MEASURES and math.isfinite(v) else v)
                                       for k, (v, _) in m.items()}})
         sds.append({k: (math.sqrt(var) * (math.exp(v) if k in LOG_MEASURES else 1.0)

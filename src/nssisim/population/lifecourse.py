@@ -40,6 +40,10 @@ the chunking). At that age (daily resolution):
   act in the 14 days before a diary start between 12 and 19, starts every 30 days) and their urges
   and acts over the 14 diary days (NockPrinsteinSterba2009; :func:`diary_counts`).
 
+``survey_recall_u`` (a uniform keyed by (seed, subject id)) and ``acts_before_quarters`` (acts before the
+first quarter column) serve the lifetime report's recall (:func:`nssisim.population.survey.reported_table`): the
+columns above are what happened; what a survey hears is derived from them.
+
 ``acts_age_<A>``: acts while aged ``A`` to ``A + 1`` (a day belongs to the year of age at its
 midpoint) for every whole year of age the run covers for at least 365 days; prevalence by age and
 the prospective odds ratio come from these columns. ``acts_q<k>``: acts while aged ``k/4`` to
@@ -97,11 +101,14 @@ DEFAULT_CHUNK = 1024
 POPULATION_EVENT_CAPACITY = 512
 #: Salt of the survey-age hash (separate from the factor draws).
 _SURVEY_SALT = 0x5EED_0A6E
+#: Salt of the survey-recall uniform (``survey_recall_u``; the lifetime report's recall, population/survey.py).
+_RECALL_SALT = 0x2EC0_A11E
 #: Host bytes per subject assumed for the measurement table when a run's size is checked up front
 #: (about 280 measured for the 53 columns of the community spec; tests/test_errors.py checks the bound).
 TABLE_BYTES_PER_SUBJECT = 512
 #: Version of the chunk format (part of the manifest; a change invalidates resumption).
-FORMAT_VERSION = 3  # 2: survey_attempt_12m and quarter-year act counts; 3: the EMA diary columns
+FORMAT_VERSION = 4  # 2: survey_attempt_12m and quarter-year act counts; 3: the EMA diary columns;
+#                      4: survey_recall_u and acts_before_quarters (the lifetime report's recall)
 
 #: The EMA diary design (NockPrinsteinSterba2009: adolescents and young adults with recent NSSI,
 #: a 14-day EMA): a diary may start every DIARY_EVERY_DAYS days between the ages DIARY_AGES; a subject
@@ -117,6 +124,9 @@ DIARY_DAYS = 14
 #: belongs to the quarter of its midpoint age), for every quarter with at least this many days in the run.
 QUARTER_PREFIX = "acts_q"
 QUARTER_MIN_DAYS = 91
+#: Acts before the first quarter column (the burn-in and any partial first quarter); with the quarter columns
+#: they account for every act of the run, as the lifetime report's recall needs (population/survey.py).
+EARLY_ACTS = "acts_before_quarters"
 
 #: Survey-age columns of :func:`reduce_chunk`.
 SURVEY_COLUMNS = ("survey_age", "survey_lifetime", "survey_12m", "survey_five_plus", "survey_intrapersonal",
@@ -176,6 +186,12 @@ def survey_ages(seed: int, subject_ids: np.ndarray, low: float = SURVEY_AGE_LOW,
     return low + (high - low) * special.ndtr(z)
 
 
+def recall_uniforms(seed: int, subject_ids: np.ndarray) -> np.ndarray:
+    """Each subject's uniform for the lifetime report's recall (``survey_recall_u``), keyed by (seed, subject id) only."""
+    z = subject_normals(int(seed) ^ _RECALL_SALT, np.asarray(subject_ids, dtype=np.int64), 1)[:, 0]
+    return special.ndtr(z)
+
+
 def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, with_events: bool = True) -> pd.DataFrame:
     """One row per subject (in the Dataset's row order): survey-age measures, acts by age, end measures.
 
@@ -220,9 +236,11 @@ def reduce_chunk(ds: xr.Dataset, survey_age: np.ndarray, course: LifeCourse, *, 
     for a in course.whole_ages():
         out[f"acts_age_{a}"] = acts[:, (year == a) & inside].sum(axis=1).astype(np.int64)
     quarter = np.floor(mid_age * 4 + 1e-9).astype(int)
-    for q in np.unique(quarter[inside]):
-        if ((quarter == q) & inside).sum() >= QUARTER_MIN_DAYS:
-            out[f"{QUARTER_PREFIX}{q}"] = acts[:, (quarter == q) & inside].sum(axis=1).astype(np.int32)
+    kept = [q for q in np.unique(quarter[inside]) if ((quarter == q) & inside).sum() >= QUARTER_MIN_DAYS]
+    for q in kept:
+        out[f"{QUARTER_PREFIX}{q}"] = acts[:, (quarter == q) & inside].sum(axis=1).astype(np.int32)
+    early = quarter < kept[0] if kept else np.ones(mid_age.shape, bool)
+    out[EARLY_ACTS] = acts[:, early].sum(axis=1).astype(np.int32)
     df = pd.DataFrame(out)
     if with_events:
         with warnings.catch_warnings():
@@ -309,6 +327,7 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
         on_dataset(ds, pop, ids)
     # a survey age beyond the end of the run (a short run) is measured at the end
     df = reduce_chunk(ds, np.minimum(survey_ages(seed, ids), course.end_age), course, with_events=with_events)
+    df["survey_recall_u"] = recall_uniforms(seed, ids)
     for k, v in pop.items():
         if k.startswith(FACTOR_PREFIX):
             df[k] = v
@@ -483,6 +502,6 @@ class CorruptChunkError(ValueError):
 # ----------------------------------------------------------------------------- population statistics
 
 
-__all__ = ["check_population_size", "chunk_path", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "QUARTER_MIN_DAYS", "QUARTER_PREFIX", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
+__all__ = ["EARLY_ACTS", "recall_uniforms", "check_population_size", "chunk_path", "CorruptChunkError", "TABLE_BYTES_PER_SUBJECT", "QUARTER_MIN_DAYS", "QUARTER_PREFIX", "environment_schedule", "DEFAULT_CHUNK", "DEFAULT_END_AGE", "DEFAULT_START_AGE", "LifeCourse", "SURVEY_AGE_HIGH", "SURVEY_AGE_LOW",
            "collect", "reduce_chunk", "run_in_memory", "run_population",
            "simulate_chunk", "survey_ages"]

@@ -137,7 +137,11 @@ MAPPING_DEFAULTS: dict[str, float] = {
 #: Prefix of the raw factors in the dict returned by :func:`sample_population`.
 FACTOR_PREFIX = "factor."
 
-_TOP_KEYS = ("name", "description", "factors", "correlation", "mapping", "parameters", "environment")
+_TOP_KEYS = ("name", "description", "factors", "correlation", "mapping", "parameters", "environment", "survey")
+#: Keys of the ``[survey]`` table (how the population's surveys hear what happened: population/survey.py).
+SURVEY_KEYS = ("recall_years",)
+#: Bounds of ``[survey] recall_years`` (years; absent: perfect recall).
+RECALL_YEARS_BOUNDS = (0.25, 1000.0)
 #: Fields of an ``[environment.<name>]`` component (all required).
 ENVIRONMENT_FIELDS: tuple[str, ...] = ("parameter", "change", "onset_age", "peak_age", "rise_years", "decline_years",
                                        "evidence")
@@ -261,6 +265,18 @@ class PopulationSpec:
     correlation_scale: float = 1.0
     #: Age-varying environment components (the ``[environment]`` table; empty: constant environment).
     environment: tuple[EnvironmentComponent, ...] = ()
+    #: The ``[survey]`` table's ``recall_years``: how fast an old act fades from a lifetime report
+    #: (:func:`nssisim.population.survey.reported_table`); None: reports are what happened.
+    recall_years: float | None = None
+
+    def with_recall(self, years: float | None) -> "PopulationSpec":
+        """The same spec with the lifetime reports' recall time ``years`` (None: perfect recall)."""
+        from dataclasses import replace
+
+        lo, hi = RECALL_YEARS_BOUNDS
+        if years is not None and not (_number(years) and lo <= years <= hi):
+            raise ValueError(f"{self.source}: survey.recall_years must be a number in [{lo}, {hi}], got {years!r}")
+        return replace(self, recall_years=None if years is None else float(years))
 
     def with_environment(self, name: str, **fields: float) -> "PopulationSpec":
         """The same spec with fields of environment component ``name`` replaced (validated again)."""
@@ -547,6 +563,19 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
             else:
                 overrides[k] = float(v)
     environment = _parse_environment(data.get("environment"), problems)
+    recall = None
+    stab = data.get("survey", {})
+    if not isinstance(stab, dict):
+        problems.append(("survey", "expected a table (recall_years = number)"))
+    else:
+        for k, v in stab.items():
+            lo, hi = RECALL_YEARS_BOUNDS
+            if k not in SURVEY_KEYS:
+                problems.append((f"survey.{k}", f"unknown survey setting{_suggest(k, SURVEY_KEYS)}: expected {', '.join(SURVEY_KEYS)}"))
+            elif not _number(v) or not lo <= v <= hi:
+                problems.append((f"survey.{k}", f"{v!r}: expected a number of years in [{lo}, {hi}]"))
+            else:
+                recall = float(v)
     corr = None
     if isinstance(ftab, dict) and len(factors) == len(ftab):
         corr = _parse_correlation(data.get("correlation"), tuple(f.name for f in factors), problems)
@@ -555,7 +584,7 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
     ctab = data.get("correlation")
     cscale = float(ctab.get("scale", 1.0)) if isinstance(ctab, dict) else 1.0
     return PopulationSpec(str(name), str(desc), tuple(factors), corr, mapping, str(source), overrides, cscale,
-                          environment)
+                          environment, recall)
 
 
 def population_path(name: str):
@@ -681,6 +710,6 @@ def params_of(pop: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in pop.items() if not k.startswith(FACTOR_PREFIX)}
 
 
-__all__ = ["population_path", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "EnvironmentComponent", "FACTOR_PREFIX", "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError",
+__all__ = ["population_path", "RECALL_YEARS_BOUNDS", "SURVEY_KEYS", "BINARY_FACTORS", "ENVIRONMENT_FIELDS", "EnvironmentComponent", "FACTOR_PREFIX", "Factor", "MAPPING_DEFAULTS", "POPULATIONS", "PopulationError",
            "PopulationSpec", "factors_to_params", "load_population", "params_of", "parse_population",
            "sample_factors", "sample_population", "subject_normals"]

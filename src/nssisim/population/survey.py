@@ -20,7 +20,7 @@ import xarray as xr
 
 from ..core.measures import prevalence_rows
 from ..stats import odds_ratio
-from .lifecourse import DIARY_DAYS, QUARTER_PREFIX, SURVEY_AGE_HIGH, SURVEY_AGE_LOW
+from .lifecourse import DIARY_DAYS, EARLY_ACTS, QUARTER_PREFIX, SURVEY_AGE_HIGH, SURVEY_AGE_LOW
 
 #: Maltreatment exposure: factor score at or above this counts as "maltreated" (a documented choice).
 MALTREATMENT_EXPOSED = 0.25
@@ -172,10 +172,79 @@ def trajectory_classes_1_year(table: pd.DataFrame, design: TrajectoryDesign = ON
             "moderate_decreasing": float(moderate.mean()), "high_fluctuating": float(high.mean()), "n": float(n)}
 
 
-def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float) -> tuple[float, float]:
+# ----------------------------------------------------------------------------- the lifetime report's recall
+#: Columns a lifetime report depends on: :func:`reported_table` rewrites them.
+RECALLED_COLUMNS = ("survey_lifetime", "survey_intrapersonal", "survey_interpersonal", "survey_nssi_and_attempt")
+
+
+def _quarters(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Quarter indices ``k`` (ages ``k/4`` to ``(k+1)/4``) and the acts per subject and quarter."""
+    ks = sorted(int(c[len(QUARTER_PREFIX):]) for c in table.columns if c.startswith(QUARTER_PREFIX))
+    mat = np.stack([table[f"{QUARTER_PREFIX}{k}"].to_numpy(np.float64) for k in ks], axis=1) if ks \
+        else np.zeros((len(table), 0))
+    return np.asarray(ks, dtype=np.int64), mat
+
+
+def recall_probability(table: pd.DataFrame, age: np.ndarray, recall_years: float) -> np.ndarray:
+    """P(at least one act older than the year before ``age`` is still recalled at ``age``), per subject.
+
+    Each such act is recalled independently with probability ``exp(-(age - a) / recall_years)``, ``a`` the
+    act's age at quarter resolution (the midpoint of its quarter; acts before the first quarter column, the
+    burn-in, at that column's start). "Older" means in a quarter that starts before ``age - 1``: with no act
+    in the past year every act there is older than a year; with one, the report does not need recall.
+    """
+    if not recall_years > 0:
+        raise ValueError(f"recall_years must be > 0, got {recall_years}")
+    if EARLY_ACTS not in table:
+        raise ValueError(f"the measurement table has no '{EARLY_ACTS}' column (written since format 4): "
+                         "re-run the population to measure it with recall")
+    ks, mat = _quarters(table)
+    age = np.asarray(age, dtype=np.float64)[:, None]
+    first = ks[:1] / 4.0 if ks.size else np.zeros(1)
+    a = np.concatenate([first, (ks + 0.5) / 4.0])[None, :]
+    k = np.concatenate([table[EARLY_ACTS].to_numpy(np.float64)[:, None], mat], axis=1)
+    start = np.concatenate([first - 1.0, ks / 4.0])[None, :]  # the early acts count as old before every survey
+    old = (start < age - 1.0 - 1e-9) & (k > 0)
+    dt = np.maximum(age - a, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_forget = np.where(old, k * np.log(-np.expm1(-dt / recall_years)), 0.0)
+    return -np.expm1(log_forget.sum(axis=1))
+
+
+def reported_table(table: pd.DataFrame, recall_years: float | None) -> pd.DataFrame:
+    """The survey measures as reported: lifetime NSSI with recall that fades (``recall_years``), or as happened.
+
+    ``recall_years=None`` (perfect recall) returns ``table`` itself. Otherwise a subject reports lifetime NSSI
+    at the survey if it acted in the past 12 months (those reports are taken as complete, as are the
+    longitudinal designs' 6-month waves) or if it still recalls an older act (:func:`recall_probability`,
+    against the subject's own uniform ``survey_recall_u``, so the report is nested: the same subject reports
+    at any longer recall). The functions served and NSSI-with-an-attempt (:data:`RECALLED_COLUMNS`) are
+    counted among those who report; the onset age is the true one. This is a measurement model, not a
+    mechanism: the 12-month, frequency, trajectory and diary measures are unchanged, and so is every
+    simulated state.
+    """
+    if recall_years is None:
+        return table
+    if "survey_recall_u" not in table:
+        raise ValueError("the measurement table has no 'survey_recall_u' column (written since format 4): "
+                         "re-run the population to measure it with recall")
+    p = recall_probability(table, table["survey_age"].to_numpy(np.float64), float(recall_years))
+    life = table["survey_lifetime"].to_numpy(bool)
+    rep = life & (table["survey_12m"].to_numpy(bool) | (table["survey_recall_u"].to_numpy(np.float64) < p))
+    out = table.copy()
+    out["survey_lifetime"] = rep
+    for c in RECALLED_COLUMNS[1:]:
+        out[c] = table[c].to_numpy(bool) & rep
+    return out
+
+
+def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float,
+                              recall_years: float | None = None) -> tuple[float, float]:
     """Lifetime NSSI at a survey age uniform in ``[low, high)`` (each subject's own draw mapped onto the window).
 
-    Returns (share, n); NaN when the run's quarter columns do not reach ``high``.
+    With ``recall_years``, reported as :func:`reported_table` does: an act in the four quarters before the
+    survey age, or a recalled older act. Returns (share, n); NaN when the run's quarter columns do not reach
+    ``high``.
     """
     cols = {int(c[len(QUARTER_PREFIX):]): c for c in table.columns if c.startswith(QUARTER_PREFIX)}
     if not cols or (max(cols) + 1) / 4 < high - 1e-9:
@@ -183,8 +252,16 @@ def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float) -> t
     frac = (table["survey_age"].to_numpy(np.float64) - SURVEY_AGE_LOW) / (SURVEY_AGE_HIGH - SURVEY_AGE_LOW)
     age = low + (high - low) * np.clip(frac, 0.0, 1.0)
     life = np.zeros(len(table), bool)
+    recent = np.zeros(len(table), bool)
     for k, c in cols.items():
-        life |= (table[c].to_numpy() > 0) & ((k + 1) / 4 <= age + 1e-9)
+        acted = table[c].to_numpy() > 0
+        life |= acted & ((k + 1) / 4 <= age + 1e-9)
+        recent |= acted & ((k + 1) / 4 <= age + 1e-9) & ((k + 1) / 4 > age - 1.0 + 1e-9)
+    if recall_years is not None:
+        if "survey_recall_u" not in table:
+            raise ValueError("the measurement table has no 'survey_recall_u' column (written since format 4): "
+                             "re-run the population to measure it with recall")
+        life = recent | (table["survey_recall_u"].to_numpy(np.float64) < recall_probability(table, age, float(recall_years)))
     return float(life.mean()), float(len(table))
 
 
@@ -219,13 +296,15 @@ def diary_rates(table: pd.DataFrame) -> tuple[tuple[float, float], tuple[float, 
     return out[0], out[1]
 
 
-def calibration_measures(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
+def calibration_measures(table: pd.DataFrame, recall_years: float | None = None) -> dict[str, tuple[float, float]]:
     """Every simulated counterpart of a calibration target: ``{name: (value, sampling variance)}``.
 
     Ratios are on the log scale (the variance too; Woolf for odds ratios, the delta method for the
     risk ratio). Measures that need ages or columns the run lacks are NaN. Definitions: the
-    docstrings here and :data:`nssisim.population.calibration.TARGETS`.
+    docstrings here and :data:`nssisim.population.calibration.TARGETS`. ``recall_years``: the lifetime
+    reports' recall (:func:`reported_table`; None: as happened).
     """
+    table = reported_table(table, recall_years)
     m = simulated_measures(table)
     n, n_life = m["n"], m["n_lifetime"]
     out = {k: _prop(m[k], n) for k in ("lifetime_nssi", "nssi_12m", "five_plus_12m", "nssi_and_attempt")}
@@ -255,7 +334,7 @@ def calibration_measures(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
     # life stages and the decline after 18
     out["life_stage_adolescents"] = out["lifetime_nssi"]
     for stage, (lo, hi) in LIFE_STAGES.items():
-        p, k = lifetime_by_survey_window(table, lo, hi)
+        p, k = lifetime_by_survey_window(table, lo, hi, recall_years)
         out[f"life_stage_{stage}"] = _prop(p, k)
     prev = prevalence_by_age_table(table)
     late = prev[prev["age"].isin(DECLINE_AGES)]
@@ -297,16 +376,18 @@ def onset_histogram(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"age": ages, "count": cnt, "share": cnt / on.size})
 
 
-def summarise(table: pd.DataFrame, manifest: dict | None = None) -> xr.Dataset:
-    """Population summary as a Dataset: prevalence by age (dimension ``age``) and scalar shares."""
+def summarise(table: pd.DataFrame, manifest: dict | None = None, recall_years: float | None = None) -> xr.Dataset:
+    """Population summary as a Dataset: prevalence by age (dimension ``age``) and scalar shares (the survey
+    measures as reported with ``recall_years``, :func:`reported_table`; the attribute says which)."""
     prev = prevalence_by_age_table(table)
     ds = xr.Dataset({c: ("age", prev[c].to_numpy()) for c in prev.columns if c != "age"},
                     coords={"age": prev["age"].to_numpy()})
     hist = onset_histogram(table)
     ds["onset_count"] = ("onset_age", hist["count"].to_numpy().astype(np.int64))
     ds = ds.assign_coords(onset_age=hist["age"].to_numpy())
-    for k, v in simulated_measures(table).items():
+    for k, v in simulated_measures(reported_table(table, recall_years)).items():
         ds.attrs[k] = float(v)
+    ds.attrs["survey_recall_years"] = "perfect recall" if recall_years is None else float(recall_years)
     for k in ("end_lifetime_nssi", "end_nssi_12m", "end_addictive", "end_cessation", "end_criterion_a"):
         if k in table:
             ds.attrs[k.replace("end_", "by_end_")] = float(table[k].mean())
@@ -320,4 +401,4 @@ def summarise(table: pd.DataFrame, manifest: dict | None = None) -> xr.Dataset:
 __all__ = ["BARROCAS_DESIGN", "DECLINE_AGES", "FREQUENT_ACTS", "HIGH_ACTS", "LIFE_STAGES", "ONE_YEAR_DESIGN",
            "TrajectoryDesign", "calibration_measures", "lifetime_by_survey_window", "trajectory_classes_1_year",
            "trajectory_classes_8_waves", "BULLYING_EXPOSED", "MALTREATMENT_EXPOSED", "PROSPECTIVE_AGE", "onset_histogram", "prevalence_by_age_table",
-           "simulated_measures", "summarise"]
+           "simulated_measures", "summarise", "RECALLED_COLUMNS", "recall_probability", "reported_table"]

@@ -19,7 +19,7 @@ from ..core.parameters import PARAMS
 from ..core.presets import load_preset, PRESETS
 from ..core.scenario import ScenarioConfig, to_simulation_kwargs, to_toml, validate_config
 from ..core.simulation import simulate_cohort
-from ..population import LifeCourse, LifeCourseScreen, load_record, run_in_memory
+from ..population import LifeCourse, LifeCourseScreen, load_population, load_record, run_in_memory
 from ..targets import run_targets, TARGETS
 from ..trials import load_design, run_trial
 from .markdown import write_report
@@ -153,7 +153,8 @@ def run_demo(out_dir: str | Path, *, fast: bool = False, targets: bool = True, p
             record = None
         screen = LifeCourseScreen(DEMO_REFERRAL_RULE, seed, "community", course.start_age)
         table = run_in_memory("community", n_pop, seed=seed, course=course, progress=progress, on_dataset=screen)
-        population = {"table": table, "record": record, "end_age": course.end_age, "referred": screen.sample()}
+        population = {"table": table, "record": record, "end_age": course.end_age, "referred": screen.sample(),
+                      "recall_years": load_population("community").recall_years}
         timings["population"] = time.perf_counter() - t0
 
     results = None

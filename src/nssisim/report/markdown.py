@@ -111,11 +111,12 @@ def referred_markdown(sample: ReferredSample, status: str) -> list[str]:
     return md
 
 
-def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float) -> list[str]:
+def population_markdown(table, record: dict | None, out_dir: str | Path, end_age: float,
+                        recall_years: float | None = None) -> list[str]:
     """The report's population section: figure, prevalence by age, headline numbers, trajectory classes,
     calibration table."""
     plot_population(table, Path(out_dir) / "population.png")
-    ps = population_summary(table)
+    ps = population_summary(table, recall_years)
     prev = prevalence_by_age_table(table)
     current, status, status_long = community_status(record)
     md = [f"## Population over the life course (community sample, {status})", "",
@@ -231,7 +232,8 @@ def write_report(out_dir: str | Path, person_ds: xr.Dataset | None, cohort_ds: x
                f"| event-table rows dropped (capacity) | {cs['events_dropped_total']:,} |", ""]
 
     if population is not None:
-        md += population_markdown(population["table"], population.get("record"), out, population.get("end_age", DEFAULT_END_AGE))
+        md += population_markdown(population["table"], population.get("record"), out, population.get("end_age", DEFAULT_END_AGE),
+                                  population.get("recall_years"))
         paths["population"] = out / "population.png"
         if population.get("referred") is not None:
             md += referred_markdown(population["referred"], community_status(population.get("record"))[1])

@@ -23,7 +23,7 @@ import xarray as xr
 from ..core.measures import REPETITIVE_ACTS, YEAR_HOURS
 from ..core.model import urge_distress, urge_threshold
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR
-from ..population import load_targets, simulated_measures, TARGETS as CALIBRATION_TARGETS
+from ..population import load_targets, reported_table, simulated_measures, TARGETS as CALIBRATION_TARGETS
 from ..population.survey import (BARROCAS_DESIGN, ONE_YEAR_DESIGN, trajectory_classes_1_year,
                                  trajectory_classes_8_waves)
 
@@ -162,9 +162,10 @@ def person_summary(ds: xr.Dataset, subject: int = 0) -> dict[str, Any]:
         "final_tolerance": float(s["tolerance"].values[-1]),
     }
 
-def population_summary(table) -> dict[str, Any]:
-    """Headline numbers of a life-course population table (see ``nssisim.population``)."""
-    m = simulated_measures(table)
+def population_summary(table, recall_years: float | None = None) -> dict[str, Any]:
+    """Headline numbers of a life-course population table (see ``nssisim.population``); the survey
+    measures as reported with the population's ``recall_years`` (:func:`nssisim.population.reported_table`)."""
+    m = simulated_measures(reported_table(table, recall_years))
     life_end = table["end_lifetime_nssi"].to_numpy(bool)
     out = dict(m)
     out.update({
