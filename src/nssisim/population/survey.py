@@ -185,6 +185,13 @@ def _quarters(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ks, dtype=np.int64), mat
 
 
+def _need_column(table: pd.DataFrame, column: str) -> None:
+    """A clear error when a table from before chunk format 4 is measured with recall."""
+    if column not in table:
+        raise ValueError(f"the measurement table has no '{column}' column (written since chunk format 4): "
+                         "re-run the population to measure it with recall")
+
+
 def recall_probability(table: pd.DataFrame, age: np.ndarray, recall_years: float) -> np.ndarray:
     """P(at least one act older than the year before ``age`` is still recalled at ``age``), per subject.
 
@@ -195,9 +202,7 @@ def recall_probability(table: pd.DataFrame, age: np.ndarray, recall_years: float
     """
     if not recall_years > 0:
         raise ValueError(f"recall_years must be > 0, got {recall_years}")
-    if EARLY_ACTS not in table:
-        raise ValueError(f"the measurement table has no '{EARLY_ACTS}' column (written since format 4): "
-                         "re-run the population to measure it with recall")
+    _need_column(table, EARLY_ACTS)
     ks, mat = _quarters(table)
     age = np.asarray(age, dtype=np.float64)[:, None]
     first = ks[:1] / 4.0 if ks.size else np.zeros(1)
@@ -225,9 +230,7 @@ def reported_table(table: pd.DataFrame, recall_years: float | None) -> pd.DataFr
     """
     if recall_years is None:
         return table
-    if "survey_recall_u" not in table:
-        raise ValueError("the measurement table has no 'survey_recall_u' column (written since format 4): "
-                         "re-run the population to measure it with recall")
+    _need_column(table, "survey_recall_u")
     p = recall_probability(table, table["survey_age"].to_numpy(np.float64), float(recall_years))
     life = table["survey_lifetime"].to_numpy(bool)
     rep = life & (table["survey_12m"].to_numpy(bool) | (table["survey_recall_u"].to_numpy(np.float64) < p))
@@ -258,9 +261,7 @@ def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float,
         life |= acted & ((k + 1) / 4 <= age + 1e-9)
         recent |= acted & ((k + 1) / 4 <= age + 1e-9) & ((k + 1) / 4 > age - 1.0 + 1e-9)
     if recall_years is not None:
-        if "survey_recall_u" not in table:
-            raise ValueError("the measurement table has no 'survey_recall_u' column (written since format 4): "
-                             "re-run the population to measure it with recall")
+        _need_column(table, "survey_recall_u")
         life = recent | (table["survey_recall_u"].to_numpy(np.float64) < recall_probability(table, age, float(recall_years)))
     return float(life.mean()), float(len(table))
 
