@@ -214,3 +214,33 @@ def test_population_ensemble_cli(tmp_path):
     assert life[2] > life[:2].max()  # act_bias 0 and threshold 0.3 against -3.0 and the spec's
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1 and "--overwrite" in res.output
+
+
+def test_trajectory_groups_recover_known_groups_and_order_them():
+    """The 8-wave GBTM reading: EM on binary waves recovers simulated group shares and curves, groups in order
+    of their mean probability, the same answer from either start (deterministic)."""
+    from nssisim.population.survey import trajectory_groups
+
+    rng = np.random.default_rng(1)
+    g = rng.choice(3, size=4000, p=[0.25, 0.05, 0.70])  # listed out of order on purpose
+    curves = np.array([np.linspace(0.35, 0.15, 8), [0.85] * 8, [0.01] * 8])
+    y = (rng.random((4000, 8)) < curves[g]).astype(float)
+    ww = y.sum(axis=1)
+    fit = trajectory_groups(y, [np.digitize(ww, [1, 4]), np.digitize(ww, [1, 2])])
+    np.testing.assert_allclose(fit["pi"], [0.70, 0.25, 0.05], atol=0.025)
+    assert fit["p"][2].mean() == pytest.approx(0.85, abs=0.03)  # 200 subjects: sd of the mean about 0.01
+    assert fit["p"][0].max() < 0.03
+    assert fit["p"][1, 0] > fit["p"][1, -1] + 0.1  # the decreasing middle group is found as decreasing
+    again = trajectory_groups(y, [np.digitize(ww, [1, 4]), np.digitize(ww, [1, 2])])
+    assert (again["pi"] == fit["pi"]).all()
+
+
+def test_gbtm_classes_on_the_hand_made_table_sum_to_one_and_nobody_acting_is_low():
+    m = calibration_measures(_table())
+    shares = [m[f"traj8g_{c}"][0] for c in ("low", "moderate", "chronic")]
+    assert sum(shares) == pytest.approx(1.0) and all(0.0 <= s <= 1.0 for s in shares)
+    t = _table()
+    for c in [c for c in t.columns if c.startswith("acts_q")]:
+        t[c] = 0
+    quiet = calibration_measures(t)
+    assert (quiet["traj8g_low"][0], quiet["traj8g_moderate"][0], quiet["traj8g_chronic"][0]) == (1.0, 0.0, 0.0)

@@ -51,7 +51,7 @@ from ..files import did_you_mean, resource, toml_file, toml_value
 from .history_matching import CUTOFF, Observation, Range, emulated_implausibility, history_match
 from .lifecourse import DIARY_AGES, DIARY_DAYS, LifeCourse, simulate_chunk
 from .spec import RECALL_YEARS_BOUNDS, PopulationSpec, load_population
-from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, LIFE_STAGES, MALTREATMENT_EXPOSED,
+from .survey import (BARROCAS_DESIGN, BULLYING_EXPOSED, DECLINE_AGES, GBTM_GROUPS, LIFE_STAGES, MALTREATMENT_EXPOSED,
                      ONE_YEAR_DESIGN, calibration_measures, simulated_measures)
 
 #: Observation sd of a published value without an interval, relative to the value.
@@ -120,6 +120,9 @@ _T8 = (f"{BARROCAS_DESIGN.waves} waves {BARROCAS_DESIGN.months} months apart, en
        f"{BARROCAS_DESIGN.baseline_ages[0]:g}-{BARROCAS_DESIGN.baseline_ages[1]:g} (first quarter at or after the survey age), "
        "each wave counting the acts since the previous one; chronic: acts in >= 5 waves; moderate: acts in 2-4 waves or "
        ">= 5 acts in one; low: the rest (spacing and entry ages assumed)")
+_T8G = (f"the waves of the traj8 targets; the shares of a {GBTM_GROUPS}-group trajectory model (logit in a quadratic of "
+        "time, of whether a wave reports any act; EM; groups ordered by their mean probability) fitted to them, as "
+        "the study estimated its groups (survey.trajectory_classes_8_waves_gbtm)")
 _T1 = (f"{ONE_YEAR_DESIGN.waves} waves {ONE_YEAR_DESIGN.months} months apart, entry at "
        f"{ONE_YEAR_DESIGN.baseline_ages[0]:g}-{ONE_YEAR_DESIGN.baseline_ages[1]:g}; negligible: no act; high_fluctuating: "
        ">= 10 acts and an act in the last wave; moderate_decreasing: else >= 3 acts and fewer in the last wave than "
@@ -182,6 +185,8 @@ TARGETS: tuple[CalTarget, ...] = (
               bound=YOUNG_ADULTS_MAX_LIFETIME, bound_sd=YOUNG_ADULTS_SD),
     *(CalTarget(f"traj8_{c}", "course.trajectory_classes_8_waves", f"traj8_{c}", f"share '{c}': {_T8}", field=c,
                 ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
+    *(CalTarget(f"traj8_gbtm_{c}", "course.trajectory_classes_8_waves", f"traj8g_{c}", f"share '{c}': {_T8G}",
+                field=c, ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
     *(CalTarget(f"traj1y_{c}", "course.trajectory_classes_1_year", f"traj1y_{c}", f"share '{c}': {_T1}", field=c,
                 ages=(ONE_YEAR_DESIGN.baseline_ages[0] - 0.5, _END_T1))
       for c in ("negligible", "experimental", "moderate_decreasing", "high_fluctuating")),
