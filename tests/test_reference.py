@@ -224,3 +224,32 @@ def test_reference_params_rejects_unknown_names():
     with pytest.raises(KeyError):
         reference_params({"no_such_parameter": 1.0})
     assert reference_params() == defaults()
+
+
+def _quiet_step(p, s, dt, age=15.0):
+    """One reference step with uniforms that fire no event (no stressor, urge, attempt or switch of period)."""
+    ref_state, ev = reference_step([1.0 - 2**-24, 1.0 - 2**-24], s, p, [1.0] * N_MECHANISMS, dt, age=age)
+    assert not (ev["act"] or ev["urge"] or ev["stressor"] or ev["attempt"])
+    return ref_state
+
+
+def test_reinstatement_returns_extinguished_relief_in_a_stressful_period_only():
+    """M9 reinstatement: after an act, in a stressful period, relief below f_R Q0 relaxes towards it with tau_R;
+    in a calm period, before any act, or with f_R = 0 (the default) it follows extinction alone."""
+    p = reference_params({"relief_reinstatement": 0.8, "tau_reinstatement": 100.0, "tau_extinction": 1e6,
+                          "lam_urge": 0.0, "lam_cue": 0.0, "lam_stress": 0.0, "lam_period": 0.0, "tau_period": 8760.0,
+                          "lam_attempt": 0.0})
+    s = {**reference_initial_state(p), "relief_value": 0.0, "n_acts": 3.0, "period": 1.0}
+    target = 0.8 * p["relief_value_prior"]
+    after = _quiet_step(p, s, 10.0)["relief_value"]
+    # extinction first (tau 1e6 h: relief stays ~0), then reinstatement over the same 10 h
+    assert after == pytest.approx(target * (1.0 - math.exp(-10.0 / 100.0)), rel=1e-4)
+    assert _quiet_step(p, {**s, "period": 0.0}, 10.0)["relief_value"] == pytest.approx(0.0, abs=1e-9)
+    assert _quiet_step(p, {**s, "relief_value": target + 0.05}, 10.0)["relief_value"] == pytest.approx(
+        target + 0.05, abs=1e-5)  # above the reinstated level: extinction only (slow here)
+    assert _quiet_step(reference_params({**{k: p[k] for k in ("lam_urge", "lam_cue", "lam_stress", "lam_period",
+                                                                  "tau_period", "lam_attempt")}}),
+                       s, 10.0)["relief_value"] < 1e-3  # default f_R = 0: no reinstatement
+    # the JAX step agrees
+    got, _ = run_jax([1.0 - 2**-24, 1.0 - 2**-24], s, p, [1.0] * N_MECHANISMS, 10.0, 15.0)
+    assert_close("relief_value", got["relief_value"], after)

@@ -227,6 +227,10 @@ def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
     # M9 extinction: once a person has acted, learned relief fades to the floor without acts
     relief_rest = p["relief_extinction_floor"] * p["relief_value_prior"] if m9 * s["n_acts"] > 0 else p["relief_value_prior"]
     relief_value = _relax(s["relief_value"], relief_rest, 1.0 / p["tau_extinction"], dt)
+    # M9 stress-induced reinstatement: in a stressful period, extinguished relief returns towards a fraction of the prior
+    reinstated = p["relief_reinstatement"] * p["relief_value_prior"]
+    if m9 * s["n_acts"] > 0 and in_period and relief_value < reinstated:
+        relief_value = _relax(relief_value, reinstated, 1.0 / p["tau_reinstatement"], dt)
     harm = _relax(s["harm"], p["harm_prior"], 1.0 / p["tau_forget"], dt)
     habit = s["habit"] * math.exp(-dt / p["tau_habit"])
     tolerance = s["tolerance"] * math.exp(-dt / p["tau_tolerance"])

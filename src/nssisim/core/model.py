@@ -244,6 +244,7 @@ def step_constants(p: dict[str, jax.Array], on: jax.Array, dt: float) -> dict[st
     return {
         "stress": decay(p["tau_stress"]), "cortisol": decay(p["tau_cortisol"]), "mood": decay(p["tau_mood"]),
         "forget": decay(p["tau_forget"]), "extinction": decay(p["tau_extinction"]),
+        "reinstatement": decay(p["tau_reinstatement"]),
         "habit": decay(p["tau_habit"]), "tolerance": decay(p["tau_tolerance"]), "opioid": decay(p["tau_opioid"]),
         "ideation": decay(p["tau_ideation"]), "p_stress": event_prob(stressor_hazard(p, on), dt),
         "p_stress_period": event_prob(stressor_hazard(p, on, 1.0), dt),
@@ -353,6 +354,11 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     relief_rest = jnp.where(m9 * s.n_acts > 0, p["relief_extinction_floor"] * p["relief_value_prior"],
                             p["relief_value_prior"])
     relief_value = _toward(s.relief_value, relief_rest, c["extinction"])
+    # M9 stress-induced reinstatement: in a stressful period, relief that has extinguished below the
+    # reinstated level (a fraction of the prior) returns towards it; off at relief_reinstatement = 0
+    reinstated = p["relief_reinstatement"] * p["relief_value_prior"]
+    relief_value = jnp.where((m9 * s.n_acts > 0) & in_period & (relief_value < reinstated),
+                             _toward(relief_value, reinstated, c["reinstatement"]), relief_value)
     harm = _toward(s.harm, p["harm_prior"], c["forget"])
     habit = s.habit * c["habit"]
     tolerance = s.tolerance * c["tolerance"]

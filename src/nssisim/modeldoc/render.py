@@ -134,6 +134,8 @@ SYMBOLS: dict[str, str] = {
     "tau_forget": r"\tau_F",
     "tau_extinction": r"\tau_X",
     "relief_extinction_floor": r"f_X",
+    "relief_reinstatement": r"f_R",
+    "tau_reinstatement": r"\tau_R",
     "w_harm_pain": r"w_{E,\mathrm{pain}}",
     "w_harm_injury": r"w_{E,\mathrm{inj}}",
     # M10
