@@ -244,3 +244,18 @@ def test_gbtm_classes_on_the_hand_made_table_sum_to_one_and_nobody_acting_is_low
         t[c] = 0
     quiet = calibration_measures(t)
     assert (quiet["traj8g_low"][0], quiet["traj8g_moderate"][0], quiet["traj8g_chronic"][0]) == (1.0, 0.0, 0.0)
+
+
+def test_gbtm_classes_when_nobody_acts_in_four_waves():
+    """A start may leave a group empty (no subject with acts in 4+ waves): still three shares (a run of the sixth
+    calibration stopped on this before the fix)."""
+    from nssisim.population.survey import trajectory_groups
+
+    y = np.zeros((60, 8))
+    y[:10, 0] = 1.0
+    y[10:15, [1, 5]] = 1.0
+    ww = y.sum(axis=1)
+    fit = trajectory_groups(y, [np.digitize(ww, [1, 4]), np.digitize(ww, [1, 2])])
+    assert fit["pi"].shape == (3,) and fit["pi"].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="start labels"):
+        trajectory_groups(y, [np.full(60, 3)])

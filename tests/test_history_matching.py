@@ -195,3 +195,31 @@ def test_no_point_is_simulated_twice(monkeypatch):
                            log=lambda s: None)
     us = [tuple(np.round(r["u"], 12)) for r in res.runs]
     assert len(us) == 60 and len(set(us)) == 60
+
+
+def test_bounded_evaluation_gives_the_same_search(monkeypatch):
+    """_imax with a bound stops evaluating a point once it exceeds its bound: exact at or below it, above it
+    otherwise; refocus, which uses it for the cut-off, the starts and the descent, returns the same points as with
+    every emulator evaluated on every point."""
+    from nssisim.population import history_matching as hm
+
+    rng = np.random.default_rng(3)
+    u = rng.random((40, 4))
+    runs = [toy({r.name: r.from_unit(v) for r, v in zip(RANGES, x)}, i) for i, x in enumerate(u)]
+    obs = _observations()
+    sets = [hm.fit_emulators(u[:20], {k: np.array([r[k] for r in runs[:20]]) for k in obs}),
+            hm.fit_emulators(u, {k: np.array([r[k] for r in runs]) for k in obs})]
+    pts = rng.random((3000, 4))
+    exact = hm._imax(pts, sets, obs)
+    for bound in (3.0, np.quantile(exact, 0.2), rng.uniform(0.0, 2.0 * float(np.median(exact)), len(pts))):
+        got = hm._imax(pts, sets, obs, bound=bound)
+        b = np.broadcast_to(bound, pts.shape[:1])
+        inside = exact <= b
+        np.testing.assert_allclose(got[inside], exact[inside], rtol=1e-12, atol=0)  # a subset is predicted with other BLAS blocks
+        assert (got[~inside] > b[~inside]).all() and (got <= exact + 1e-12).all()
+    a = hm.refocus(sets, obs, np.zeros(4), np.ones(4), 30, 2000, np.random.default_rng(5), 1.0)
+    bounded = hm._imax
+    monkeypatch.setattr(hm, "_imax", lambda x, s, o, bound=None: bounded(x, s, o))  # every emulator on every point
+    b = hm.refocus(sets, obs, np.zeros(4), np.ones(4), 30, 2000, np.random.default_rng(5), 1.0)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[2] == b[2]

@@ -308,11 +308,35 @@ WALK_STEPS = 60
 WALK_SD = 0.05
 
 
-def _imax(u: np.ndarray, emulator_sets, observations) -> np.ndarray:
-    """Largest emulated implausibility over every wave's emulators."""
+def _imax(u: np.ndarray, emulator_sets, observations, bound: np.ndarray | float | None = None) -> np.ndarray:
+    """Largest emulated implausibility over every wave's emulators.
+
+    With ``bound`` (per point, or one number), a point stops being evaluated once one summary's
+    implausibility exceeds its bound: its value is then that partial maximum, a lower bound of the
+    true one that already exceeds ``bound``. Points that stay at or below their bound get the exact
+    maximum, to rounding: a subset of rows is predicted in other BLAS blocks, so values can differ in
+    the last bits and a point exactly on a bound could fall either way. The callers need only that
+    comparison (the cut-off; "better than the current point"), so they see the same answers, and most
+    points of a refocused cloud are ruled out by the first few emulators (the latest wave's first:
+    it is the most informed).
+    """
+    u = np.atleast_2d(u)
     out = np.zeros(len(u))
-    for emus in emulator_sets:
-        out = np.maximum(out, emulated_implausibility(u, emus, observations))
+    if bound is None:
+        for emus in emulator_sets:
+            out = np.maximum(out, emulated_implausibility(u, emus, observations))
+        return out
+    lim = np.broadcast_to(np.asarray(bound, dtype=np.float64), (len(u),))
+    live = np.arange(len(u))
+    for emus in reversed(list(emulator_sets)):
+        for name, obs in observations.items():
+            if name not in emus or live.size == 0:
+                continue
+            em = emus[name]
+            mu, var = em.predict(u[live])
+            i = obs.implausibility(mu, var + max(em.var_sim, obs.var_sim))
+            out[live] = np.maximum(out[live], i)
+            live = live[out[live] <= lim[live]]
     return out
 
 
@@ -333,7 +357,7 @@ def _search(starts: np.ndarray, emulator_sets, observations, cutoff: float, n_ch
         if (f <= cutoff).sum() >= min(len(u), n_chains):
             break
         prop = np.clip(u + sd * rng.standard_normal(u.shape), 0.0, 1.0)
-        fp = _imax(prop, emulator_sets, observations)
+        fp = _imax(prop, emulator_sets, observations, bound=f)
         better = fp < f
         u[better], f[better] = prop[better], fp[better]
         if step % 40 == 39:
@@ -345,7 +369,7 @@ def _search(starts: np.ndarray, emulator_sets, observations, cutoff: float, n_ch
     kept = [inside]
     for step in range(WALK_STEPS):
         prop = np.clip(x + WALK_SD * rng.standard_normal(x.shape), 0.0, 1.0)
-        ok = _imax(prop, emulator_sets, observations) <= cutoff
+        ok = _imax(prop, emulator_sets, observations, bound=cutoff) <= cutoff
         x[ok] = prop[ok]
         if step % 5 == 4:
             kept.append(x.copy())
@@ -370,7 +394,9 @@ def refocus(emulator_sets, observations: Mapping[str, Observation], box_lo: np.n
     for _ in range(REFOCUS_ROUNDS):
         cloud = box_lo + (box_hi - box_lo) * rng.random((cloud_size, k))
         first = cloud if first is None else first
-        f = _imax(cloud, emulator_sets, observations)
+        # a point above both the cut-off and the current SEARCH_STARTS-th best cannot be kept or become a start
+        worst_start = best_f[-1] if len(best_f) >= SEARCH_STARTS else np.inf
+        f = _imax(cloud, emulator_sets, observations, bound=max(cutoff, worst_start))
         kept.append(cloud[f <= cutoff])
         tried += cloud_size
         cand, cf = np.vstack([best, cloud]), np.concatenate([best_f, f])

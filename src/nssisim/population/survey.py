@@ -158,20 +158,22 @@ GBTM_MAX_ITER = 500
 GBTM_TOL = 1e-8
 
 
-def trajectory_groups(y: np.ndarray, starts: list[np.ndarray], degree: int = GBTM_DEGREE,
+def trajectory_groups(y: np.ndarray, starts: list[np.ndarray], groups: int = GBTM_GROUPS, degree: int = GBTM_DEGREE,
                       max_iter: int = GBTM_MAX_ITER, tol: float = GBTM_TOL) -> dict[str, np.ndarray | float]:
     """A group-based trajectory model of binary wave outcomes, fitted by EM (deterministic).
 
     ``y`` (subjects x waves, 0/1): whether a wave reports any act. Group ``g`` has a share ``pi_g`` and, in
     wave ``t``, ``logit P(y_t = 1) = b_g . (1, t, ..., t^degree)`` (``t`` the standardised wave index); subjects
     are independent given their group (Nagin's group-based trajectory model with a logit link). ``starts``:
-    initial group labels per subject (one array per start; the fit with the highest log-likelihood is kept;
-    the number of groups is ``max(label) + 1`` of the first). Groups are returned in order of their mean
+    initial group labels per subject in ``0..groups-1`` (one array per start; the fit with the highest
+    log-likelihood is kept; a start may leave a group empty). Groups are returned in order of their mean
     probability over the waves. Returns ``pi``, ``p`` (groups x waves), ``loglik`` and ``iterations``.
     """
     y = np.asarray(y, dtype=np.float64)
     n, waves = y.shape
-    k = int(np.max(starts[0])) + 1
+    k = int(groups)
+    if any(int(np.max(lab)) >= k or int(np.min(lab)) < 0 for lab in starts):
+        raise ValueError(f"trajectory_groups: start labels must lie in 0..{k - 1}")
     t = np.arange(waves, dtype=np.float64)
     t = (t - t.mean()) / (t.std() or 1.0)
     x = np.vander(t, degree + 1, increasing=True)  # waves x (degree + 1)
