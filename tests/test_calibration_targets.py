@@ -218,7 +218,7 @@ def test_population_ensemble_cli(tmp_path):
 
 def test_trajectory_groups_recover_known_groups_and_order_them():
     """The 8-wave GBTM reading: EM on binary waves recovers simulated group shares and curves, groups in order
-    of their mean probability, the same answer from either start (deterministic)."""
+    of their mean probability, and the same answer when fitted again (deterministic)."""
     from nssisim.population.survey import trajectory_groups
 
     rng = np.random.default_rng(1)

@@ -218,13 +218,14 @@ def fit_emulators(u: np.ndarray, runs: Mapping[str, np.ndarray], seed: int = 0,
 def emulated_implausibilities(u: np.ndarray, emulators: Mapping[str, Emulator],
                               observations: Mapping[str, Observation]) -> dict[str, np.ndarray]:
     """Each summary's emulated implausibility at the rows of ``u`` (summaries with an emulator)."""
-    out = {}
-    for name, obs in observations.items():
-        if name in emulators:
-            em = emulators[name]
-            mu, var = em.predict(u)
-            out[name] = obs.implausibility(mu, var + max(em.var_sim, obs.var_sim))
-    return out
+    return {name: _summary_implausibility(emulators[name], obs, u)
+            for name, obs in observations.items() if name in emulators}
+
+
+def _summary_implausibility(em: Emulator, obs: Observation, u: np.ndarray) -> np.ndarray:
+    """One summary's emulated implausibility at the rows of ``u``: emulator and simulator variance together."""
+    mu, var = em.predict(u)
+    return obs.implausibility(mu, var + max(em.var_sim, obs.var_sim))
 
 
 def emulated_implausibility(u: np.ndarray, emulators: Mapping[str, Emulator],
@@ -332,10 +333,7 @@ def _imax(u: np.ndarray, emulator_sets, observations, bound: np.ndarray | float 
         for name, obs in observations.items():
             if name not in emus or live.size == 0:
                 continue
-            em = emus[name]
-            mu, var = em.predict(u[live])
-            i = obs.implausibility(mu, var + max(em.var_sim, obs.var_sim))
-            out[live] = np.maximum(out[live], i)
+            out[live] = np.maximum(out[live], _summary_implausibility(emus[name], obs, u[live]))
             live = live[out[live] <= lim[live]]
     return out
 

@@ -273,9 +273,9 @@ class PopulationSpec:
         """The same spec with the lifetime reports' recall time ``years`` (None: perfect recall)."""
         from dataclasses import replace
 
-        lo, hi = RECALL_YEARS_BOUNDS
-        if years is not None and not (_number(years) and lo <= years <= hi):
-            raise ValueError(f"{self.source}: survey.recall_years must be a number in [{lo}, {hi}], got {years!r}")
+        problem = None if years is None else _recall_problem(years)
+        if problem:
+            raise ValueError(f"{self.source}: survey.recall_years: {problem}")
         return replace(self, recall_years=None if years is None else float(years))
 
     def with_environment(self, name: str, **fields: float) -> "PopulationSpec":
@@ -511,6 +511,12 @@ def _parse_environment(tab: Any, problems: list) -> tuple[EnvironmentComponent, 
     return tuple(out)
 
 
+def _recall_problem(v: Any) -> str | None:
+    """What is wrong with a ``recall_years`` value, or None."""
+    lo, hi = RECALL_YEARS_BOUNDS
+    return None if _number(v) and lo <= v <= hi else f"{v!r}: expected a number of years in [{lo}, {hi}]"
+
+
 def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
     """Validate a parsed TOML mapping; raises :class:`PopulationError` listing every problem."""
     problems: list[tuple[str, str]] = []
@@ -569,11 +575,10 @@ def parse_population(data: dict, source: str = "<dict>") -> PopulationSpec:
         problems.append(("survey", "expected a table (recall_years = number)"))
     else:
         for k, v in stab.items():
-            lo, hi = RECALL_YEARS_BOUNDS
             if k not in SURVEY_KEYS:
                 problems.append((f"survey.{k}", f"unknown survey setting{_suggest(k, SURVEY_KEYS)}: expected {', '.join(SURVEY_KEYS)}"))
-            elif not _number(v) or not lo <= v <= hi:
-                problems.append((f"survey.{k}", f"{v!r}: expected a number of years in [{lo}, {hi}]"))
+            elif _recall_problem(v):
+                problems.append((f"survey.{k}", _recall_problem(v)))
             else:
                 recall = float(v)
     corr = None

@@ -302,6 +302,13 @@ def recall_probability(table: pd.DataFrame, age: np.ndarray, recall_years: float
     return -np.expm1(log_forget.sum(axis=1))
 
 
+def _recalls(table: pd.DataFrame, age: np.ndarray, recall_years: float) -> np.ndarray:
+    """Whether each subject recalls an act older than the year before ``age``: its own uniform
+    ``survey_recall_u`` below :func:`recall_probability` (so reports are nested in the recall time)."""
+    _need_column(table, "survey_recall_u")
+    return table["survey_recall_u"].to_numpy(np.float64) < recall_probability(table, age, float(recall_years))
+
+
 def reported_table(table: pd.DataFrame, recall_years: float | None) -> pd.DataFrame:
     """The survey measures as reported: lifetime NSSI with recall that fades (``recall_years``), or as happened.
 
@@ -316,10 +323,8 @@ def reported_table(table: pd.DataFrame, recall_years: float | None) -> pd.DataFr
     """
     if recall_years is None:
         return table
-    _need_column(table, "survey_recall_u")
-    p = recall_probability(table, table["survey_age"].to_numpy(np.float64), float(recall_years))
     life = table["survey_lifetime"].to_numpy(bool)
-    rep = life & (table["survey_12m"].to_numpy(bool) | (table["survey_recall_u"].to_numpy(np.float64) < p))
+    rep = life & (table["survey_12m"].to_numpy(bool) | _recalls(table, table["survey_age"].to_numpy(np.float64), recall_years))
     out = table.copy()
     out["survey_lifetime"] = rep
     for c in RECALLED_COLUMNS[1:]:
@@ -347,8 +352,7 @@ def lifetime_by_survey_window(table: pd.DataFrame, low: float, high: float,
         life |= acted & ((k + 1) / 4 <= age + 1e-9)
         recent |= acted & ((k + 1) / 4 <= age + 1e-9) & ((k + 1) / 4 > age - 1.0 + 1e-9)
     if recall_years is not None:
-        _need_column(table, "survey_recall_u")
-        life = recent | (table["survey_recall_u"].to_numpy(np.float64) < recall_probability(table, age, float(recall_years)))
+        life = recent | _recalls(table, age, recall_years)
     return float(life.mean()), float(len(table))
 
 
