@@ -259,3 +259,31 @@ def test_gbtm_classes_when_nobody_acts_in_four_waves():
     assert fit["pi"].shape == (3,) and fit["pi"].sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="start labels"):
         trajectory_groups(y, [np.full(60, 3)])
+
+
+def test_chronic_share_is_chronic_among_those_who_repeat():
+    """traj8_chronic_share: of the hand-made traj8 sample (moderate D and C, chronic E) a third locks in; its
+    variance is a share's among the three who repeat; when nobody repeats it is not measurable."""
+    m = calibration_measures(_table())
+    assert m["traj8_chronic_share"][0] == pytest.approx(1 / 3)
+    q = (1 + 1) / (3 + 2)
+    assert m["traj8_chronic_share"][1] == pytest.approx(q * (1 - q) / 3)
+    t = _table()
+    for c in [c for c in t.columns if c.startswith("acts_q")]:
+        t[c] = 0
+    assert math.isnan(calibration_measures(t)["traj8_chronic_share"][0])
+
+
+def test_chronic_share_target_reads_its_published_value_from_two_fields(tmp_path):
+    from nssisim.files import resource, toml_file
+    from nssisim.population.calibration import TARGETS, load_targets, published
+
+    t = next(t for t in TARGETS if t.id == "traj8_chronic_share")
+    e = load_targets()
+    cls = toml_file(resource("data", "calibration_targets.toml"))["course"]["trajectory_classes_8_waves"]
+    assert published(t, e[t.id])[0] == pytest.approx(cls["chronic"] / (cls["moderate"] + cls["chronic"]))
+    text = resource("data", "calibration_targets.toml").read_text()
+    bad = tmp_path / "targets.toml"
+    bad.write_text(text.replace("moderate = 0.261", "moderate = \"many\""))
+    with pytest.raises(ValueError, match=r"targets.toml: \[course.trajectory_classes_8_waves\].*'chronic' and 'moderate'"):
+        load_targets(bad, required=("traj8_chronic_share",))

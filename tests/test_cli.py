@@ -178,3 +178,5 @@ def test_trajectory_table_shares_sum_to_one_beside_the_published_shares():
     published = load_targets()
     for _, r in tt.iterrows():
         assert r["published"] == published[r["target"]][r["class"]]
+        # the rule's own target, not the trajectory model's reading or a share within classes of the same entry
+        assert r["target"] == ("traj8_" if r["design"].startswith("8 waves") else "traj1y_") + r["class"]

@@ -113,6 +113,7 @@ class CalTarget:
     ages: tuple[float, float] = (12.0, 18.0)  # ages the life course must cover to measure it
     bound: float | None = None  # "upper"/"lower": the inequality's bound (this model's reading of a statement)
     bound_sd: float | None = None  # ... and its sd beyond the bound
+    among: tuple[str, ...] = ()  # a share within classes: the published value is field / sum of these fields
 
 
 _SURVEY = "at a survey age uniform in 12-18 (each subject's own draw)"
@@ -185,6 +186,10 @@ TARGETS: tuple[CalTarget, ...] = (
               bound=YOUNG_ADULTS_MAX_LIFETIME, bound_sd=YOUNG_ADULTS_SD),
     *(CalTarget(f"traj8_{c}", "course.trajectory_classes_8_waves", f"traj8_{c}", f"share '{c}': {_T8}", field=c,
                 ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
+    CalTarget("traj8_chronic_share", "course.trajectory_classes_8_waves", "traj8_chronic_share",
+              f"chronic / (moderate + chronic) of the traj8 classes ({_T8}): how many of those who repeat lock in, "
+              "whatever the prevalence (the published value: chronic / (moderate + chronic) of the entry)",
+              field="chronic", among=("moderate", "chronic"), ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)),
     *(CalTarget(f"traj8_gbtm_{c}", "course.trajectory_classes_8_waves", f"traj8g_{c}", f"share '{c}': {_T8G}",
                 field=c, ages=(BARROCAS_DESIGN.baseline_ages[0] - 0.5, _END_T8)) for c in ("low", "moderate", "chronic")),
     *(CalTarget(f"traj1y_{c}", "course.trajectory_classes_1_year", f"traj1y_{c}", f"share '{c}': {_T1}", field=c,
@@ -418,10 +423,12 @@ def load_targets(path: str | Path | None = None, required: tuple[str, ...] | Non
         elif t.field == "value":
             ok = isinstance(entry, dict) and bool({"value", "low", "high"} & set(entry))
         else:
-            ok = isinstance(entry, dict) and isinstance(entry.get(t.field), (int, float))
+            ok = isinstance(entry, dict) and all(isinstance(entry.get(f), (int, float)) for f in (t.field, *t.among))
+            ok = ok and (not t.among or sum(float(entry[f]) for f in t.among) > 0)
         if not ok:
             if t.id in need:
-                what = "a statement" if t.field == "statement" else ("value/low/high" if t.field == "value" else f"'{t.field}'")
+                what = ("a statement" if t.field == "statement" else "value/low/high" if t.field == "value"
+                        else " and ".join(f"'{f}'" for f in dict.fromkeys((t.field, *t.among))) + " (numbers; a positive sum)")
                 raise ValueError(f"{p}: [{t.key}] missing or without {what} (needed by calibration target '{t.id}')")
             continue
         out[t.id] = entry
@@ -434,6 +441,8 @@ def published(t: CalTarget, entry: dict) -> tuple[float | None, float | None, fl
         return None, None, t.bound
     if t.kind == "lower":
         return None, t.bound, None
+    if t.among:
+        return float(entry[t.field]) / sum(float(entry[f]) for f in t.among), None, None
     if t.field != "value":
         return float(entry[t.field]), None, None
     v, lo, hi = entry.get("value"), entry.get("low"), entry.get("high")

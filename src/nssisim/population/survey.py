@@ -441,6 +441,10 @@ def calibration_measures(table: pd.DataFrame, recall_years: float | None = None)
         for k, v in shares.items():
             if k != "n":
                 out[f"{name}_{k}"] = _prop(v, shares["n"])
+        if name == "traj8":  # chronic among those who repeat (moderate or chronic)
+            repeat = shares["moderate"] + shares["chronic"]
+            out["traj8_chronic_share"] = _prop(shares["chronic"] / repeat if repeat > 0 else math.nan,
+                                               repeat * shares["n"] if repeat > 0 else 0)
     return out
 
 

@@ -180,10 +180,11 @@ def population_summary(table, recall_years: float | None = None) -> dict[str, An
 
 
 #: The longitudinal designs of the trajectory-class calibration targets: (label, classifier, its design,
-#: calibration-file entry). The class rules and designs live in ``nssisim.population.survey``.
+#: calibration-file entry, measure prefix: a class's target is the one measuring ``<prefix>_<class>``). The class
+#: rules and designs live in ``nssisim.population.survey``.
 TRAJECTORY_DESIGNS = (
-    ("8 waves (Barrocas2015)", trajectory_classes_8_waves, BARROCAS_DESIGN, "course.trajectory_classes_8_waves"),
-    ("1 year, 3 waves", trajectory_classes_1_year, ONE_YEAR_DESIGN, "course.trajectory_classes_1_year"),
+    ("8 waves (Barrocas2015)", trajectory_classes_8_waves, BARROCAS_DESIGN, "course.trajectory_classes_8_waves", "traj8"),
+    ("1 year, 3 waves", trajectory_classes_1_year, ONE_YEAR_DESIGN, "course.trajectory_classes_1_year", "traj1y"),
 )
 
 
@@ -195,12 +196,15 @@ def trajectory_table(table) -> pd.DataFrame:
     ``n`` (subjects the design includes), ``class``, ``simulated`` (share; each design's shares
     sum to 1, NaN if it includes nobody), ``published`` (NaN where the file has no share) and ``target``.
     """
-    ids = tuple(t.id for _, _, _, key in TRAJECTORY_DESIGNS for t in CALIBRATION_TARGETS if t.key == key)
+    def class_targets(key: str, prefix: str) -> dict:
+        return {t.field: t for t in CALIBRATION_TARGETS if t.key == key and t.measure == f"{prefix}_{t.field}"}
+
+    ids = tuple(t.id for *_, key, prefix in TRAJECTORY_DESIGNS for t in class_targets(key, prefix).values())
     entries = load_targets(required=ids)
     rows = []
-    for label, classify, design, key in TRAJECTORY_DESIGNS:
+    for label, classify, design, key, prefix in TRAJECTORY_DESIGNS:
         shares = classify(table)
-        by_class = {t.field: t for t in CALIBRATION_TARGETS if t.key == key}
+        by_class = class_targets(key, prefix)
         for cls, value in shares.items():
             if cls == "n":
                 continue
