@@ -435,16 +435,18 @@ def calibration_measures(table: pd.DataFrame, recall_years: float | None = None)
     else:
         out["decline_ratio"] = (math.nan, math.nan)
     out["ema_urges_week"], out["ema_acts_week"] = diary_rates(table)
+    classes = {}
     for name, fn in (("traj8", trajectory_classes_8_waves), ("traj8g", trajectory_classes_8_waves_gbtm),
                      ("traj1y", trajectory_classes_1_year)):
-        shares = fn(table)
+        classes[name] = shares = fn(table)
         for k, v in shares.items():
             if k != "n":
                 out[f"{name}_{k}"] = _prop(v, shares["n"])
-        if name == "traj8":  # chronic among those who repeat (moderate or chronic)
-            repeat = shares["moderate"] + shares["chronic"]
-            out["traj8_chronic_share"] = _prop(shares["chronic"] / repeat if repeat > 0 else math.nan,
-                                               repeat * shares["n"] if repeat > 0 else 0)
+    # chronic among those the count rule classes as repeating (moderate or chronic)
+    s8 = classes["traj8"]
+    repeat = s8["moderate"] + s8["chronic"]
+    out["traj8_chronic_share"] = (_prop(s8["chronic"] / repeat, repeat * s8["n"]) if repeat > 0
+                                  else (math.nan, math.nan))
     return out
 
 
