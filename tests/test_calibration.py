@@ -161,6 +161,33 @@ def test_correlation_scale_written_and_parsed():
     np.testing.assert_allclose(spec.with_correlation_scale(1.0).correlation, base.correlation, atol=1e-12)
 
 
+def test_factor_spread_setting_applies_writes_and_is_checked():
+    """A trait factor's spread is a population setting: with_settings applies it (and nothing else of the
+    factor), apply_to_spec writes it into the factor's table, and record_matches_spec tells a spec that
+    holds it from one that does not."""
+    spec = load_population("community")
+    old = spec.factor("pfc_adult")
+    wide = with_settings(spec, {"pfc_adult_scale": 0.3})
+    assert wide.factor("pfc_adult").args == (old.args[0], 0.3) and wide.factor("pfc_adult").sd() > old.sd()
+    assert wide.factor("limbic_reactivity") == spec.factor("limbic_reactivity")
+    u = np.linspace(0.05, 0.95, 7)
+    assert np.ptp(wide.factor("pfc_adult").ppf(u)) > np.ptp(old.ppf(u))
+    text = population_path("community").read_text(encoding="utf-8")
+    new = apply_to_spec(text, {"act_bias": -3.5, "pfc_adult_scale": 0.3}, "test")
+    data = tomllib.loads(new)
+    assert data["factors"]["pfc_adult"]["scale"] == 0.3
+    assert data["factors"]["limbic_reactivity"]["scale"] == tomllib.loads(text)["factors"]["limbic_reactivity"]["scale"]
+    assert data["factors"]["puberty_timing"]["scale"] == tomllib.loads(text)["factors"]["puberty_timing"]["scale"]
+    written = parse_population(data, "x.toml")
+    rec = {"parameters": {"act_bias": -3.5, "pfc_adult_scale": 0.3}, "spec_parameters": dict(spec.parameters)}
+    assert record_matches_spec(rec, written)
+    assert not record_matches_spec(rec, written.with_factor_scale("pfc_adult", 0.15))
+    with pytest.raises(ValueError, match="sex_female"):
+        spec.with_factor_scale("sex_female", 0.2)  # a binary factor has no scale
+    with pytest.raises(ValueError, match="positive"):
+        spec.with_factor_scale("pfc_adult", -1.0)
+
+
 TINY_SETUP = """
 population = "community"
 [course]

@@ -270,20 +270,27 @@ def is_measured(t: CalTarget) -> bool:
 #: Fitted entries that are population-spec settings, not model parameters.
 ENVIRONMENT_FIELD = {"environment_change": "change", "environment_peak_age": "peak_age",
                      "environment_rise_years": "rise_years", "environment_decline_years": "decline_years"}
-POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_FIELD, "recall_years")
+#: Fitted spreads of trait factors: the ``scale`` of a truncnorm factor (the dual-systems traits; how much
+#: adolescents differ in prefrontal capacity and limbic reactivity is not pinned by the evidence).
+FACTOR_SCALE_FIELD = {"pfc_adult_scale": "pfc_adult", "limbic_reactivity_scale": "limbic_reactivity"}
+POPULATION_SETTINGS = ("correlation_scale", *ENVIRONMENT_FIELD, "recall_years", *FACTOR_SCALE_FIELD)
 #: Bounds of the population settings (a range must lie inside).
 SETTING_BOUNDS = {"correlation_scale": (0.0, 1.0), "environment_change": (0.0, 10.0),
                   "environment_peak_age": (10.0, 25.0), "environment_rise_years": (0.05, 20.0),
-                  "environment_decline_years": (0.05, 20.0), "recall_years": RECALL_YEARS_BOUNDS}
+                  "environment_decline_years": (0.05, 20.0), "recall_years": RECALL_YEARS_BOUNDS,
+                  "pfc_adult_scale": (0.01, 1.0), "limbic_reactivity_scale": (0.01, 1.0)}
 
 
 def with_settings(spec: PopulationSpec, x: dict[str, float]) -> PopulationSpec:
     """``spec`` with the fitted population settings of ``x`` (correlation scale, environment shape, the
-    lifetime reports' recall) applied."""
+    lifetime reports' recall, trait factors' spreads) applied."""
     if "correlation_scale" in x:
         spec = spec.with_correlation_scale(x["correlation_scale"])
     if "recall_years" in x:
         spec = spec.with_recall(float(x["recall_years"]))
+    for k, name in FACTOR_SCALE_FIELD.items():
+        if k in x:
+            spec = spec.with_factor_scale(name, float(x[k]))
     env = {f: float(x[k]) for k, f in ENVIRONMENT_FIELD.items() if k in x}
     if env:
         if not spec.environment:
@@ -717,6 +724,11 @@ def record_matches_spec(record: dict, spec: PopulationSpec) -> bool:
     if recall is not None and not (spec.recall_years is not None
                                    and math.isclose(spec.recall_years, float(recall), rel_tol=1e-9)):
         return False
+    for k, name in FACTOR_SCALE_FIELD.items():
+        if k in fitted:
+            f = next((g for g in spec.factors if g.name == name), None)
+            if f is None or f.kind != "truncnorm" or not math.isclose(f.args[1], float(fitted.pop(k)), rel_tol=1e-9):
+                return False
     for k, f in ENVIRONMENT_FIELD.items():
         if k in fitted and not (spec.environment and math.isclose(getattr(spec.environment[0], f), float(fitted.pop(k)),
                                                                   rel_tol=1e-9)):
@@ -748,7 +760,8 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
 
     Model parameters replace (or create) the ``[parameters]`` table; ``correlation_scale`` becomes
     the ``scale`` of the ``[correlation]`` table (replaced if present); ``recall_years`` replaces (or
-    creates) the ``[survey]`` table.
+    creates) the ``[survey]`` table; a factor's spread (``pfc_adult_scale``, ...) replaces the ``scale``
+    line of its ``[factors.<name>]`` table.
     """
     params = {k: v for k, v in parameters.items() if k not in POPULATION_SETTINGS}
     # entries of the spec's table that were not fitted stay: the calibration simulated every candidate on them
@@ -787,6 +800,20 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
                                  section, count=1)
             if n != 1:
                 raise ValueError(f"environment table [environment.{m.group(1)}] has no '{f}' line to replace")
+        text = text[:a] + section + text[b:]
+    for k, name in FACTOR_SCALE_FIELD.items():
+        if k not in parameters:
+            continue
+        head = f"\n[factors.{name}]\n"
+        if head not in text:
+            raise ValueError(f"the spec has no [factors.{name}] table to write {k} into")
+        a = text.index(head) + len(head)
+        b = text.find("\n[", a)
+        b = len(text) if b < 0 else b
+        section, n = re.subn(r"(?m)^scale = [^#\n]*?(\s*#.*)?$",
+                             f"scale = {toml_value(float(parameters[k]))}  # calibrated ({k})", text[a:b], count=1)
+        if n != 1:
+            raise ValueError(f"factor table [factors.{name}] has no 'scale' line to replace")
         text = text[:a] + section + text[b:]
     if "recall_years" in parameters:
         text = re.sub(r"\n\[survey\]\n(?:(?!\n\[).)*", "", text, flags=re.S)
@@ -861,7 +888,7 @@ def format_report(record: dict, ensemble: dict | None = None, markdown: bool = F
 
 
 __all__ = ["CAL_SEED", "CAL_SUBJECTS", "CONFIRM_SUBJECTS", "CalTarget", "DECLINE_MAX_RATIO", "PERSIST_MIN_RATIO", "ENSEMBLE_SIZE",
-           "ENVIRONMENT_FIELD", "MEASURE_HOOKS", "METHOD_DEFAULTS", "POPULATION_SETTINGS", "SETTING_BOUNDS", "Setup",
+           "ENVIRONMENT_FIELD", "FACTOR_SCALE_FIELD", "MEASURE_HOOKS", "METHOD_DEFAULTS", "POPULATION_SETTINGS", "SETTING_BOUNDS", "Setup",
            "TARGETS", "TARGET_IDS", "WAVES", "WAVE_SIZE", "apply_to_spec", "calibrate", "candidate_measures",
            "evaluate", "format_report", "implausibility", "is_measured", "load_record", "load_setup", "load_targets",
            "observation", "published", "record_path", "record_toml", "register_measure", "report_rows", "setup_path",

@@ -294,6 +294,29 @@ class PopulationSpec:
         comps[idx[0]] = c
         return replace(self, environment=tuple(comps))
 
+    def with_factor_scale(self, name: str, scale: float) -> "PopulationSpec":
+        """The same spec with the ``scale`` (spread before truncation) of truncnorm factor ``name`` replaced."""
+        from dataclasses import replace
+
+        idx = [i for i, f in enumerate(self.factors) if f.name == name]
+        if not idx:
+            raise ValueError(f"{self.source}: no factor '{name}' to set the scale of")
+        f = self.factors[idx[0]]
+        if f.kind != "truncnorm":
+            raise ValueError(f"{self.source}: factors.{name}: scale is a field of truncnorm factors, not of kind '{f.kind}'")
+        if not (math.isfinite(scale) and scale > 0.0):
+            raise ValueError(f"{self.source}: factors.{name}.scale: expected a positive number, got {scale!r}")
+        factors = list(self.factors)
+        factors[idx[0]] = replace(f, args=(f.args[0], float(scale)))
+        return replace(self, factors=tuple(factors))
+
+    def factor(self, name: str) -> Factor:
+        """The factor called ``name`` (KeyError if the spec has none)."""
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
     def with_correlation_scale(self, scale: float) -> "PopulationSpec":
         """The same spec with the off-diagonal latent correlations of the written matrix times ``scale``."""
         from dataclasses import replace
