@@ -184,8 +184,8 @@ def test_factor_spread_setting_applies_writes_and_is_checked():
     assert not record_matches_spec(rec, written.with_factor_scale("pfc_adult", 0.15))
     with pytest.raises(ValueError, match="sex_female"):
         spec.with_factor_scale("sex_female", 0.2)  # a binary factor has no scale
-    with pytest.raises(ValueError, match="positive"):
-        spec.with_factor_scale("pfc_adult", -1.0)
+    with pytest.raises(ValueError, match=r"factors\.pfc_adult\.scale: -1\.0: expected > 0"):
+        spec.with_factor_scale("pfc_adult", -1.0)  # the parser's own check, naming the field
 
 
 TINY_SETUP = """

@@ -726,7 +726,7 @@ def record_matches_spec(record: dict, spec: PopulationSpec) -> bool:
         return False
     for k, name in FACTOR_SCALE_FIELD.items():
         if k in fitted:
-            f = next((g for g in spec.factors if g.name == name), None)
+            f = spec.factor(name) if name in spec.factor_names else None
             if f is None or f.kind != "truncnorm" or not math.isclose(f.args[1], float(fitted.pop(k)), rel_tol=1e-9):
                 return False
     for k, f in ENVIRONMENT_FIELD.items():
@@ -753,6 +753,18 @@ def load_record(path_or_population: str | Path = "community") -> dict:
         raise FileNotFoundError(f"{s}: no calibration record (expected a file or a population with "
                                 f"configs/calibration_<population>.toml; run `nssisim calibrate`)")
     return toml_file(p)
+
+
+def _table_end(text: str, a: int) -> int:
+    """Where the TOML table whose body starts at ``a`` ends: the next table header, or the end of ``text``."""
+    b = text.find("\n[", a)
+    return len(text) if b < 0 else b
+
+
+def _set_line(section: str, field: str, value: float, comment: str) -> tuple[str, int]:
+    """``section`` with its first ``field = ...`` line (and its comment) replaced; and how many were replaced."""
+    return re.subn(rf"(?m)^{field} = [^#\n]*?(\s*#.*)?$", lambda _: f"{field} = {toml_value(value)}  # {comment}",
+                   section, count=1)
 
 
 def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> str:
@@ -782,8 +794,7 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
         if head not in text:
             raise ValueError("the spec has no [correlation] table to scale")
         a = text.index(head) + len(head)
-        b = text.find("\n[", a)
-        b = len(text) if b < 0 else b
+        b = _table_end(text, a)
         section = re.sub(r"(?m)^scale = .*\n", "", text[a:b])  # only the correlation table's own scale
         text = text[:a] + line + "\n" + section + text[b:]
     env = {f: float(parameters[k]) for k, f in ENVIRONMENT_FIELD.items() if k in parameters}
@@ -792,12 +803,10 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
         if m is None:
             raise ValueError("the spec has no [environment.<name>] table to write the environment shape into")
         a = m.end()
-        b = text.find("\n[", a)
-        b = len(text) if b < 0 else b
+        b = _table_end(text, a)
         section = text[a:b]
         for f, v in env.items():
-            section, n = re.subn(rf"(?m)^{f} = [^#\n]*?(\s*#.*)?$", lambda mm, f=f, v=v: f"{f} = {toml_value(v)}  # calibrated",
-                                 section, count=1)
+            section, n = _set_line(section, f, v, "calibrated")
             if n != 1:
                 raise ValueError(f"environment table [environment.{m.group(1)}] has no '{f}' line to replace")
         text = text[:a] + section + text[b:]
@@ -808,10 +817,8 @@ def apply_to_spec(spec_text: str, parameters: dict[str, float], note: str) -> st
         if head not in text:
             raise ValueError(f"the spec has no [factors.{name}] table to write {k} into")
         a = text.index(head) + len(head)
-        b = text.find("\n[", a)
-        b = len(text) if b < 0 else b
-        section, n = re.subn(r"(?m)^scale = [^#\n]*?(\s*#.*)?$",
-                             f"scale = {toml_value(float(parameters[k]))}  # calibrated ({k})", text[a:b], count=1)
+        b = _table_end(text, a)
+        section, n = _set_line(text[a:b], "scale", float(parameters[k]), f"calibrated ({k})")
         if n != 1:
             raise ValueError(f"factor table [factors.{name}] has no 'scale' line to replace")
         text = text[:a] + section + text[b:]

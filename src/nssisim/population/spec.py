@@ -295,20 +295,21 @@ class PopulationSpec:
         return replace(self, environment=tuple(comps))
 
     def with_factor_scale(self, name: str, scale: float) -> "PopulationSpec":
-        """The same spec with the ``scale`` (spread before truncation) of truncnorm factor ``name`` replaced."""
+        """The same spec with the ``scale`` (spread before truncation) of truncnorm factor ``name`` replaced
+        (validated again, as the parser does)."""
         from dataclasses import replace
 
-        idx = [i for i, f in enumerate(self.factors) if f.name == name]
-        if not idx:
-            raise ValueError(f"{self.source}: no factor '{name}' to set the scale of")
-        f = self.factors[idx[0]]
+        try:
+            f = self.factor(name)
+        except KeyError:
+            raise ValueError(f"{self.source}: no factor '{name}' to set the scale of") from None
         if f.kind != "truncnorm":
             raise ValueError(f"{self.source}: factors.{name}: scale is a field of truncnorm factors, not of kind '{f.kind}'")
-        if not (math.isfinite(scale) and scale > 0.0):
-            raise ValueError(f"{self.source}: factors.{name}.scale: expected a positive number, got {scale!r}")
-        factors = list(self.factors)
-        factors[idx[0]] = replace(f, args=(f.args[0], float(scale)))
-        return replace(self, factors=tuple(factors))
+        problems: list = []
+        new = _parse_factor(name, {"kind": "truncnorm", "loc": f.args[0], "scale": scale}, problems)
+        if new is None:
+            raise PopulationError(self.source, problems)
+        return replace(self, factors=tuple(new if g.name == name else g for g in self.factors))
 
     def factor(self, name: str) -> Factor:
         """The factor called ``name`` (KeyError if the spec has none)."""
