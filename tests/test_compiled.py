@@ -35,7 +35,7 @@ from nssisim.core import mechanism_switches, reference_params, reference_step, s
 from nssisim.core import compiled
 
 MARGIN = 1e-9
-STATE_MAX = {"pfc": 2.0, "opioid": 2.0, "n_acts": 100.0}
+STATE_MAX = {"pfc": 2.0, "opioid": 2.0, "n_acts": 100.0, "recent_acts": 100.0}
 PARAM_NAMES = sorted(PARAMS)
 
 

@@ -164,6 +164,40 @@ def test_stress_relaxes_along_analytic_curve(run_steps, dt):
     np.testing.assert_allclose(np.asarray(stress), b + (0.9 - b) * np.exp(-t / tau), rtol=1e-5)
 
 
+# ------------------------------------------------------------------ M13 recent history
+
+def test_recent_history_fades_and_lowers_ideation_only_when_weighted():
+    """The recency-weighted act count decays as N_rec(0) exp(-t / tau_history_recent) between
+    acts; with w_history_recent = 1 the ideation of a person who has stopped falls with it, with
+    w_history_recent = 0 (the lifetime count) it does not depend on the recent count at all."""
+    n, dt = 730, 24.0  # two years without acts, daily steps
+    u = jnp.full((n, N_UNIFORMS), 0.999, jnp.float32)  # no stressor, urge, attempt or switch of period
+    on = jnp.asarray(mechanism_switches())
+
+    @jax.jit
+    def run(p, s):
+        def body(c, ut):
+            new, ev = step(ut, c, p, on, jnp.float32(dt))
+            return new, (new.recent_acts, new.ideation, ev.act)
+
+        return jax.lax.scan(body, s, u)[1]
+
+    out = {}
+    for w in (0.0, 1.0):
+        p = {k: jnp.asarray(v[0]) for k, v in stack_params(dict(AT_RISK, w_history_recent=w), 1).items()}
+        s0 = initial_state(p)._replace(n_acts=jnp.float32(60.0), recent_acts=jnp.float32(60.0), ideation=jnp.float32(0.5))
+        recent, ideation, act = (np.asarray(x) for x in run(p, s0))
+        assert not act.any()
+        tau = float(p["tau_history_recent"])
+        np.testing.assert_allclose(recent, 60.0 * np.exp(-dt * np.arange(1, n + 1) / tau), rtol=1e-4)
+        out[w] = ideation
+    assert out[1.0][-1] < 0.5 * out[0.0][-1]  # stopping lowers ideation when the history is recent (0.19 vs 0.78)
+    # the lifetime run does not see the recent count: the same run with recent_acts = 0 is identical
+    p0 = {k: jnp.asarray(v[0]) for k, v in stack_params(dict(AT_RISK, w_history_recent=0.0), 1).items()}
+    s_none = initial_state(p0)._replace(n_acts=jnp.float32(60.0), ideation=jnp.float32(0.5))
+    np.testing.assert_array_equal(np.asarray(run(p0, s_none)[1]), out[0.0])
+
+
 # --------------------------------------------------------------------------- uniforms
 
 N_UNIF_STEPS = 50_000

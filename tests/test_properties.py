@@ -47,6 +47,7 @@ def states(draw) -> dict[str, float]:
     s["pfc"] = draw(st.floats(0.0, 2.0, width=32))
     s["opioid"] = draw(st.floats(0.0, 10.0, width=32))
     s["n_acts"] = float(draw(st.integers(0, 2000)))
+    s["recent_acts"] = draw(st.floats(0.0, s["n_acts"], width=32))  # never more than the lifetime count
     return s
 
 

@@ -43,7 +43,7 @@ REL_MARGIN = 1e-4
 ABS_MARGIN = 1e-6
 BOOL_EVENTS = ("urge", "act", "habitual", "intrapersonal", "interpersonal", "attempt", "stressor")
 #: Upper ends used for the states that are unbounded above.
-STATE_MAX = {"pfc": 2.0, "opioid": 2.0, "n_acts": 100.0}
+STATE_MAX = {"pfc": 2.0, "opioid": 2.0, "n_acts": 100.0, "recent_acts": 100.0}
 
 jit_step = jax.jit(step)
 

@@ -206,7 +206,10 @@ def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
     h_leave = m1 / p["tau_period"]
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
-    history = 1.0 - math.exp(-s["n_acts"] / p["n_history_scale"])
+    # the injury history: the lifetime count, or in part (w_history_recent) a count of recent acts
+    w_recent = p["w_history_recent"]
+    history = ((1.0 - w_recent) * (1.0 - math.exp(-s["n_acts"] / p["n_history_scale"]))
+               + w_recent * (1.0 - math.exp(-s["recent_acts"] / p["n_history_scale"])))
     ideation_target = _sigmoid(
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
@@ -340,6 +343,7 @@ def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
     if interpersonal:
         stress = stress * (1.0 - p["interpersonal_stress_relief"])
     n_acts = s["n_acts"] + (1.0 if act else 0.0)
+    recent_acts = s["recent_acts"] * math.exp(-dt / p["tau_history_recent"]) + (1.0 if act else 0.0)
 
     # a resisted urge: a skill, if there is one, removes part of the distress
     if resisted:
@@ -360,6 +364,7 @@ def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
     new["skill"] = s["skill"]
     new["ideation"] = ideation
     new["n_acts"] = n_acts
+    new["recent_acts"] = recent_acts
     new["period"] = period
     return (urge, act, habitual, severity if act else 0.0, relief_abs if act else 0.0,
             relief_fraction if act else 0.0, affect_before, act and relief_fraction >= p["intrapersonal_relief_min"],

@@ -67,6 +67,7 @@ class State(NamedTuple):
     skill: jax.Array  # K, strength of an alternative (skill) response, [0, 1]
     ideation: jax.Array  # I, suicidal ideation, [0, 1]
     n_acts: jax.Array  # cumulative number of acts, >= 0
+    recent_acts: jax.Array  # number of acts weighted by recency (each fades with tau_history_recent; M13), >= 0
     period: jax.Array  # 1 during a stressful period (weeks to months), 0 in a calm one (M1)
 
 
@@ -77,7 +78,8 @@ STATE_BOUNDS: dict[str, tuple[float, float | None]] = {
     "stress": (0.0, 1.0), "cortisol": (0.0, 1.0), "allostatic_load": (0.0, 1.0), "affect": (0.0, 1.0),
     "rumination": (0.0, 1.0), "mood": (0.0, 1.0), "pfc": (0.0, None), "relief_value": (0.0, 1.0),
     "harm": (0.0, 1.0), "habit": (0.0, 1.0), "tolerance": (0.0, 1.0), "opioid": (0.0, None),
-    "skill": (0.0, 1.0), "ideation": (0.0, 1.0), "n_acts": (0.0, None), "period": (0.0, 1.0),
+    "skill": (0.0, 1.0), "ideation": (0.0, 1.0), "n_acts": (0.0, None), "recent_acts": (0.0, None),
+    "period": (0.0, 1.0),
 }
 
 
@@ -105,7 +107,7 @@ def initial_state(p: dict[str, jax.Array]) -> State:
         stress=z + p["stress_baseline"], cortisol=z, allostatic_load=z, affect=z + 0.05, rumination=z, mood=z + 0.05,
         pfc=p["pfc_adult"] * p["pfc_child_fraction"], relief_value=z + p["relief_value_prior"],
         harm=z + p["harm_prior"], habit=z + p["habit_initial"], tolerance=z + p["tolerance_initial"], opioid=z + p["opioid_tone"], skill=z, ideation=z, n_acts=z,
-        period=z,
+        recent_acts=z, period=z,
     )
 
 
@@ -246,7 +248,8 @@ def step_constants(p: dict[str, jax.Array], on: jax.Array, dt: float) -> dict[st
         "forget": decay(p["tau_forget"]), "extinction": decay(p["tau_extinction"]),
         "reinstatement": decay(p["tau_reinstatement"]),
         "habit": decay(p["tau_habit"]), "tolerance": decay(p["tau_tolerance"]), "opioid": decay(p["tau_opioid"]),
-        "ideation": decay(p["tau_ideation"]), "p_stress": event_prob(stressor_hazard(p, on), dt),
+        "ideation": decay(p["tau_ideation"]), "history_recent": decay(p["tau_history_recent"]),
+        "p_stress": event_prob(stressor_hazard(p, on), dt),
         "p_stress_period": event_prob(stressor_hazard(p, on, 1.0), dt),
         "p_period_enter": event_prob(enter, dt), "p_period_leave": event_prob(leave, dt),
         "stress_mean": _mean_factor(dt / p["tau_stress"]),
@@ -332,7 +335,10 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     urge_intensity = 1.0 - (1.0 - s.relief_value * excess) * (1.0 - m10 * s.habit * affect_mean)  # for EMA ratings
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
-    history = 1.0 - jnp.exp(-s.n_acts / p["n_history_scale"])
+    # the injury history: the lifetime count, or in part (w_history_recent) a count of recent acts
+    w_recent = p["w_history_recent"]
+    history = ((1.0 - w_recent) * (1.0 - jnp.exp(-s.n_acts / p["n_history_scale"]))
+               + w_recent * (1.0 - jnp.exp(-s.recent_acts / p["n_history_scale"])))
     ideation_target = jax.nn.sigmoid(
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s.mood + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
@@ -457,6 +463,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     habit = jnp.where(act, habit + m10 * p["eta_habit"] * reinforcement * (1.0 - habit), habit)
     tolerance = jnp.where(act, tolerance + m8 * p["eta_tolerance"] * severity * (1.0 - tolerance), tolerance)
     n_acts = s.n_acts + act
+    recent_acts = s.recent_acts * c["history_recent"] + act
 
     # a resisted urge: a skill, if there is one, removes part of the distress
     affect = jnp.where(resisted, affect * (1.0 - p["skill_relief"] * s.skill), affect)
@@ -466,7 +473,7 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     new = State(
         stress=stress, cortisol=cortisol, allostatic_load=new_load, affect=affect, rumination=rumination, mood=mood, pfc=pfc,
         relief_value=relief_value, harm=harm, habit=habit, tolerance=tolerance, opioid=opioid, skill=s.skill,
-        ideation=ideation, n_acts=n_acts, period=period,
+        ideation=ideation, n_acts=n_acts, recent_acts=recent_acts, period=period,
     )
     zero = jnp.zeros_like(severity)
     ev = StepEvents(

@@ -48,7 +48,8 @@ DEFAULT_AGE = 15.0
 
 STATE_FIELDS = (
     "stress", "cortisol", "allostatic_load", "affect", "rumination", "mood", "pfc", "relief_value", "harm", "habit",
-    "tolerance", "opioid", "skill", "ideation", "n_acts", "period",
+    "tolerance", "opioid", "skill", "ideation", "n_acts", "recent_acts",
+    "period",
 )
 EVENT_FIELDS = (
     "urge", "act", "habitual", "severity", "relief", "relief_fraction", "distress", "intrapersonal", "interpersonal",
@@ -124,6 +125,7 @@ def reference_initial_state(p: Mapping[str, float]) -> dict[str, float]:
         "skill": 0.0,
         "ideation": 0.0,
         "n_acts": 0.0,
+        "recent_acts": 0.0,
         "period": 0.0,
     }
 
@@ -242,7 +244,10 @@ def reference_step(
     h_leave = m1 / p["tau_period"]
 
     # ---- M13 ideation target and attempt hazard ------------------------------------------------
-    history = 1.0 - math.exp(-s["n_acts"] / p["n_history_scale"])
+    # the injury history: the lifetime count, or in part (w_history_recent) a count of recent acts
+    w_recent = p["w_history_recent"]
+    history = ((1.0 - w_recent) * (1.0 - math.exp(-s["n_acts"] / p["n_history_scale"]))
+               + w_recent * (1.0 - math.exp(-s["recent_acts"] / p["n_history_scale"])))
     ideation_target = _sigmoid(
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
@@ -376,6 +381,7 @@ def reference_step(
     if interpersonal:
         stress = stress * (1.0 - p["interpersonal_stress_relief"])
     n_acts = s["n_acts"] + (1.0 if act else 0.0)
+    recent_acts = s["recent_acts"] * math.exp(-dt / p["tau_history_recent"]) + (1.0 if act else 0.0)
 
     # a resisted urge: a skill, if there is one, removes part of the distress
     if resisted:
@@ -401,7 +407,8 @@ def reference_step(
     new_state = {
         "stress": stress, "cortisol": cortisol, "allostatic_load": new_load, "affect": affect, "rumination": rumination,
         "mood": mood, "pfc": pfc, "relief_value": relief_value, "harm": harm, "habit": habit, "tolerance": tolerance,
-        "opioid": opioid, "skill": s["skill"], "ideation": ideation, "n_acts": n_acts, "period": period,
+        "opioid": opioid, "skill": s["skill"], "ideation": ideation, "n_acts": n_acts,
+        "recent_acts": recent_acts, "period": period,
     }
     events = {
         "urge": urge,

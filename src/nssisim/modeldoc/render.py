@@ -165,6 +165,8 @@ SYMBOLS: dict[str, str] = {
     "w_ideation_pfc": r"\beta_{I,P}",
     "w_ideation_history": r"\beta_{I,N}",
     "n_history_scale": r"N_0",
+    "w_history_recent": r"w_{N,\mathrm{rec}}",
+    "tau_history_recent": r"\tau_{N,\mathrm{rec}}",
     "lam_attempt": r"\lambda_{\mathrm{att}}",
     "attempt_ideation_power": r"n_{\mathrm{att}}",
 }
