@@ -1,5 +1,6 @@
-"""The explanatory targets on a parameter base (``run_targets(base=...)``, ``--base``): the base
-replaces the table defaults in every experiment, the experiments' own settings win, bad input is
+"""The explanatory targets on a parameter base (``run_targets(base=...)``, ``--base``): the experiments
+run on the calibrated default (the community spec's ``[parameters]``), a base puts its values over it
+in every experiment, the experiments' own settings and the persons' sampled factors win, bad input is
 refused before any work, and every result names its base. Small: the simulations here are tiny or
 replaced by a function that records what it was given."""
 
@@ -19,10 +20,8 @@ from nssisim.cli import app
 from nssisim.core.parameters import PARAMS
 from nssisim.files import SpecError
 from nssisim.population import load_population
-from nssisim.targets import (TABLE_DEFAULTS, TARGETS, Target, ablation, check_base, community_base, format_ablation,
-                             format_results, load_base, run_targets, with_base)
-from nssisim.trials import parse_design
-from nssisim.trials.run import _sample
+from nssisim.targets import (CALIBRATED_DEFAULT, TARGETS, Target, ablation, check_base, community_base, format_ablation,
+                             format_results, load_base, model_parameters, run_targets)
 
 runner = CliRunner()
 SRC = Path(__file__).resolve().parents[1] / "src" / "nssisim"
@@ -48,96 +47,83 @@ def _first_run_params(monkeypatch, target_id: str, base=None) -> dict:
 
 
 # ----------------------------------------------------------------------------- the merge
-def test_explicit_settings_win_over_the_base():
-    base = {"act_bias": -4.0, "lam_cue": 0.1}
-    assert with_base({"act_bias": 1.0, "hope": 0.2}, base) == {"act_bias": 1.0, "lam_cue": 0.1, "hope": 0.2}
-    assert with_base({"hope": 0.2}, {}) == {"hope": 0.2}
-    assert with_base({"hope": 0.2}) == {"hope": 0.2}  # outside a target's run: no base
+SPEC = load_population("community")
 
 
-def test_cohort_groups_stand_on_the_base_and_keep_their_design(monkeypatch):
-    # P4: four groups that set relief_value_prior and reactive_inhibition themselves
+def test_outside_a_run_the_model_parameters_are_the_calibrated_default():
+    assert model_parameters() == {k: float(v) for k, v in SPEC.parameters.items() if k in PARAMS}
+    assert targets.current_base() == {}
+
+
+def test_community_groups_stand_on_the_base_and_keep_their_design(monkeypatch):
+    # P4: four groups that set relief_value_prior and reactive_inhibition themselves, and the community as drawn
     base = {"act_bias": -5.0, "relief_value_prior": 0.01, "reactive_inhibition": 0.3}
     p = _first_run_params(monkeypatch, "P4", base)
-    assert np.all(p["act_bias"] == np.float32(-5.0))  # the base replaces the table default
-    n = targets.N_GROUP
-    rvp = p["relief_value_prior"].reshape(4, n)[:, 0]
-    inhib = p["reactive_inhibition"].reshape(4, n)[:, 0]
-    np.testing.assert_allclose(rvp, [0.5, 0.5, 0.2, 0.2])  # the design's values win
-    np.testing.assert_allclose(inhib, [1.0, 2.5, 1.0, 2.5])
+    assert np.all(p["act_bias"] == -5.0)  # the base over the calibrated value
+    n = targets.N_COMMUNITY
+    rvp = p["relief_value_prior"].reshape(5, n)[:, 0]
+    inhib = p["reactive_inhibition"].reshape(5, n)[:, 0]
+    np.testing.assert_allclose(rvp, [0.5, 0.5, 0.2, 0.2, 0.01])  # the design's values win; the drawn group takes the base
+    np.testing.assert_allclose(inhib, [1.0, 2.5, 1.0, 2.5, 0.3])
+    # the same persons in every group: their sampled factors repeat group after group
+    lim = p["limbic_reactivity"].reshape(5, n)
+    assert np.unique(lim[0]).size > n // 2 and all(np.array_equal(lim[0], lim[g]) for g in range(1, 5))
 
 
 def test_a_parameter_set_by_one_group_only_takes_the_base_in_the_others(monkeypatch):
     # P5: groups 2 and 3 cut the threshold path (k_load_threshold = 0); groups 0 and 1 do not set it
     p = _first_run_params(monkeypatch, "P5", {"k_load_threshold": 0.123})
-    k = p["k_load_threshold"].reshape(4, targets.N_GROUP)[:, 0]
+    k = p["k_load_threshold"].reshape(4, targets.N_COMMUNITY)[:, 0]
     np.testing.assert_allclose(k, [0.123, 0.123, 0.0, 0.0], rtol=1e-6)
     p0 = _first_run_params(monkeypatch, "P5")
-    np.testing.assert_allclose(p0["k_load_threshold"].reshape(4, -1)[:, 0],
-                               [PARAMS["k_load_threshold"].default] * 2 + [0.0, 0.0], rtol=1e-6)
+    default = SPEC.parameters.get("k_load_threshold", PARAMS["k_load_threshold"].default)
+    np.testing.assert_allclose(p0["k_load_threshold"].reshape(4, -1)[:, 0], [default] * 2 + [0.0, 0.0], rtol=1e-6)
 
 
-def test_no_base_passes_exactly_the_experiments_own_parameters(monkeypatch):
-    # base=None must not add a single parameter (the default results are unchanged)
-    p = _first_run_params(monkeypatch, "P4")
-    assert "act_bias" not in p
-    p14 = _first_run_params(monkeypatch, "P14")
-    assert "act_bias" not in p14 and "burdensomeness" in p14
-    assert _first_run_params(monkeypatch, "P14", {"act_bias": -5.0})["act_bias"] == -5.0  # the direct path too
+def test_no_base_runs_the_calibrated_default(monkeypatch):
+    for tid in ("P5", "P11"):
+        p = _first_run_params(monkeypatch, tid)
+        for k, v in SPEC.parameters.items():
+            if k in PARAMS and k not in SPEC.factor_names and k not in ("k_hope_mood",):
+                assert np.all(p[k] == np.float64(v)), (tid, k)
+    assert np.all(_first_run_params(monkeypatch, "P11", {"act_bias": -5.0})["act_bias"] == -5.0)  # the spread design too
+
+
+def test_a_sampled_factor_is_not_replaced_by_the_base(monkeypatch):
+    p0 = _first_run_params(monkeypatch, "P6")
+    p = _first_run_params(monkeypatch, "P6", {"rumination_trait": 0.01})
+    np.testing.assert_array_equal(p["rumination_trait"], p0["rumination_trait"])
 
 
 def test_every_simulation_of_targets_goes_through_the_base():
     src = (SRC / "targets.py").read_text()
-    # one call of simulate_cohort (inside _simulate); experiments call _simulate or _cohort
+    # one call of simulate_cohort (inside _simulate, over model_parameters); population draws use _population_spec
     assert len(re.findall(r"\bsimulate_cohort\(", src)) == 1
-    assert "with_base(params)" in src
+    assert "{**model_parameters(), **params}" in src
+    assert len(re.findall(r"\bsample_population\(", src)) == len(re.findall(r"sample_population\(_population_spec\(\)", src))
 
 
 # ----------------------------------------------------------------------------- the trials
-def _design(base=None):
-    data = dict(targets.TRIAL_TARGET_DESIGN, arms={"a": {"intervention": "placebo"}, "b": {"intervention": "ssri"}},
-                control="a")
-    d = parse_design(data, "test")
-    return replace(d, base=dict(base or {}))
-
-
-def test_trial_patients_stand_on_the_base_beneath_population_and_strata():
-    ids = np.arange(6)
-    spec = load_population(targets.TRIAL_TARGET_DESIGN["population"])
-    # a parameter the spec's [parameters] sets wins over the base; one it does not set takes the base
-    base = {"act_bias": -5.0, "w_act_harm": 0.123, "k_relief_opioid": 0.4, "limbic_reactivity": 0.5, "k_hope_mood": 0.2}
-    assert "w_act_harm" not in spec.parameters
-    pop0, _ = _sample(_design(), {}, ids)
-    pop, _ = _sample(_design(base), targets.RELIEF_DRIVEN, ids)
-    assert "w_act_harm" not in pop0  # no base: the design's parameters as before
-    assert np.all(pop["w_act_harm"] == 0.123)
-    if "act_bias" in spec.parameters:  # the population's own values win over the base
-        assert np.all(pop["act_bias"] == spec.parameters["act_bias"])
-    assert np.all(pop["k_relief_opioid"] == targets.RELIEF_DRIVEN["k_relief_opioid"])  # the stratum wins
-    np.testing.assert_array_equal(pop["limbic_reactivity"], pop0["limbic_reactivity"])  # a sampled factor wins
-    if "sex_female" in spec.factor_names and "k_hope_mood" not in spec.parameters:  # the mapping starts from the base
-        assert set(np.round(pop["k_hope_mood"] / 0.2, 6)) <= {1.0, spec.mapping["hope_buffering_male_ratio"]}
-
-
-def test_the_trial_targets_get_the_base_as_their_design_base(monkeypatch):
+def test_the_trial_targets_draw_their_patients_from_the_spec_with_the_base_over_it(monkeypatch):
     seen = []
 
     def fake_screen(design, stratum, needed, mechanisms_off=()):
-        seen.append(dict(design.base))
+        seen.append(dict(design.population_spec.parameters))
         raise _Captured({})
 
     monkeypatch.setattr(targets, "screen_patients", fake_screen)
     with pytest.raises(_Captured):
-        TARGETS["P12"].run(base={"act_bias": -5.0})
+        TARGETS["P12"].run(base={"act_bias": -5.0, "limbic_reactivity": 0.5})
     with pytest.raises(_Captured):
         TARGETS["P13"].run()
-    assert seen == [{"act_bias": -5.0}, {}]
+    assert seen[0] == {**SPEC.parameters, "act_bias": -5.0}  # a sampled factor (limbic_reactivity) stays sampled
+    assert seen[1] == dict(SPEC.parameters)
 
 
 # ----------------------------------------------------------------------------- a real (tiny) run
 def _tiny_target(days=60):
     def experiment(off):
-        ds, _ = targets._cohort([targets.AT_RISK], off, seed=5, n=24, days=days)
+        ds = targets._simulate(5, {}, n_subjects=24, horizon_hours=days * 24.0, mechanisms_off=off)
         return True, float(ds["acts"].values.sum()), ""
 
     return Target("P0", "tiny", (), "acts", "none", experiment)
@@ -146,12 +132,27 @@ def _tiny_target(days=60):
 def test_a_base_is_applied_in_a_real_run():
     t = _tiny_target()
     plain, again = t.run(), t.run(base={})
-    shifted = t.run(base={"act_bias": 2.0})
+    shifted = t.run(base={"act_bias": 2.0, "distress_threshold": 0.2})
     assert plain.statistic == again.statistic
     assert shifted.statistic > plain.statistic  # a much higher act bias: more acts
-    assert plain.base == again.base == TABLE_DEFAULTS
+    assert plain.base == again.base == CALIBRATED_DEFAULT
     assert "act_bias=2" in shifted.base
     assert targets.current_base() == {}  # reset after the run
+
+
+def test_referred_patients_continue_the_screenings_histories(monkeypatch):
+    """The clinical designs re-simulate the referred patients: their histories up to referral are the
+    screening's, so the referral rule refers each of them again on the same day."""
+    from nssisim.population.criteria import history_of
+    from nssisim.population.referral import load_rule, referral_days
+
+    monkeypatch.setattr(targets, "N_SCREEN", 512)
+    monkeypatch.setattr(targets, "_SCREENS", {})
+    ds, t0 = targets._referred((), n=16, follow_days=30)
+    ids = ds["subject"].values
+    assert ids.size >= 5 and (t0 > 0).all()
+    again, _ = referral_days(load_rule(targets.REFERRAL_RULE), history_of(ds), targets.CLINICAL_SEED, ids)
+    np.testing.assert_array_equal(again, t0)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -193,8 +194,8 @@ def test_load_base_from_a_toml_file(tmp_path):
 # ----------------------------------------------------------------------------- output and CLI
 def test_results_and_tables_name_their_base():
     r = targets.TargetResult("P7", True, 1.0, "bar", "detail")
-    assert r.base == TABLE_DEFAULTS
-    assert format_results([r]).splitlines()[0] == f"parameter base: {TABLE_DEFAULTS}"
+    assert r.base == CALIBRATED_DEFAULT
+    assert format_results([r]).splitlines()[0] == f"parameter base: {CALIBRATED_DEFAULT}"
     r2 = replace(r, base="community spec [parameters] (17 values)")
     assert "community spec [parameters]" in format_results([r2]).splitlines()[0]
     df = pd.DataFrame({"full": {"P7": True}})
@@ -233,7 +234,7 @@ def test_cli_base_reaches_the_targets(monkeypatch):
     assert dict(got["base"]) == dict(community_base())
     assert "parameter base: community spec [parameters]" in res.output
     res = runner.invoke(app, ["targets", "--id", "P7", "--no-progress"])
-    assert got["base"] is None and f"parameter base: {TABLE_DEFAULTS}" in res.output
+    assert got["base"] is None and f"parameter base: {CALIBRATED_DEFAULT}" in res.output
 
 
 def test_targets_ensemble_runs_each_set_on_the_spec_with_the_sets_values(monkeypatch):

@@ -9,16 +9,19 @@ statistic and the bar. Bars are written once, here, in :data:`TARGETS` (and rend
 ablation table (:func:`ablation`) is the model's own account of which part of the theory
 each phenomenon needs.
 
-Parameter base. By default every parameter an experiment does not set itself takes the
-parameter table's default (``PARAMS[k].default``). ``run_targets(base=...)`` (and
-``ablation(base=...)``, ``Target.run(base=...)``) replaces those defaults by a base, e.g. the
-community population's fitted values (:func:`community_base`, CLI ``--base community``). An
-experiment's own settings (its preset persons, its groups, the P13 profiles, the trial's
-population draw and the interventions) still win: they define the design
-(:func:`with_base`). The base is held in a context variable for the duration of one target and
-applied in one place: every simulation of this module goes through :func:`_simulate` (the
-groups of :func:`_cohort` through :func:`with_base` first) and the virtual trials get it as
-their design's ``base`` (:class:`nssisim.trials.Design`).
+Designed persons and parameter base. The experiments run on the shipped, calibrated model: the
+community population's ``[parameters]`` (``configs/population_community.toml``, fitted by the joint
+calibration) over the parameter table's defaults. Their persons come from that population, not
+from invented presets: community adolescents drawn from its factors for the incidence, repetition
+and co-occurrence contrasts (:func:`_community`), adolescents referred from its life course by
+the outpatient rule for the clinical designs (:func:`_referred`) and the trials of P12 and P13;
+P11's at-risk spread of traits runs on the same parameters. ``run_targets(base=...)`` (and
+``ablation(base=...)``, ``Target.run(base=...)``, CLI ``--base FILE``) puts other model-parameter
+values over the calibrated ones, e.g. a set of a calibration ensemble (:func:`run_targets_ensemble`);
+an experiment's own settings (its contrasts, the P13 profiles, the interventions) and the persons'
+sampled factors still win: they define the design. The base is held in a context variable for the
+duration of one target and read in one place, :func:`model_parameters`: every simulation of this
+module goes through :func:`_simulate`, every population draw through :func:`_population_spec`.
 """
 
 from __future__ import annotations
@@ -34,8 +37,7 @@ import pandas as pd
 from ._version import __version__
 from .core.measures import measure
 from .core.model import MECHANISM_IDS
-from .core.parameters import check_value, PARAMS
-from .core.presets import load_preset
+from .core.parameters import check_value, HOURS_PER_YEAR, PARAMS
 from .core.simulation import simulate_cohort
 from .files import did_you_mean, SpecError, toml_file
 from .population.spec import load_population, POPULATIONS
@@ -53,30 +55,30 @@ class TargetResult:
     bar: str
     detail: str = ""
     mechanisms_off: tuple[str, ...] = ()
-    #: Which parameter base the experiment ran on (:data:`TABLE_DEFAULTS` or the base's label).
-    base: str = "table defaults"
+    #: Which parameter base the experiment ran on (:data:`CALIBRATED_DEFAULT` or the base's label).
+    base: str = "the calibrated default (community spec [parameters])"
 
 
 # ----------------------------------------------------------------------------- parameter base
-#: Label of a run on the parameter table's defaults (no base).
-TABLE_DEFAULTS = "table defaults"
+#: Label of a run without a base: the calibrated default (the community spec's ``[parameters]``).
+CALIBRATED_DEFAULT = "the calibrated default (community spec [parameters])"
 
 
 class ParameterBase(dict):
-    """Parameter values (name -> float) that replace the table defaults in every experiment, with a
+    """Parameter values (name -> float) put over the calibrated default in every experiment, with a
     ``label`` saying where they come from (shown in every result)."""
 
     def __init__(self, values: Mapping[str, float] = (), label: str | None = None):
         super().__init__(values)
         self.label = label if label is not None else (
-            TABLE_DEFAULTS if not self else "custom base: " + ", ".join(f"{k}={v:g}" for k, v in self.items()))
+            CALIBRATED_DEFAULT if not self else "custom base: " + ", ".join(f"{k}={v:g}" for k, v in self.items()))
 
 
 def check_base(base: Mapping[str, float] | None, where: str = "base") -> ParameterBase:
     """``base`` validated (PARAMS names, values within bounds) as a :class:`ParameterBase`; None or
-    empty is the table defaults. Raises ValueError naming the key."""
+    empty is the calibrated default. Raises ValueError naming the key."""
     if base is None:
-        return ParameterBase({}, TABLE_DEFAULTS)
+        return ParameterBase({}, CALIBRATED_DEFAULT)
     if not isinstance(base, Mapping):
         raise ValueError(f"{where}: expected a mapping of parameter name -> value, got {type(base).__name__}")
     values = {}
@@ -87,7 +89,7 @@ def check_base(base: Mapping[str, float] | None, where: str = "base") -> Paramet
             values[k] = check_value(k, v, where)
         except (TypeError, ValueError) as err:
             raise ValueError(str(err)) from None
-    return ParameterBase(values, getattr(base, "label", None) if values else TABLE_DEFAULTS)
+    return ParameterBase(values, getattr(base, "label", None) if values else CALIBRATED_DEFAULT)
 
 
 def load_base(name_or_toml: str | Path) -> ParameterBase:
@@ -121,8 +123,10 @@ def community_base() -> ParameterBase:
     return load_base("community")
 
 
-#: The base of the target now running (set by :meth:`Target.run`; empty: the table defaults).
+#: The base of the target now running (set by :meth:`Target.run`; empty: the calibrated default).
 _BASE: ContextVar[Mapping[str, float] | None] = ContextVar("nssisim_targets_base", default=None)
+#: The population the designed persons come from, and whose ``[parameters]`` are the calibrated default.
+COMMUNITY_POPULATION = "community"
 
 
 def current_base() -> Mapping[str, float]:
@@ -130,20 +134,29 @@ def current_base() -> Mapping[str, float]:
     return _BASE.get() or {}
 
 
-def with_base(explicit: Mapping, base: Mapping[str, float] | None = None) -> dict:
-    """An experiment's parameters on a base (default :func:`current_base`): the experiment's
-    explicit settings win, the base replaces the table defaults of everything else."""
-    return {**(current_base() if base is None else base), **explicit}
+def _population_spec(name: str = COMMUNITY_POPULATION):
+    """The population spec of the designed persons, its ``[parameters]`` with the current base's
+    model parameters over them (a sampled factor stays sampled)."""
+    spec = load_population(name)
+    base = {k: float(v) for k, v in current_base().items() if k not in spec.factor_names}
+    return replace(spec, parameters={**spec.parameters, **base}) if base else spec
+
+
+def model_parameters() -> dict[str, float]:
+    """The model-parameter values of the experiment now running, beyond the table defaults: the
+    community spec's ``[parameters]`` (the calibrated default) with the current base over them."""
+    return {k: float(v) for k, v in _population_spec().parameters.items() if k in PARAMS}
 
 
 def _param(name: str) -> float:
-    """The value of a parameter no experiment sets: the base's, else the table default."""
-    return float(current_base().get(name, PARAMS[name].default))
+    """The value of a parameter no experiment sets: the calibrated default's (or the base's), else the table default."""
+    return float(model_parameters().get(name, PARAMS[name].default))
 
 
 def _simulate(seed: int, params: Mapping, **kw):
-    """The one call of :func:`simulate_cohort` of this module: ``params`` on the current base."""
-    return simulate_cohort(seed, with_base(params), **kw)
+    """The one call of :func:`simulate_cohort` of this module: the experiment's ``params`` (scalars or
+    per-subject arrays) over :func:`model_parameters`."""
+    return simulate_cohort(seed, {**model_parameters(), **params}, **kw)
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,7 @@ class Target:
     experiment: Callable[[tuple[str, ...]], tuple[bool, float, str]] = field(repr=False)
 
     def run(self, mechanisms_off: Iterable[str] = (), base: Mapping[str, float] | None = None) -> TargetResult:
-        """Run the experiment with ``mechanisms_off`` on the parameter ``base`` (None: the table defaults)."""
+        """Run the experiment with ``mechanisms_off`` on the parameter ``base`` (None: the calibrated default)."""
         off = tuple(mechanisms_off)
         b = check_base(base)
         token = _BASE.set(b)
@@ -179,39 +192,132 @@ def _register(target: Target) -> Target:
 
 
 # ----------------------------------------------------------------------------- designed experiments
-#: Person used as the base of most experiments: an at-risk adolescent (the "vulnerable"
-#: preset), so that acts occur often enough for stable statistics.
-AT_RISK: dict[str, float] = load_preset("vulnerable")
-#: A high-risk (clinical) adolescent: the "clinical" preset.
-CLINICAL: dict[str, float] = load_preset("clinical")
-#: A moderate-risk adolescent (between the default typical adolescent and AT_RISK) for
-#: incidence contrasts, so that incidence is far from both 0 and 1.
-MODERATE: dict[str, float] = dict(
-    limbic_reactivity=1.4, pfc_adult=0.95, maltreatment=0.15, parental_control=0.3, peer_victimisation=0.2,
-    rumination_trait=0.55, alexithymia=0.35, resilience=0.45, self_esteem=0.45, hope=0.5,
-)
-
 YEAR_DAYS = 365
-N_GROUP = 512  # subjects per arm of a contrast: standard error of a share <= 0.022
 
 
-def _cohort(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int = N_GROUP, days: int = YEAR_DAYS,
-            dt: float = 1.0, record_every: int = 24, cap: int = 1024):
-    """Simulate ``n`` subjects per group (groups stacked into one compiled call).
+# ----------------------------------------------------------------------------- community persons
+#: Persons of the incidence, repetition and co-occurrence designs (P4-P10, P14): adolescents drawn
+#: from the community population (its factors, correlations and ``[parameters]``: the calibrated
+#: default; the current base lies beneath them, as beneath a trial's population draw), simulated
+#: like the life course (from 10, after a 1-year burn-in) to :data:`COMMUNITY_END_AGE`. A contrast
+#: sets one parameter to two levels for every drawn person: the same persons (ids, factor draws,
+#: random streams) in every group, so a ratio of incidences is a counterfactual one within the
+#: calibrated population, not a contrast between invented persons.
+COMMUNITY_START_AGE, COMMUNITY_BURN_IN, COMMUNITY_END_AGE = 10.0, 1.0, 16.0
+N_COMMUNITY = 512  # persons per group (the same persons in every group): standard error of a share of 0.2 is 0.018
+WEEK_STEPS = 168  # records of the community designs: weekly blocks at dt = 1 h
+#: The incidence of the community designs: any act from the life-course start (10) to 16.
+INCIDENCE = f"lifetime NSSI by {COMMUNITY_END_AGE:g} (community persons)"
 
-    Subject ids are ``0..n-1`` in every group (common random numbers across groups), so a
-    contrast between groups is paired: the same person under two parameter settings. Each group
-    stands on the current parameter base (:func:`with_base`).
-    """
-    groups = [with_base(g) for g in groups]
-    names = sorted(set().union(*groups))
-    params = {k: np.concatenate([np.full(n, g.get(k, PARAMS[k].default), np.float32) for g in groups]) for k in names}
-    ids = np.tile(np.arange(n), len(groups))
-    # every group reuses ids 0..n-1: equal ids draw equal random streams (a paired design)
-    ds = _simulate(seed, params, subject_ids=ids, horizon_hours=days * 24.0, dt=dt, record_every=record_every,
-                         mechanisms_off=off, event_capacity=cap)
-    group = np.repeat(np.arange(len(groups)), n)
-    return ds, group
+
+@dataclass(frozen=True)
+class CommunityRun:
+    """A community design's records: ``acts``, ``stressors`` (and any recorded states) as
+    ``(group, person, block)`` arrays, the block end ages, and the persons' drawn parameters."""
+
+    counts: dict
+    age: np.ndarray
+    drawn: dict
+    final: dict = field(default_factory=dict)
+
+    def window(self, low: float = COMMUNITY_START_AGE, high: float = COMMUNITY_END_AGE) -> np.ndarray:
+        """Blocks whose midpoint age lies in ``[low, high)``."""
+        step = float(self.age[1] - self.age[0]) if self.age.size > 1 else 0.0
+        mid = self.age - step / 2
+        return (mid >= low) & (mid < high)
+
+    def acts(self, low: float = COMMUNITY_START_AGE, high: float = COMMUNITY_END_AGE) -> np.ndarray:
+        """Acts per (group, person) between two ages."""
+        return self.counts["acts"][:, :, self.window(low, high)].sum(axis=2)
+
+    def lifetime(self, high: float = COMMUNITY_END_AGE) -> np.ndarray:
+        """Share per group with any act from the life-course start (10) to ``high``."""
+        return (self.acts(COMMUNITY_START_AGE, high) > 0).mean(axis=1)
+
+
+def _community(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int = N_COMMUNITY,
+               record_every: int = WEEK_STEPS, states: tuple[str, ...] = (), end_age: float = COMMUNITY_END_AGE,
+               ) -> CommunityRun:
+    """Simulate ``n`` community persons in every group of overrides (one compiled call)."""
+    from .population.spec import params_of, sample_population
+
+    ids = np.arange(n)
+    drawn = params_of(sample_population(_population_spec(), n, seed, subject_ids=ids))
+    names = sorted(set(drawn).union(*groups))
+    params = {k: np.concatenate([np.full(n, g[k], np.float64) if k in g
+                                 else np.broadcast_to(drawn.get(k, _param(k)), (n,)).astype(np.float64)
+                                 for g in groups]) for k in names}
+    start = COMMUNITY_START_AGE - COMMUNITY_BURN_IN
+    block_h = record_every * 1.0
+    blocks = int((end_age - start) * HOURS_PER_YEAR // block_h)
+    ds = _simulate(seed, params, subject_ids=np.tile(ids, len(groups)), horizon_hours=blocks * block_h, dt=1.0,
+                         record_every=record_every, start_age_years=start, mechanisms_off=off,
+                   records=tuple(states) if states else "counts", events=False, chunk_size=n)
+    k = len(groups)
+    counts = {v: np.asarray(ds[v].values).reshape(k, n, -1) for v in ("acts", "stressors", *states)}
+    age = start + np.asarray(ds["time"].values, np.float64) / HOURS_PER_YEAR
+    final = {str(v)[6:]: np.asarray(ds[v].values).reshape(k, n) for v in ds.data_vars if str(v).startswith("final_")}
+    return CommunityRun(counts, age, drawn, final)
+
+
+# ----------------------------------------------------------------------------- clinical persons
+#: Persons of the clinical designs (P1-P3 and P14's clinical sample): adolescents of the community
+#: life course referred to outpatient care by the shipped rule (``configs/referral/outpatient.toml``;
+#: the patients of P12 and P13 before those trials' eligibility), each with the history its life
+#: course gave it, and followed untreated after the referral day.
+REFERRAL_RULE = "outpatient"
+CLINICAL_SEED = 1313
+N_SCREEN = 2048  # community adolescents screened (about 7 % are referred on the calibrated default)
+CLINICAL_PATIENTS = 512  # patients of P2, P3 and P14 (at most: all the referred of the screening)
+SCREEN_BATCH = 1024  # screened per compiled call
+_SCREENS: dict = {}  # the screenings and the referred patients' runs of this process (a few MB each)
+
+
+def _screened(off: tuple[str, ...], seed: int = CLINICAL_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and referral days (since the screening start age) of the referred among :data:`N_SCREEN`
+    screened community adolescents; kept per process and base, since P1-P3 and P14 share them."""
+    from .population.referral import load_rule, screen_chunk, SCREEN_START_AGE
+
+    spec = _population_spec()
+    key = (seed, tuple(off), tuple(sorted(spec.parameters.items())))
+    if key not in _SCREENS:
+        rule = load_rule(REFERRAL_RULE)
+        parts = [screen_chunk(rule, spec, np.arange(a, min(a + SCREEN_BATCH, N_SCREEN)), seed, SCREEN_START_AGE,
+                              mechanisms_off=off)[0] for a in range(0, N_SCREEN, SCREEN_BATCH)]
+        df = pd.concat(parts, ignore_index=True)
+        _SCREENS[key] = (df["subject"].to_numpy(np.int64), df["referral_day"].to_numpy(np.int64))
+    return _SCREENS[key]
+
+
+def _patients(off: tuple[str, ...], n: int, seed: int = CLINICAL_SEED) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The first ``n`` referred patients: ids, referral days and their drawn parameters (the screening's draw)."""
+    from .population.spec import params_of, sample_population
+
+    ids, t0 = _screened(off, seed)
+    ids, t0 = ids[:n], t0[:n]
+    drawn = params_of(sample_population(_population_spec(), ids.size, seed, subject_ids=ids)) if ids.size else {}
+    return ids, t0, drawn
+
+
+def _referred(off: tuple[str, ...], *, n: int, follow_days: int, record_every: int = 24, records="full",
+              cap: int = 4096, seed: int = CLINICAL_SEED):
+    """The first ``n`` referred patients' life courses, from the screening start age to ``follow_days``
+    after the last referral, untreated (their histories up to referral are the screening's: the same
+    draw and random streams). Returns (Dataset, referral days), or (None, empty) if nobody is referred."""
+    from .population.referral import SCREEN_START_AGE
+
+    key = ("referred", seed, tuple(off), tuple(sorted(_population_spec().parameters.items())), n, follow_days,
+           record_every, records, cap)
+    if key in _SCREENS:  # P2, P3 and P14 follow the same patients
+        return _SCREENS[key]
+    ids, t0, drawn = _patients(off, n, seed)
+    if ids.size == 0:
+        return None, t0
+    days = int(t0.max()) + int(follow_days)
+    ds = _simulate(seed, drawn, subject_ids=ids, horizon_hours=days * 24.0, dt=1.0, record_every=record_every,
+                   start_age_years=SCREEN_START_AGE, mechanisms_off=off, event_capacity=cap, records=records)
+    _SCREENS[key] = (ds, t0)
+    return ds, t0
 
 
 def _acts(ds, group, g, start_day: int = 0, end_day: int | None = None) -> np.ndarray:
@@ -248,53 +354,72 @@ def _ratio(a: float, b: float) -> float:
 
 # ----------------------------------------------------------------------------- P1
 def _p1(off):
-    """Event-locked affect after acts vs after resisted urges, at fine time resolution."""
-    dt, days = 0.25, 30
-    ds, group = _cohort([CLINICAL], off, seed=101, n=256, days=days, dt=dt, record_every=1, cap=2048)
-    ev = _events(ds, group)
-    ev = ev[ev.kind <= 1]
+    """Event-locked affect after acts vs after resisted urges, hourly, in referred patients after referral."""
+    ds, t0 = _referred(off, n=P1_PATIENTS, follow_days=P1_DAYS, record_every=1, records=("affect",))
+    if ds is None:
+        return False, float("nan"), "nobody is referred"
+    ev = _events(ds, np.zeros(ds.sizes["subject"], np.int64))
+    day = ev.time.values / 24.0 - t0[ev.pos.values]
+    ev = ev[(ev.kind <= 1) & (day >= 0) & (day < P1_DAYS)]
     affect = ds["affect"].values
     n_t = affect.shape[1]
-    idx = np.rint(ev.time.values / dt).astype(np.int64) - 1  # record index of the event's step (state after it)
+    idx = np.rint(ev.time.values).astype(np.int64) - 1  # record index of the event's step (state after it), dt 1 h
     out = {}
-    for lag_h in (0.25, 2.0):
-        j = idx + int(round(lag_h / dt))
+    for lag_h in P1_LAGS_H:
+        j = idx + int(lag_h)
         ok = j < n_t
         drop = ev.distress.values[ok] - affect[ev.pos.values[ok], j[ok]]
         is_act = ev.kind.values[ok] == 1
-        out[lag_h] = (_mean(drop[is_act]), _mean(drop[~is_act]),
-                      int(is_act.sum()), int((~is_act).sum()))
-    a15, r15, n_act, n_res = out[0.25]
-    a2, r2, _, _ = out[2.0]
-    ratio = _ratio(a15, r15) if r15 > 0 else (np.inf if a15 > 0 else np.nan)
+        out[lag_h] = (_mean(drop[is_act]), _mean(drop[~is_act]), int(is_act.sum()), int((~is_act).sum()))
+    a1, r1, n_act, n_res = out[P1_LAGS_H[0]]
+    a2, r2, _, _ = out[P1_LAGS_H[1]]
+    ratio = _ratio(a1, r1) if r1 > 0 else (np.inf if a1 > 0 else np.nan)
     enough = n_act >= 30 and n_res >= 30
-    passed = enough and np.isfinite(a15) and a15 > 0 and ratio >= P1_MIN_RATIO and a2 > r2
-    detail = (f"affect drop after 15 min: act {a15:.3f} vs resisted {r15:.3f}; after 2 h: act {a2:.3f} vs resisted {r2:.3f};"
-              f" {n_act} acts, {n_res} resisted urges")
+    passed = enough and np.isfinite(a1) and a1 > 0 and ratio >= P1_MIN_RATIO and a2 > r2
+    detail = (f"{ds.sizes['subject']} referred patients, {P1_DAYS} days after referral: affect drop after 1 h: act {a1:.4f} "
+              f"vs resisted {r1:.4f}; after 2 h: act {a2:.4f} vs resisted {r2:.4f}; {n_act} acts, {n_res} resisted urges")
     return passed, ratio, detail
 
 
 P1_MIN_RATIO = 2.0
+P1_LAGS_H = (1, 2)  # hours after the event's step: the first hourly records (the referral life course runs at dt 1 h)
+P1_PATIENTS, P1_DAYS = 96, 90
 
 
 _register(Target(
     "P1", "Negative reinforcement: after an act, aversive arousal falls faster and further than after a resisted urge",
     ("NockPrinstein2004", "Hepp2020"),
-    "ratio of mean affect drop 15 min after acts to that after resisted urges (clinical persons, dt 0.25 h)",
+    "ratio of mean affect drop 1 h after acts to that after resisted urges (outpatient-referred patients, 90 days after "
+    "referral, dt 1 h)",
     f"ratio >= {P1_MIN_RATIO:g} and act drop at 2 h > resisted drop at 2 h", _p1))
 
 
 # ----------------------------------------------------------------------------- P2
+def _onset_days(acts: np.ndarray) -> np.ndarray:
+    """Day index of each subject's first act (-1: none)."""
+    has = acts.sum(axis=1) > 0
+    return np.where(has, (acts > 0).argmax(axis=1), -1)
+
+
 def _p2(off):
-    """Relief per act, severity and frequency early vs late in the year among persistent self-injurers."""
-    ds, group = _cohort([CLINICAL], off, seed=202, n=512, days=YEAR_DAYS)
+    """Relief per act, severity and frequency in the first and the fourth quarter after onset, persistent self-injurers."""
+    ds, t0 = _referred(off, n=CLINICAL_PATIENTS, follow_days=0)
+    if ds is None:
+        return False, float("nan"), "nobody is referred"
+    acts = ds["acts"].values
+    first = _onset_days(acts)
+    n_days = acts.shape[1]
+    ok = (first >= 0) & (first + YEAR_DAYS <= n_days)
     early, late = (0, 91), (YEAR_DAYS - 91, YEAR_DAYS)
-    a_early = _acts(ds, group, 0, *early)
-    a_late = _acts(ds, group, 0, *late)
-    persistent = (a_early >= 3) & (a_late >= 3)
-    ev = _events(ds, group)
+
+    def window(w):
+        return np.array([acts[i, first[i] + w[0]:first[i] + w[1]].sum() if ok[i] else 0 for i in range(len(first))])
+
+    a_early, a_late = window(early), window(late)
+    persistent = ok & (a_early >= 3) & (a_late >= 3)
+    ev = _events(ds, np.zeros(len(first), np.int64))
     ev = ev[(ev.kind == 1) & persistent[ev.pos.values] & (ev.distress > 0)]
-    day = ev.time / 24.0
+    day = ev.time.values / 24.0 - first[ev.pos.values]
     e = ev[(day >= early[0]) & (day < early[1])]
     lt = ev[(day >= late[0]) & (day < late[1])]
     relief_ratio = _ratio(_mean(lt.relief / lt.distress), _mean(e.relief / e.distress))
@@ -302,8 +427,8 @@ def _p2(off):
     freq_ratio = _ratio(_mean(a_late[persistent]), _mean(a_early[persistent]))
     n_p = int(persistent.sum())
     passed = n_p >= 20 and relief_ratio <= P2_MAX_RELIEF_RATIO and max(sev_ratio, freq_ratio) >= P2_MIN_ESCALATION
-    detail = (f"{n_p} persistent subjects; relief fraction late/early {relief_ratio:.3f}, severity late/early "
-              f"{sev_ratio:.3f}, frequency late/early {freq_ratio:.3f}")
+    detail = (f"{n_p} persistent of {len(first)} referred patients; relief fraction late/early {relief_ratio:.3f}, severity "
+              f"late/early {sev_ratio:.3f}, frequency late/early {freq_ratio:.3f}")
     return passed, relief_ratio, detail
 
 
@@ -313,7 +438,8 @@ P2_MAX_RELIEF_RATIO, P2_MIN_ESCALATION = 0.9, 1.1
 _register(Target(
     "P2", "Escalation: in persistent self-injurers relief per act falls while severity or frequency rises",
     ("CarenysAdan2025", "BresinGordon2013"),
-    "relief fraction per act, last quarter / first quarter of a year, persistent self-injurers (>= 3 acts in both quarters)",
+    "relief fraction per act, fourth / first quarter after the first act, persistent self-injurers (>= 3 acts in both "
+    "quarters) among outpatient-referred patients",
     f"<= {P2_MAX_RELIEF_RATIO:g}, with severity or frequency ratio >= {P2_MIN_ESCALATION:g}", _p2))
 
 
@@ -322,22 +448,38 @@ RELIEF_BLOCKED = dict(relief_base=0.0, k_relief_opioid=0.0, relief_positive=0.0)
 
 
 def _p3(off):
-    """(a) habit-triggered share and distress at act across two years; (b) persistence under blocked relief."""
-    ds, group = _cohort([CLINICAL], off, seed=303, n=512, days=2 * YEAR_DAYS)
-    ev = _events(ds, group)
+    """(a) habit-triggered share and distress at act, first vs second year after onset; (b) persistence under
+    blocked relief, high vs low habit, in the same patients."""
+    ds, t0 = _referred(off, n=CLINICAL_PATIENTS, follow_days=0)
+    if ds is None:
+        return False, float("nan"), "nobody is referred"
+    first = _onset_days(ds["acts"].values)
+    ev = _events(ds, np.zeros(len(first), np.int64))
     acts = ev[ev.kind == 1]
-    y1 = acts[acts.time < YEAR_DAYS * 24.0]
-    y2 = acts[acts.time >= YEAR_DAYS * 24.0]
+    since = acts.time.values / 24.0 - first[acts.pos.values]
+    y1 = acts[since < YEAR_DAYS]
+    y2 = acts[(since >= YEAR_DAYS) & (since < 2 * YEAR_DAYS)]
     share1, share2 = _mean(y1.habitual), _mean(y2.habitual)
     dist1, dist2 = _mean(y1.distress), _mean(y2.distress)
-    # (b): same persons with a learned history, relief blocked from time 0, high vs low habit
-    hist = dict(CLINICAL, relief_value_prior=0.7, **RELIEF_BLOCKED)
-    ds_b, g_b = _cohort([dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)], off, seed=304, n=256,
-                        days=182)
-    persist = _ratio(_acts(ds_b, g_b, 0).mean(), _acts(ds_b, g_b, 1).mean())
+    # (b): the referred patients' own traits from their referral age, with a learned history, relief blocked from
+    # time 0, high vs low habit (the same persons in both groups)
+    from .population.referral import SCREEN_START_AGE
+
+    ids, t0, drawn = _patients(off, CLINICAL_PATIENTS)
+    hist = dict(relief_value_prior=0.7, **RELIEF_BLOCKED)
+    groups = [dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)]
+    n = ids.size
+    params = {k: np.concatenate([np.full(n, g[k]) if k in g else np.broadcast_to(drawn.get(k, _param(k)), (n,))
+                                 for g in groups]) for k in set(drawn).union(*groups)}
+    ds_b = _simulate(CLINICAL_SEED, params, subject_ids=np.tile(ids, 2), horizon_hours=182 * 24.0,
+                     start_age_years=np.tile(SCREEN_START_AGE + t0 / 365.25, 2), mechanisms_off=off,
+                     records="counts", events=False)
+    a_b = ds_b["acts"].values.sum(axis=1).reshape(2, n)
+    persist = _ratio(a_b[0].mean(), a_b[1].mean())
     passed = len(y1) >= 50 and share2 - share1 >= P3_MIN_RISE and dist2 < dist1 and persist >= P3_MIN_PERSISTENCE
-    detail = (f"habit-triggered share of acts year 1 {share1:.3f} -> year 2 {share2:.3f}; distress at act {dist1:.3f} -> "
-              f"{dist2:.3f}; acts in 6 months with relief blocked, high/low habit {persist:.2f}")
+    detail = (f"{len(first)} referred patients; habit-triggered share of acts in the first year after onset {share1:.3f} -> "
+              f"second year {share2:.3f}; distress at act {dist1:.3f} -> {dist2:.3f}; acts in 6 months with relief "
+              f"blocked from referral age, high/low habit {persist:.2f}")
     return passed, share2 - share1, detail
 
 
@@ -347,49 +489,52 @@ P3_MIN_RISE, P3_MIN_PERSISTENCE = 0.05, 2.0
 _register(Target(
     "P3", "Goal-directed to habit: habit-triggered, low-distress acts rise with history; habitual persons persist when relief is blocked",
     ("Zhu2024", "CarenysAdan2025"),
-    "rise of the habit-triggered share of acts from year 1 to year 2 (clinical persons)",
+    "rise of the habit-triggered share of acts from the first to the second year after onset (outpatient-referred "
+    "patients)",
     f">= {P3_MIN_RISE:g}, distress at act falls, persistence ratio under blocked relief >= {P3_MIN_PERSISTENCE:g}", _p3))
 
 
 # ----------------------------------------------------------------------------- P4
 def _p4(off):
     """Repetitive NSSI with enhanced vs typical reactive inhibition, with strong and with weak relief learning."""
-    strong = dict(AT_RISK, reward_sensitivity=2.0, relief_value_prior=0.5)
-    weak = dict(AT_RISK, reward_sensitivity=0.5, relief_value_prior=0.2)
+    strong = dict(reward_sensitivity=2.0, relief_value_prior=0.5)
+    weak = dict(reward_sensitivity=0.5, relief_value_prior=0.2)
     groups = [dict(strong, reactive_inhibition=1.0), dict(strong, reactive_inhibition=2.5),
-              dict(weak, reactive_inhibition=1.0), dict(weak, reactive_inhibition=2.5)]
-    ds, group = _cohort(groups, off, seed=404)
-    rep = [(_acts(ds, group, g) >= 5).mean() for g in range(4)]
+              dict(weak, reactive_inhibition=1.0), dict(weak, reactive_inhibition=2.5), {}]
+    run = _community(groups, off, seed=404)
+    rep = (run.acts(COMMUNITY_END_AGE - 1.0) >= 5).mean(axis=1)  # >= 5 acts in the year before 16
     ratio = _ratio(rep[1], rep[0])
     ratio_weak = _ratio(rep[3], rep[2])
-    passed = rep[1] >= P4_MIN_SHARE and ratio >= P4_MIN_RATIO and ratio_weak <= P4_MAX_RATIO_WEAK
-    detail = (f"share with >= 5 acts in a year, enhanced vs typical inhibition: strong relief learning {rep[1]:.3f} vs "
-              f"{rep[0]:.3f}; weak relief learning {rep[3]:.3f} vs {rep[2]:.3f} (ratio {ratio_weak:.2f})")
+    passed = ratio >= P4_MIN_RATIO and rep[1] >= rep[4] and rep[1] > 0 and ratio_weak <= P4_MAX_RATIO_WEAK
+    detail = (f"share with >= 5 acts in the year before {COMMUNITY_END_AGE:g}, enhanced vs typical inhibition: strong relief "
+              f"learning {rep[1]:.3f} vs {rep[0]:.3f}; weak relief learning {rep[3]:.3f} vs {rep[2]:.3f} (ratio "
+              f"{ratio_weak:.2f}); the community as drawn {rep[4]:.3f}")
     return passed, ratio, detail
 
 
-P4_MIN_RATIO, P4_MIN_SHARE, P4_MAX_RATIO_WEAK = 0.5, 0.2, 0.75
+P4_MIN_RATIO, P4_MAX_RATIO_WEAK = 0.5, 0.75
 _register(Target(
     "P4", "Inhibition paradox: enhanced reactive inhibition does not prevent repetitive NSSI when relief learning is strong",
     ("Mirabella2024", "Fikke2011"),
-    "share with >= 5 acts/year, enhanced (2.5) / typical (1.0) reactive inhibition, strong relief learning",
-    f">= {P4_MIN_RATIO:g} and enhanced-inhibition share >= {P4_MIN_SHARE:g}; with weak relief learning the ratio is "
-    f"<= {P4_MAX_RATIO_WEAK:g} (inhibition is not inert)", _p4))
+    f"share with >= 5 acts in the year before {COMMUNITY_END_AGE:g}, enhanced (2.5) / typical (1.0) reactive inhibition, "
+    "strong relief learning (community persons)",
+    f">= {P4_MIN_RATIO:g}, and the enhanced-inhibition share at least the community's as drawn; with weak relief "
+    f"learning the ratio is <= {P4_MAX_RATIO_WEAK:g} (inhibition is not inert)", _p4))
 
 
 # ----------------------------------------------------------------------------- P5
 def _p5(off):
     """Incidence at high vs low allostatic sensitivity, with and without the threshold path."""
-    lo, hi = dict(MODERATE, allostatic_sensitivity=0.5), dict(MODERATE, allostatic_sensitivity=3.0)
+    lo, hi = dict(allostatic_sensitivity=0.5), dict(allostatic_sensitivity=3.0)
     cut = dict(k_load_threshold=0.0)
-    ds, group = _cohort([lo, hi, dict(lo, **cut), dict(hi, **cut)], off, seed=505)
-    inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
+    inc = _community([lo, hi, dict(lo, **cut), dict(hi, **cut)], off, seed=505).lifetime()
     rr = _ratio(inc[1], inc[0])
     rr_cut = _ratio(inc[3], inc[2])
     mediated = (rr - rr_cut) / (rr - 1.0) if rr > 1.0 else np.nan
     passed = rr >= P5_MIN_RR and np.isfinite(mediated) and mediated >= P5_MIN_MEDIATED
-    detail = (f"1-year incidence low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); with the threshold path "
-              f"cut {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_cut:.2f}); share of the excess risk through the threshold {mediated:.2f}")
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); with the "
+              f"threshold path cut {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_cut:.2f}); share of the excess risk through the "
+              f"threshold {mediated:.2f}")
     return passed, rr, detail
 
 
@@ -399,21 +544,19 @@ P5_MIN_RR, P5_MIN_MEDIATED = 1.2, 0.25
 _register(Target(
     "P5", "HPA diathesis: higher allostatic sensitivity raises NSSI incidence through a lower distress tolerance",
     ("Kaess2012", "Nock2009"),
-    "1-year incidence ratio, allostatic sensitivity 3.0 vs 0.5 (moderate-risk persons)",
+    f"ratio of {INCIDENCE}, allostatic sensitivity 3.0 vs 0.5",
     f"RR >= {P5_MIN_RR:g} and >= {P5_MIN_MEDIATED:.0%} of the excess risk through the lowered threshold", _p5))
 
 
 # ----------------------------------------------------------------------------- P6
 def _p6(off):
     """Incidence with high vs low limbic reactivity, and low vs high prefrontal capacity."""
-    groups = [dict(MODERATE, limbic_reactivity=1.0), dict(MODERATE, limbic_reactivity=1.9),
-              dict(MODERATE, pfc_adult=1.3), dict(MODERATE, pfc_adult=0.6)]
-    ds, group = _cohort(groups, off, seed=606)
-    inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
+    groups = [dict(limbic_reactivity=1.0), dict(limbic_reactivity=1.9), dict(pfc_adult=1.3), dict(pfc_adult=0.6)]
+    inc = _community(groups, off, seed=606).lifetime()
     rr_limbic, rr_pfc = _ratio(inc[1], inc[0]), _ratio(inc[3], inc[2])
     passed = min(rr_limbic, rr_pfc) >= P6_MIN_RR
-    detail = (f"1-year incidence: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); prefrontal 1.3/0.6 "
-              f"{inc[2]:.3f}/{inc[3]:.3f} (RR {rr_pfc:.2f})")
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); "
+              f"prefrontal 1.3/0.6 {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_pfc:.2f})")
     return passed, min(rr_limbic, rr_pfc), detail
 
 
@@ -423,23 +566,24 @@ P6_MIN_RR = 1.2
 _register(Target(
     "P6", "Fronto-limbic: higher limbic reactivity and lower prefrontal capacity each raise risk",
     ("Auerbach2021", "Schmaal2020"),
-    "smaller of two 1-year incidence ratios: limbic reactivity 1.9 vs 1.0, prefrontal capacity 0.6 vs 1.3",
+    f"smaller of two ratios of {INCIDENCE}: limbic reactivity 1.9 vs 1.0, prefrontal capacity 0.6 vs 1.3",
     f"both RR >= {P6_MIN_RR:g}", _p6))
 
 
 # ----------------------------------------------------------------------------- P7
 def _p7(off):
     """Acts under the reward/punishment asymmetry vs symmetric learning."""
-    asym = dict(AT_RISK, reward_sensitivity=1.5, punishment_learning=0.3)
-    sym = dict(AT_RISK, reward_sensitivity=1.0, punishment_learning=1.0)
-    ds, group = _cohort([asym, sym], off, seed=707)
-    a_asym, a_sym = _acts(ds, group, 0, 182).mean(), _acts(ds, group, 1, 182).mean()
+    asym = dict(reward_sensitivity=1.5, punishment_learning=0.3)
+    sym = dict(reward_sensitivity=1.0, punishment_learning=1.0)
+    run = _community([asym, sym], off, seed=707)
+    last = run.acts(COMMUNITY_END_AGE - 1.0)  # acts in the year before 16
+    a_asym, a_sym = last[0].mean(), last[1].mean()
     ratio = _ratio(a_asym, a_sym)
-    harm = ds["harm"].values[:, -1]
-    h_asym = _mean(harm[group == 0][_acts(ds, group, 0) > 0])
+    actors = run.acts()[0] > 0
+    h_asym = _mean(run.final["harm"][0][actors]) if "harm" in run.final else float("nan")
     passed = ratio >= P7_MIN_RATIO
-    detail = (f"mean acts in the second half-year: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
-              f"harm expectancy at the end among asymmetric actors {h_asym:.3f}")
+    detail = (f"mean acts in the year before {COMMUNITY_END_AGE:g}: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
+              f"harm expectancy at {COMMUNITY_END_AGE:g} among asymmetric actors {h_asym:.3f}")
     return passed, ratio, detail
 
 
@@ -449,7 +593,8 @@ P7_MIN_RATIO = 1.5
 _register(Target(
     "P7", "Reward/punishment asymmetry sustains the behaviour despite harm",
     ("Poon2019", "Nicolaou2025"),
-    "mean acts in months 7-12, heightened reward (1.5) and blunted punishment learning (0.3) / symmetric (1.0, 1.0)",
+    f"mean acts in the year before {COMMUNITY_END_AGE:g}, heightened reward (1.5) and blunted punishment learning (0.3) / "
+    "symmetric (1.0, 1.0) (community persons)",
     f">= {P7_MIN_RATIO:g}", _p7))
 
 
@@ -469,29 +614,33 @@ def _cross_lagged(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _p10(off):
-    """Rumination trait raises NSSI; rumination and distress predict each other (6-hourly cross-lagged)."""
-    ds, group = _cohort([dict(MODERATE, rumination_trait=0.1), dict(MODERATE, rumination_trait=0.9)], off, seed=1010,
-                        record_every=6)
-    # records are 6-hourly here, so count acts over all records
-    inc = [(ds["acts"].values[group == g].sum(axis=1) > 0).mean() for g in range(2)]
+    """Rumination trait raises NSSI; rumination and distress predict each other (weekly cross-lagged)."""
+    high = dict(rumination_trait=0.9)
+    inc = _community([dict(rumination_trait=0.1), high], off, seed=1010).lifetime()
     rr = _ratio(inc[1], inc[0])
-    a = ds["affect"].values[group == 1]
-    r = ds["rumination"].values[group == 1]
+    # the panel: 6-hourly states of the high-rumination persons in the year before 16 (rumination decays
+    # within about half a day, tau_rumination)
+    panel = _community([high], off, seed=1010, n=P10_PANEL_PERSONS, record_every=6, states=("affect", "rumination"))
+    w = panel.window(COMMUNITY_END_AGE - P10_PANEL_YEARS)
+    a = panel.counts["affect"][0][:, w]
+    r = panel.counts["rumination"][0][:, w]
     b_ra, t_ra = _cross_lagged(r, a)  # rumination -> later affect
     b_ar, t_ar = _cross_lagged(a, r)  # affect -> later rumination
     passed = rr >= P10_MIN_RR and min(t_ra, t_ar) > P10_MIN_T and b_ra > 0 and b_ar > 0
-    detail = (f"1-year incidence rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f}; cross-lagged (6 h): rumination->affect "
-              f"b={b_ra:.3f} (t={t_ra:.1f}), affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); "
+              f"cross-lagged (6 h, {P10_PANEL_PERSONS} persons, the year before {COMMUNITY_END_AGE:g}): rumination->affect b={b_ra:.3f} (t={t_ra:.1f}), "
+              f"affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
     return passed, rr, detail
 
 
 P10_MIN_RR, P10_MIN_T = 1.2, 3.0
+P10_PANEL_YEARS, P10_PANEL_PERSONS = 1.0, 256
 
 
 _register(Target(
     "P10", "Rumination and distress reinforce each other and NSSI",
     ("Buelens2019", "Cheung2024"),
-    "1-year incidence ratio, rumination trait 0.9 vs 0.1 (moderate-risk persons), with within-person cross-lagged paths",
+    f"ratio of {INCIDENCE}, rumination trait 0.9 vs 0.1, with within-person cross-lagged paths (6-hourly panel)",
     f"RR >= {P10_MIN_RR:g} and both cross-lagged paths positive with t > {P10_MIN_T:g}", _p10))
 
 
@@ -500,35 +649,30 @@ IDEATION_CUTOFF = 0.5
 
 
 def _p14(off):
-    """Co-occurrence of NSSI and suicidal ideation in a heterogeneous community design and a clinical one."""
-    n = 1024
-    rng = np.random.default_rng(1414)
-    spread = {
-        "limbic_reactivity": rng.uniform(1.0, 2.0, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
-        "rumination_trait": rng.uniform(0.2, 0.8, n), "maltreatment": rng.uniform(0.0, 0.5, n),
-        "peer_victimisation": rng.uniform(0.0, 0.5, n), "parental_control": rng.uniform(0.0, 0.6, n),
-        "burdensomeness": rng.uniform(0.0, 0.6, n),
-    }
-    common = dict(horizon_hours=YEAR_DAYS * 24.0, dt=1.0, record_every=24, mechanisms_off=off, event_capacity=1024)
-    comm = _simulate(1414, spread, n_subjects=n, **common)
-    clin = _simulate(1415, dict(CLINICAL), n_subjects=n, **common)
-
-    def split(ds):
-        nssi = ds["acts"].values.sum(axis=1) > 0
-        si = ds["ideation"].values.max(axis=1) > IDEATION_CUTOFF
-        return nssi, si
-
-    nssi, si = split(comm)
+    """Co-occurrence of NSSI and suicidal ideation in community persons (the year before 16) and in referred
+    patients (the year before referral)."""
+    run = _community([{}], off, seed=1414, record_every=24, states=("ideation",))
+    w = run.window(COMMUNITY_END_AGE - 1.0)
+    nssi = run.counts["acts"][0][:, w].sum(axis=1) > 0
+    si = run.counts["ideation"][0][:, w].max(axis=1) > IDEATION_CUTOFF
     odds_ratio_ = odds_ratio(nssi, si, correction="always")[0]
-    low_pfc = spread["pfc_adult"] < np.median(spread["pfc_adult"])
+    pfc = np.asarray(run.drawn["pfc_adult"])
+    low_pfc = pfc < np.median(pfc)
     p_low = _mean(si[nssi & low_pfc])
     p_high = _mean(si[nssi & ~low_pfc])
-    c_nssi, c_si = split(clin)
-    p_clin = _mean(c_si[c_nssi])
     p_comm = _mean(si[nssi])
+    ds, t0 = _referred(off, n=CLINICAL_PATIENTS, follow_days=0)
+    if ds is None:
+        p_clin, n_clin = float("nan"), 0
+    else:
+        acts, idea = ds["acts"].values, ds["ideation"].values
+        c_nssi = np.array([acts[i, max(t - YEAR_DAYS, 0):t].sum() > 0 for i, t in enumerate(t0)])
+        c_si = np.array([idea[i, max(t - YEAR_DAYS, 0):t].max() > IDEATION_CUTOFF for i, t in enumerate(t0)])
+        p_clin, n_clin = _mean(c_si[c_nssi]), int(c_nssi.sum())
     passed = odds_ratio_ >= P14_MIN_OR and p_low > p_high and p_clin > p_comm
-    detail = (f"P(ideation | NSSI): low vs high prefrontal {p_low:.3f} vs {p_high:.3f}; clinical vs community "
-              f"{p_clin:.3f} vs {p_comm:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
+    detail = (f"P(ideation | NSSI) in the year before {COMMUNITY_END_AGE:g}: low vs high prefrontal capacity {p_low:.3f} vs "
+              f"{p_high:.3f}; community {p_comm:.3f} vs referred patients (the year before referral, {n_clin}) "
+              f"{p_clin:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
     return passed, odds_ratio_, detail
 
 
@@ -538,30 +682,32 @@ P14_MIN_OR = 2.0
 _register(Target(
     "P14", "NSSI and suicidal ideation co-occur, more so with low prefrontal activity and in clinical samples",
     ("Ye2022", "Li2025"),
-    f"odds ratio of ideation (peak > {IDEATION_CUTOFF}) given any act in a year, heterogeneous community design",
-    f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in the clinical sample", _p14))
+    f"odds ratio of ideation (peak > {IDEATION_CUTOFF}) given any act in the year before {COMMUNITY_END_AGE:g} "
+    "(community persons)",
+    f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in outpatient-referred patients", _p14))
 
 # ----------------------------------------------------------------------------- P8
 def _p8(off):
     """Distal diatheses (maltreatment, parental control) raise risk and depressive mood; peer victimisation triggers."""
-    groups = [dict(MODERATE, maltreatment=0.0, parental_control=0.1, peer_victimisation=0.05),
-              dict(MODERATE, maltreatment=0.6, parental_control=0.1, peer_victimisation=0.05),
-              dict(MODERATE, maltreatment=0.0, parental_control=0.7, peer_victimisation=0.05),
-              dict(MODERATE, maltreatment=0.0, parental_control=0.1, peer_victimisation=0.6)]
-    ds, group = _cohort(groups, off, seed=808)
-    inc = [(_acts(ds, group, g) > 0).mean() for g in range(4)]
+    low = dict(maltreatment=0.0, parental_control=0.1, peer_victimisation=0.05)
+    groups = [low, dict(low, maltreatment=0.6), dict(low, parental_control=0.7), dict(low, peer_victimisation=0.6)]
+    run = _community(groups, off, seed=808, states=("mood",))
+    inc = run.lifetime()
     rr = [_ratio(inc[g], inc[0]) for g in (1, 2, 3)]
-    mood = [_mean(ds["mood"].values[group == g]) for g in range(4)]
+    w = run.window()
+    mood = [_mean(run.counts["mood"][g][:, w]) for g in range(4)]
     # proximal trigger: in the peer-victimised group, a day with a stressful event vs a day without
-    acts = ds["acts"].values[group == 3] > 0
-    stress_day = ds["stressors"].values[group == 3] > 0
+    day = _community([groups[3]], off, seed=808, record_every=24)
+    wd = day.window(COMMUNITY_END_AGE - 4.0)
+    acts, stress_day = day.counts["acts"][0][:, wd] > 0, day.counts["stressors"][0][:, wd] > 0
     p_s, p_n = _mean(acts[stress_day]), _mean(acts[~stress_day])
     trigger = _ratio(p_s, p_n)
     passed = (min(rr) >= P8_MIN_RR and mood[1] > mood[0] and mood[2] > mood[0] and trigger >= P8_MIN_TRIGGER)
-    detail = (f"1-year incidence: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} (RR {rr[0]:.2f}), parental "
-              f"control 0.7 {inc[2]:.3f} (RR {rr[1]:.2f}), peer victimisation 0.6 {inc[3]:.3f} (RR {rr[2]:.2f}); mean "
-              f"depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; peer-victimised: act on a "
-              f"day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio {trigger:.2f})")
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} (RR "
+              f"{rr[0]:.2f}), parental control 0.7 {inc[2]:.3f} (RR {rr[1]:.2f}), peer victimisation 0.6 {inc[3]:.3f} (RR "
+              f"{rr[2]:.2f}); mean depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; "
+              f"peer-victimised, ages 12-16: act on a day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio "
+              f"{trigger:.2f})")
     return passed, min(rr), detail
 
 
@@ -573,8 +719,8 @@ _register(Target(
     "P8", "Diathesis-stress: maltreatment and parental control raise risk through emotion dysregulation and depression; "
           "peer victimisation acts as a proximal trigger",
     ("Liu2018", "Guo2022", "Hu2023", "Li2024"),
-    "smallest of three 1-year incidence ratios vs a low-exposure reference (moderate-risk persons): maltreatment 0.6, "
-    "parental control 0.7, peer victimisation 0.6; with mean depressive mood and a day-level trigger ratio",
+    f"smallest of three ratios of {INCIDENCE} vs a low-exposure reference: maltreatment 0.6, parental control 0.7, "
+    "peer victimisation 0.6; with mean depressive mood and a day-level trigger ratio",
     f"all RR >= {P8_MIN_RR:g}; mean depressive mood higher under maltreatment and under parental control; in the "
     f"peer-victimised group P(act | day with a stressful event) / P(act | day without) >= {P8_MIN_TRIGGER:g}", _p8))
 
@@ -583,24 +729,23 @@ _register(Target(
 def _p9(off):
     """Resilience, regulatory self-efficacy and hope each lower incidence and buffer the risk they moderate."""
     lo, hi = 0.1, 0.9
-    base = dict(MODERATE, alexithymia=0.6)
+    base = dict(alexithymia=0.6)
     groups = [dict(base, resilience=lo), dict(base, resilience=hi),
               dict(base, hope=lo), dict(base, hope=hi),
               dict(base, regulatory_self_efficacy=lo, parental_control=0.1),
               dict(base, regulatory_self_efficacy=lo, parental_control=0.8),
               dict(base, regulatory_self_efficacy=hi, parental_control=0.1),
               dict(base, regulatory_self_efficacy=hi, parental_control=0.8)]
-    ds, group = _cohort(groups, off, seed=909)
-    inc = [(_acts(ds, group, g) > 0).mean() for g in range(len(groups))]
+    inc = _community(groups, off, seed=909).lifetime()
     rr_res, rr_hope, rr_eff = _ratio(inc[0], inc[1]), _ratio(inc[2], inc[3]), _ratio(inc[5], inc[7])
     # buffering: the excess risk of high parental control is smaller with high self-efficacy
     excess_lo, excess_hi = inc[5] - inc[4], inc[7] - inc[6]
     stat = min(rr_res, rr_hope, rr_eff)
     passed = stat >= P9_MIN_RR and excess_hi < excess_lo
-    detail = (f"1-year incidence low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_res:.2f}), hope {inc[2]:.3f}/"
-              f"{inc[3]:.3f} (RR {rr_hope:.2f}), self-efficacy at parental control 0.8 {inc[5]:.3f}/{inc[7]:.3f} (RR "
-              f"{rr_eff:.2f}); excess risk of parental control 0.8 vs 0.1: {excess_lo:+.3f} at low vs {excess_hi:+.3f} at "
-              "high self-efficacy")
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_res:.2f}), "
+              f"hope {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_hope:.2f}), self-efficacy at parental control 0.8 {inc[5]:.3f}/"
+              f"{inc[7]:.3f} (RR {rr_eff:.2f}); excess risk of parental control 0.8 vs 0.1: {excess_lo:+.3f} at low vs "
+              f"{excess_hi:+.3f} at high self-efficacy")
     return passed, stat, detail
 
 
@@ -610,8 +755,8 @@ P9_MIN_RR = 1.2
 _register(Target(
     "P9", "Protective buffering by resilience, regulatory self-efficacy and hope",
     ("Guo2022", "Jiang2018", "Zhang2023"),
-    "smallest of three 1-year incidence ratios, protective factor 0.1 vs 0.9 (moderate-risk persons with alexithymia "
-    "0.6; self-efficacy at parental control 0.8), with the parental-control x self-efficacy interaction",
+    f"smallest of three ratios of {INCIDENCE}, protective factor 0.1 vs 0.9 (alexithymia 0.6; self-efficacy at parental "
+    "control 0.8), with the parental-control x self-efficacy interaction",
     f"all RR >= {P9_MIN_RR:g}, and the excess risk of parental control 0.8 vs 0.1 smaller at high than at low "
     "self-efficacy", _p9))
 
@@ -695,8 +840,9 @@ TRIAL_TARGET_PATIENTS = 192  # eligible patients, each simulated in every arm
 def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | None = None, eligibility: dict | None = None,
            windows: list | None = None):
     """Simulate the eligible patients of :data:`TRIAL_TARGET_DESIGN` in every arm; per stratum
-    (arm names, outputs of :func:`nssisim.trials.simulate_arms`). The current parameter base is the
-    design's ``base``: beneath the population draw, the strata and the interventions. ``strata``,
+    (arm names, outputs of :func:`nssisim.trials.simulate_arms`). The patients are drawn from
+    :func:`_population_spec` (the calibrated default with the current base over it), beneath the
+    strata and the interventions. ``strata``,
     ``eligibility``, ``windows``: replace the design's (``windows`` for analyses of a target, as
     ``tools/p13_ssri_components.py``)."""
     data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
@@ -706,7 +852,7 @@ def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | Non
         data["eligibility"] = eligibility
     if windows:
         data["windows"] = windows
-    d = replace(parse_design(data, "targets.TRIAL_TARGET_DESIGN"), base=dict(current_base()))
+    d = parse_design(data, "targets.TRIAL_TARGET_DESIGN").on_population(_population_spec(data["population"]))
     out = {}
     for name, over in d.strata.items():
         ids, t0, _ = screen_patients(d, over, TRIAL_TARGET_PATIENTS, mechanisms_off=off)
@@ -834,8 +980,9 @@ def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] 
                 base: Mapping[str, float] | None = None) -> list[TargetResult]:
     """Run the named targets (all by default) with the given mechanisms off.
 
-    ``base``: parameter values replacing the table defaults in every experiment (e.g.
-    :func:`community_base`); None runs on the table defaults. The experiments' own settings win.
+    ``base``: model-parameter values put over the calibrated default in every experiment (e.g. a set of
+    a calibration ensemble); None runs on the calibrated default. The experiments' own settings and the
+    persons' sampled factors win.
     """
     ids = list(TARGETS) if ids is None else list(ids)
     for i in ids:
@@ -922,7 +1069,7 @@ def ablation(ids: Sequence[str] | None = None, mechanisms: Sequence[str] = MECHA
 def format_results(results: Sequence[TargetResult]) -> str:
     """Plain-text table of target results (first line: the parameter base(s) they ran on)."""
     bases = list(dict.fromkeys(r.base for r in results))
-    lines = [f"parameter base: {'; '.join(bases) or TABLE_DEFAULTS}",
+    lines = [f"parameter base: {'; '.join(bases) or CALIBRATED_DEFAULT}",
              f"{'id':4s} {'holds':5s} {'statistic':>10s}  bar / detail"]
     for r in results:
         t = TARGETS[r.id]
@@ -944,7 +1091,7 @@ def ablation_markdown(df: pd.DataFrame) -> str:
         "Each column runs the whole target suite with one mechanism switched off (see `docs/model.md` for what "
         "\"off\" means for each); **+** the target still holds, **-** it fails, so the phenomenon needs that mechanism.",
         "",
-        f"Parameter base: {df.attrs.get('base', TABLE_DEFAULTS)} (parameters no experiment sets take these values).",
+        f"Parameter base: {df.attrs.get('base', CALIBRATED_DEFAULT)} (parameters no experiment sets take these values).",
         "",
         "| target | " + " | ".join(cols) + " |",
         "|---|" + "---|" * len(cols),
@@ -968,10 +1115,10 @@ def format_ablation(df: pd.DataFrame) -> str:
     for tid, row in df.iterrows():
         rows.append(f"{tid:4s} " + " ".join(f"{'+' if v else '-':>4s}" for v in row.values))
     rows.append("+ target holds with that mechanism off; - it fails (so the phenomenon needs that mechanism).")
-    rows.append(f"parameter base: {df.attrs.get('base', TABLE_DEFAULTS)}")
+    rows.append(f"parameter base: {df.attrs.get('base', CALIBRATED_DEFAULT)}")
     return "\n".join(rows)
 
 
-__all__ = ["TARGETS", "TABLE_DEFAULTS", "ParameterBase", "Target", "TargetResult", "ablation", "ablation_markdown",
+__all__ = ["TARGETS", "CALIBRATED_DEFAULT", "ParameterBase", "Target", "TargetResult", "ablation", "ablation_markdown",
            "check_base", "community_base", "current_base", "format_ablation", "format_results", "load_base",
-           "run_targets", "run_targets_ensemble", "with_base"]
+           "model_parameters", "run_targets", "run_targets_ensemble"]

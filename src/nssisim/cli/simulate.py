@@ -74,14 +74,14 @@ def simulate(
 
 
 #: Help of the --base option of `targets` and `ablate`.
-BASE_HELP = ("Parameter base: values replacing the parameter table's defaults in every experiment (the "
-             "experiments' own settings still win). A shipped population name (community: its spec's [parameters], "
-             "the fitted/provisional community values) or a TOML file with a [parameters] table. Default: the "
-             "table defaults.")
+BASE_HELP = ("Parameter base: model-parameter values put over the calibrated default (the community spec's "
+             "[parameters]) in every experiment; the experiments' own settings and the persons' sampled factors "
+             "still win. A TOML file with a [parameters] table, or a shipped population name (community: the "
+             "calibrated default itself). Default: the calibrated default.")
 
 
 def _load_base(base: str | None):
-    """The --base option as a parameter base (None: the table defaults); exit 2 naming the file and key."""
+    """The --base option as a parameter base (None: the calibrated default); exit 2 naming the file and key."""
     if base is None:
         return None
     from ..files import SpecError

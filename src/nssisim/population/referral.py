@@ -88,6 +88,9 @@ SCREEN_START_AGE = 10.0
 #: Default screening pool and chunk (2 cores: about a minute for 4,000 subjects from 10 to 18).
 DEFAULT_POOL = 4000
 SCREEN_CHUNK = 512
+#: The daily states a screening records besides the counts: what the criteria (``History``) and the
+#: profile rows read; the trajectories do not depend on what is recorded.
+SCREEN_RECORDS = ("ideation", "tolerance", "harm")
 #: Salts of the counter-based draws (distinct from the population, survey and trial draws).
 _HELP_SALT = 0x4E1_FE44
 _CHECK_SALT = 0xC4EC_0001
@@ -414,7 +417,7 @@ def screen_chunk(rule: ReferralRule, spec: PopulationSpec, ids: np.ndarray, seed
     pop = sample_population(spec, ids.size, seed, subject_ids=ids)
     ds = simulate_cohort(seed, params_of(pop), subject_ids=ids, horizon_hours=days * HOURS_PER_DAY, dt=1.0,
                          record_every=24, event_capacity=1, start_age_years=start_age, chunk_size=max(ids.size, 1),
-                         mechanisms_off=mechanisms_off)
+                         mechanisms_off=mechanisms_off, records=SCREEN_RECORDS, events=False)
     df, hist = referred_rows(rule, ds, ids, seed, pop.get(FACTOR_PREFIX + "sex_female"))
     return df, ds, hist
 
