@@ -82,5 +82,24 @@ def paired_difference(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, flo
     return m, m - Z95 * se, m + Z95 * se
 
 
+def paired_risk_ratio(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
+    """Risk ratio P(x1) / P(x0) of two binary outcomes of the same people, with the matched-pairs
+    delta-method 95 % interval: with ``a`` people who have both, ``b`` only ``x1`` and ``c`` only ``x0``,
+    RR = (a + b) / (a + c) and Var(log RR) = (b + c) / ((a + b)(a + c)) (Agresti, Categorical Data
+    Analysis, matched pairs). NaN bounds where a margin is empty."""
+    x1, x0 = np.asarray(x1, bool), np.asarray(x0, bool)
+    if x1.shape != x0.shape:
+        raise ValueError(f"paired_risk_ratio: the outcomes of the same people, got shapes {x1.shape} and {x0.shape}")
+    a = float((x1 & x0).sum())
+    b = float((x1 & ~x0).sum())
+    c = float((~x1 & x0).sum())
+    if a + b == 0 or a + c == 0:
+        rr = float("nan") if a + b == 0 and a + c == 0 else (float("inf") if a + c == 0 else 0.0)
+        return rr, float("nan"), float("nan")
+    rr = (a + b) / (a + c)
+    se = math.sqrt((b + c) / ((a + b) * (a + c)))
+    return rr, rr * math.exp(-Z95 * se), rr * math.exp(Z95 * se)
+
+
 __all__ = ["Z95", "hedges_g", "odds_ratio", "odds_ratio_cells", "odds_ratio_groups", "paired_difference",
-           "risk_difference", "wilson_interval"]
+           "paired_risk_ratio", "risk_difference", "wilson_interval"]

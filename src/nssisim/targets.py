@@ -41,7 +41,7 @@ from .core.parameters import check_value, HOURS_PER_YEAR, PARAMS
 from .core.simulation import simulate_cohort
 from .files import did_you_mean, SpecError, toml_file
 from .population.spec import load_population, POPULATIONS
-from .stats import hedges_g, odds_ratio
+from .stats import hedges_g, odds_ratio, paired_risk_ratio
 from .trials import DesignError, parse_design, screen_patients, simulate_arms
 
 
@@ -230,9 +230,9 @@ class CommunityRun:
         """Acts per (group, person) between two ages."""
         return self.counts["acts"][:, :, self.window(low, high)].sum(axis=2)
 
-    def lifetime(self, high: float = COMMUNITY_END_AGE) -> np.ndarray:
-        """Share per group with any act from the life-course start (10) to ``high``."""
-        return (self.acts(COMMUNITY_START_AGE, high) > 0).mean(axis=1)
+    def ever(self, high: float = COMMUNITY_END_AGE) -> np.ndarray:
+        """Per (group, person): any act from the life-course start (10) to ``high`` (lifetime NSSI)."""
+        return self.acts(COMMUNITY_START_AGE, high) > 0
 
 
 def _community(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int = N_COMMUNITY,
@@ -320,12 +320,6 @@ def _referred(off: tuple[str, ...], *, n: int, follow_days: int, record_every: i
     return ds, t0
 
 
-def _acts(ds, group, g, start_day: int = 0, end_day: int | None = None) -> np.ndarray:
-    """Acts per subject of group ``g`` between two days (records are daily)."""
-    a = ds["acts"].values[group == g][:, start_day:end_day]
-    return a.sum(axis=1)
-
-
 def _events(ds, group) -> pd.DataFrame:
     """Event rows with their subject's group (rows are ordered by subject position)."""
     pos = np.repeat(np.arange(ds.sizes["subject"]), _rows_per_subject(ds))
@@ -350,6 +344,12 @@ def _mean(x) -> float:
 
 def _ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else (np.inf if a > 0 else np.nan)
+
+
+def _rr_text(ever: np.ndarray, g1: int, g0: int) -> str:
+    """'RR r [lo, hi]': the paired risk ratio of groups ``g1`` / ``g0`` (the same persons) with its 95 % interval."""
+    rr, lo, hi = paired_risk_ratio(ever[g1], ever[g0])
+    return f"RR {rr:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 # ----------------------------------------------------------------------------- P1
@@ -527,13 +527,14 @@ def _p5(off):
     """Incidence at high vs low allostatic sensitivity, with and without the threshold path."""
     lo, hi = dict(allostatic_sensitivity=0.5), dict(allostatic_sensitivity=3.0)
     cut = dict(k_load_threshold=0.0)
-    inc = _community([lo, hi, dict(lo, **cut), dict(hi, **cut)], off, seed=505).lifetime()
+    ever = _community([lo, hi, dict(lo, **cut), dict(hi, **cut)], off, seed=505).ever()
+    inc = ever.mean(axis=1)
     rr = _ratio(inc[1], inc[0])
     rr_cut = _ratio(inc[3], inc[2])
     mediated = (rr - rr_cut) / (rr - 1.0) if rr > 1.0 else np.nan
     passed = rr >= P5_MIN_RR and np.isfinite(mediated) and mediated >= P5_MIN_MEDIATED
-    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); with the "
-              f"threshold path cut {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_cut:.2f}); share of the excess risk through the "
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)});"
+              f" with the threshold path cut {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 3, 2)}); share of the excess risk through the "
               f"threshold {mediated:.2f}")
     return passed, rr, detail
 
@@ -552,11 +553,12 @@ _register(Target(
 def _p6(off):
     """Incidence with high vs low limbic reactivity, and low vs high prefrontal capacity."""
     groups = [dict(limbic_reactivity=1.0), dict(limbic_reactivity=1.9), dict(pfc_adult=1.3), dict(pfc_adult=0.6)]
-    inc = _community(groups, off, seed=606).lifetime()
+    ever = _community(groups, off, seed=606).ever()
+    inc = ever.mean(axis=1)
     rr_limbic, rr_pfc = _ratio(inc[1], inc[0]), _ratio(inc[3], inc[2])
     passed = min(rr_limbic, rr_pfc) >= P6_MIN_RR
-    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_limbic:.2f}); "
-              f"prefrontal 1.3/0.6 {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_pfc:.2f})")
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)}); "
+              f"prefrontal 1.3/0.6 {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 3, 2)})")
     return passed, min(rr_limbic, rr_pfc), detail
 
 
@@ -616,7 +618,8 @@ def _cross_lagged(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def _p10(off):
     """Rumination trait raises NSSI; rumination and distress predict each other (weekly cross-lagged)."""
     high = dict(rumination_trait=0.9)
-    inc = _community([dict(rumination_trait=0.1), high], off, seed=1010).lifetime()
+    ever = _community([dict(rumination_trait=0.1), high], off, seed=1010).ever()
+    inc = ever.mean(axis=1)
     rr = _ratio(inc[1], inc[0])
     # the panel: 6-hourly states of the high-rumination persons in the year before 16 (rumination decays
     # within about half a day, tau_rumination)
@@ -627,7 +630,7 @@ def _p10(off):
     b_ra, t_ra = _cross_lagged(r, a)  # rumination -> later affect
     b_ar, t_ar = _cross_lagged(a, r)  # affect -> later rumination
     passed = rr >= P10_MIN_RR and min(t_ra, t_ar) > P10_MIN_T and b_ra > 0 and b_ar > 0
-    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f} (RR {rr:.2f}); "
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)}); "
               f"cross-lagged (6 h, {P10_PANEL_PERSONS} persons, the year before {COMMUNITY_END_AGE:g}): rumination->affect b={b_ra:.3f} (t={t_ra:.1f}), "
               f"affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
     return passed, rr, detail
@@ -692,7 +695,8 @@ def _p8(off):
     low = dict(maltreatment=0.0, parental_control=0.1, peer_victimisation=0.05)
     groups = [low, dict(low, maltreatment=0.6), dict(low, parental_control=0.7), dict(low, peer_victimisation=0.6)]
     run = _community(groups, off, seed=808, states=("mood",))
-    inc = run.lifetime()
+    ever = run.ever()
+    inc = ever.mean(axis=1)
     rr = [_ratio(inc[g], inc[0]) for g in (1, 2, 3)]
     w = run.window()
     mood = [_mean(run.counts["mood"][g][:, w]) for g in range(4)]
@@ -703,9 +707,9 @@ def _p8(off):
     p_s, p_n = _mean(acts[stress_day]), _mean(acts[~stress_day])
     trigger = _ratio(p_s, p_n)
     passed = (min(rr) >= P8_MIN_RR and mood[1] > mood[0] and mood[2] > mood[0] and trigger >= P8_MIN_TRIGGER)
-    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} (RR "
-              f"{rr[0]:.2f}), parental control 0.7 {inc[2]:.3f} (RR {rr[1]:.2f}), peer victimisation 0.6 {inc[3]:.3f} (RR "
-              f"{rr[2]:.2f}); mean depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; "
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} "
+              f"({_rr_text(ever, 1, 0)}), parental control 0.7 {inc[2]:.3f} ({_rr_text(ever, 2, 0)}), peer victimisation "
+              f"0.6 {inc[3]:.3f} ({_rr_text(ever, 3, 0)}); mean depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; "
               f"peer-victimised, ages 12-16: act on a day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio "
               f"{trigger:.2f})")
     return passed, min(rr), detail
@@ -736,15 +740,16 @@ def _p9(off):
               dict(base, regulatory_self_efficacy=lo, parental_control=0.8),
               dict(base, regulatory_self_efficacy=hi, parental_control=0.1),
               dict(base, regulatory_self_efficacy=hi, parental_control=0.8)]
-    inc = _community(groups, off, seed=909).lifetime()
+    ever = _community(groups, off, seed=909).ever()
+    inc = ever.mean(axis=1)
     rr_res, rr_hope, rr_eff = _ratio(inc[0], inc[1]), _ratio(inc[2], inc[3]), _ratio(inc[5], inc[7])
     # buffering: the excess risk of high parental control is smaller with high self-efficacy
     excess_lo, excess_hi = inc[5] - inc[4], inc[7] - inc[6]
     stat = min(rr_res, rr_hope, rr_eff)
     passed = stat >= P9_MIN_RR and excess_hi < excess_lo
-    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} (RR {rr_res:.2f}), "
-              f"hope {inc[2]:.3f}/{inc[3]:.3f} (RR {rr_hope:.2f}), self-efficacy at parental control 0.8 {inc[5]:.3f}/"
-              f"{inc[7]:.3f} (RR {rr_eff:.2f}); excess risk of parental control 0.8 vs 0.1: {excess_lo:+.3f} at low vs "
+    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} "
+              f"({_rr_text(ever, 0, 1)}), hope {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 2, 3)}), self-efficacy at "
+              f"parental control 0.8 {inc[5]:.3f}/{inc[7]:.3f} ({_rr_text(ever, 5, 7)}); excess risk of parental control 0.8 vs 0.1: {excess_lo:+.3f} at low vs "
               f"{excess_hi:+.3f} at high self-efficacy")
     return passed, stat, detail
 
