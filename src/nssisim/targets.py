@@ -822,10 +822,10 @@ _register(Target(
 
 
 # ----------------------------------------------------------------------------- virtual trials (P12, P13)
-#: The trial design shared by P12 and P13 (nssisim.trials): eligible high-risk adolescents of the
-#: "clinical" population (>= 3 lifetime acts, recent ideation or attempt), randomised at 15
-#: after a year of simulated history, 6 months of treatment. Every eligible patient is
-#: simulated in every arm (common random numbers), so contrasts compare the same patients.
+#: The trial design shared by P12 and P13 (nssisim.trials): adolescents referred from the community
+#: life course by the outpatient rule and eligible as in McCauley2018 (>= 3 lifetime acts, recent
+#: ideation or attempt), randomised on their referral day, 6 months of treatment. Every eligible
+#: patient is simulated in every arm (common random numbers), so contrasts compare the same patients.
 TRIAL_TARGET_DESIGN: dict = {
     # referred adolescents of the community life course (outpatient referral rule, MODEL.md "Clinical samples
     # are selected, not invented"), eligible as in McCauley2018, randomised at referral
