@@ -235,6 +235,16 @@ class CommunityRun:
         return self.acts(COMMUNITY_START_AGE, high) > 0
 
 
+def _stack_groups(drawn: Mapping[str, np.ndarray], groups: Sequence[dict], n: int) -> dict[str, np.ndarray]:
+    """Per-subject parameters of ``n`` drawn persons repeated once per group (groups stacked in order):
+    a group's own settings win, else the person's drawn value, else the run's model parameter."""
+    model = model_parameters()
+    fallback = {k: model.get(k, PARAMS[k].default) for k in set().union(*groups) if k not in drawn}
+    return {k: np.concatenate([np.full(n, g[k], np.float64) if k in g
+                               else np.broadcast_to(drawn[k] if k in drawn else fallback[k], (n,)).astype(np.float64)
+                               for g in groups]) for k in sorted(set(drawn).union(*groups))}
+
+
 def _community(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: int = N_COMMUNITY,
                record_every: int = WEEK_STEPS, states: tuple[str, ...] = (), end_age: float = COMMUNITY_END_AGE,
                ) -> CommunityRun:
@@ -243,10 +253,7 @@ def _community(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: in
 
     ids = np.arange(n)
     drawn = params_of(sample_population(_population_spec(), n, seed, subject_ids=ids))
-    names = sorted(set(drawn).union(*groups))
-    params = {k: np.concatenate([np.full(n, g[k], np.float64) if k in g
-                                 else np.broadcast_to(drawn.get(k, _param(k)), (n,)).astype(np.float64)
-                                 for g in groups]) for k in names}
+    params = _stack_groups(drawn, groups, n)
     start = COMMUNITY_START_AGE - COMMUNITY_BURN_IN
     block_h = record_every * 1.0
     blocks = int((end_age - start) * HOURS_PER_YEAR // block_h)
@@ -469,8 +476,7 @@ def _p3(off):
     hist = dict(relief_value_prior=0.7, **RELIEF_BLOCKED)
     groups = [dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)]
     n = ids.size
-    params = {k: np.concatenate([np.full(n, g[k]) if k in g else np.broadcast_to(drawn.get(k, _param(k)), (n,))
-                                 for g in groups]) for k in set(drawn).union(*groups)}
+    params = _stack_groups(drawn, groups, n)
     ds_b = _simulate(CLINICAL_SEED, params, subject_ids=np.tile(ids, 2), horizon_hours=182 * 24.0,
                      start_age_years=np.tile(SCREEN_START_AGE + t0 / 365.25, 2), mechanisms_off=off,
                      records="counts", events=False)
@@ -803,7 +809,7 @@ def _p11(off):
               and persist_addictive >= P11_MIN_PERSIST_ADDICTIVE)
     detail = (f"at {P11_CLASSIFY_AGE}: {int(sporadic.sum())} sporadic (1-4 acts in the past year), {int(addictive.sum())} "
               f"addictive profile; no act in the year before {P11_END_AGE}: sporadic {stop_sporadic:.3f}, addictive "
-              f"{1 - persist_addictive:.3f}; maturation tau {_param('tau_maturation') / 8766:.1f} years")
+              f"{1 - persist_addictive:.3f}; maturation tau {_param('tau_maturation') / HOURS_PER_YEAR:.1f} years")
     return passed, stop_sporadic, detail
 
 
