@@ -57,6 +57,8 @@ class TargetResult:
     mechanisms_off: tuple[str, ...] = ()
     #: Which parameter base the experiment ran on (:data:`CALIBRATED_DEFAULT` or the base's label).
     base: str = "the calibrated default (community spec [parameters])"
+    #: Seed replicate (0: the experiment's shipped seeds; see :func:`stability`).
+    replicate: int = 0
 
 
 # ----------------------------------------------------------------------------- parameter base
@@ -134,6 +136,21 @@ def current_base() -> Mapping[str, float]:
     return _BASE.get() or {}
 
 
+#: Seed replicate of the experiment now running (set by :meth:`Target.run`; 0: its shipped seeds).
+_REPLICATE: ContextVar[int] = ContextVar("nssisim_targets_replicate", default=0)
+#: Replicate r shifts every fixed seed of an experiment by r times this stride (a prime, so the
+#: replicates' seeds do not collide with the other experiments' seeds, which are all below 2,000).
+SEED_REPLICATE_STRIDE = 104_729
+
+
+def _seed(seed: int) -> int:
+    """An experiment's fixed ``seed`` in the current replicate (replicate 0: the seed itself). Every
+    random stream of this module (simulation, population draw, screening, trial, spread of traits)
+    takes its seed through here, so one replicate re-draws persons and streams together."""
+    r = _REPLICATE.get()
+    return int(seed) + SEED_REPLICATE_STRIDE * r if r else int(seed)
+
+
 def _population_spec(name: str = COMMUNITY_POPULATION):
     """The population spec of the designed persons, its ``[parameters]`` with the current base's
     model parameters over them (a sampled factor stays sampled)."""
@@ -156,7 +173,7 @@ def _param(name: str) -> float:
 def _simulate(seed: int, params: Mapping, **kw):
     """The one call of :func:`simulate_cohort` of this module: the experiment's ``params`` (scalars or
     per-subject arrays) over :func:`model_parameters`."""
-    return simulate_cohort(seed, {**model_parameters(), **params}, **kw)
+    return simulate_cohort(_seed(seed), {**model_parameters(), **params}, **kw)
 
 
 @dataclass(frozen=True)
@@ -169,23 +186,34 @@ class Target:
     statistic: str
     bar: str
     experiment: Callable[[tuple[str, ...]], tuple[bool, float, str]] = field(repr=False)
+    #: The mechanism parameters the phenomenon rests on, which the design itself does not set: the
+    #: robustness check (:func:`stability`) moves each by +-10 % over the base.
+    key_parameters: tuple[str, ...] = ()
 
-    def run(self, mechanisms_off: Iterable[str] = (), base: Mapping[str, float] | None = None) -> TargetResult:
-        """Run the experiment with ``mechanisms_off`` on the parameter ``base`` (None: the calibrated default)."""
+    def run(self, mechanisms_off: Iterable[str] = (), base: Mapping[str, float] | None = None,
+            replicate: int = 0) -> TargetResult:
+        """Run the experiment with ``mechanisms_off`` on the parameter ``base`` (None: the calibrated default);
+        ``replicate`` > 0 re-draws its persons and random streams (:func:`_seed`)."""
         off = tuple(mechanisms_off)
         b = check_base(base)
-        token = _BASE.set(b)
+        if int(replicate) != replicate or replicate < 0:
+            raise ValueError(f"replicate: expected a whole number >= 0, got {replicate!r}")
+        token, token_r = _BASE.set(b), _REPLICATE.set(int(replicate))
         try:
             passed, statistic, detail = self.experiment(off)
         finally:
+            _REPLICATE.reset(token_r)
             _BASE.reset(token)
-        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off, b.label)
+        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off, b.label, int(replicate))
 
 
 TARGETS: dict[str, Target] = {}
 
 
 def _register(target: Target) -> Target:
+    unknown = [k for k in target.key_parameters if k not in PARAMS]
+    if unknown:
+        raise ValueError(f"target {target.id}: unknown key parameter(s) {', '.join(unknown)}")
     TARGETS[target.id] = target
     return target
 
@@ -252,7 +280,7 @@ def _community(groups: Sequence[dict], off: tuple[str, ...], *, seed: int, n: in
     from .population.spec import params_of, sample_population
 
     ids = np.arange(n)
-    drawn = params_of(sample_population(_population_spec(), n, seed, subject_ids=ids))
+    drawn = params_of(sample_population(_population_spec(), n, _seed(seed), subject_ids=ids))
     params = _stack_groups(drawn, groups, n)
     start = COMMUNITY_START_AGE - COMMUNITY_BURN_IN
     block_h = record_every * 1.0
@@ -286,10 +314,10 @@ def _screened(off: tuple[str, ...], seed: int = CLINICAL_SEED) -> tuple[np.ndarr
     from .population.referral import load_rule, screen_chunk, SCREEN_START_AGE
 
     spec = _population_spec()
-    key = (seed, tuple(off), tuple(sorted(spec.parameters.items())))
+    key = (_seed(seed), tuple(off), tuple(sorted(spec.parameters.items())))
     if key not in _SCREENS:
         rule = load_rule(REFERRAL_RULE)
-        parts = [screen_chunk(rule, spec, np.arange(a, min(a + SCREEN_BATCH, N_SCREEN)), seed, SCREEN_START_AGE,
+        parts = [screen_chunk(rule, spec, np.arange(a, min(a + SCREEN_BATCH, N_SCREEN)), _seed(seed), SCREEN_START_AGE,
                               mechanisms_off=off)[0] for a in range(0, N_SCREEN, SCREEN_BATCH)]
         df = pd.concat(parts, ignore_index=True)
         _SCREENS[key] = (df["subject"].to_numpy(np.int64), df["referral_day"].to_numpy(np.int64))
@@ -302,7 +330,7 @@ def _patients(off: tuple[str, ...], n: int, seed: int = CLINICAL_SEED) -> tuple[
 
     ids, t0 = _screened(off, seed)
     ids, t0 = ids[:n], t0[:n]
-    drawn = params_of(sample_population(_population_spec(), ids.size, seed, subject_ids=ids)) if ids.size else {}
+    drawn = params_of(sample_population(_population_spec(), ids.size, _seed(seed), subject_ids=ids)) if ids.size else {}
     return ids, t0, drawn
 
 
@@ -313,7 +341,7 @@ def _referred(off: tuple[str, ...], *, n: int, follow_days: int, record_every: i
     draw and random streams). Returns (Dataset, referral days), or (None, empty) if nobody is referred."""
     from .population.referral import SCREEN_START_AGE
 
-    key = ("referred", seed, tuple(off), tuple(sorted(_population_spec().parameters.items())), n, follow_days,
+    key = ("referred", _seed(seed), tuple(off), tuple(sorted(_population_spec().parameters.items())), n, follow_days,
            record_every, records, cap)
     if key in _SCREENS:  # P2, P3 and P14 follow the same patients
         return _SCREENS[key]
@@ -398,7 +426,8 @@ _register(Target(
     ("NockPrinstein2004", "Hepp2020"),
     "ratio of mean affect drop 1 h after acts to that after resisted urges (outpatient-referred patients, 90 days after "
     "referral, dt 1 h)",
-    f"ratio >= {P1_MIN_RATIO:g} and act drop at 2 h > resisted drop at 2 h", _p1))
+    f"ratio >= {P1_MIN_RATIO:g} and act drop at 2 h > resisted drop at 2 h", _p1,
+    key_parameters=("relief_base", "k_relief_opioid")))
 
 
 # ----------------------------------------------------------------------------- P2
@@ -447,7 +476,8 @@ _register(Target(
     ("CarenysAdan2025", "BresinGordon2013"),
     "relief fraction per act, fourth / first quarter after the first act, persistent self-injurers (>= 3 acts in both "
     "quarters) among outpatient-referred patients",
-    f"<= {P2_MAX_RELIEF_RATIO:g}, with severity or frequency ratio >= {P2_MIN_ESCALATION:g}", _p2))
+    f"<= {P2_MAX_RELIEF_RATIO:g}, with severity or frequency ratio >= {P2_MIN_ESCALATION:g}", _p2,
+    key_parameters=("eta_tolerance", "tau_tolerance")))
 
 
 # ----------------------------------------------------------------------------- P3
@@ -497,7 +527,8 @@ _register(Target(
     ("Zhu2024", "CarenysAdan2025"),
     "rise of the habit-triggered share of acts from the first to the second year after onset (outpatient-referred "
     "patients)",
-    f">= {P3_MIN_RISE:g}, distress at act falls, persistence ratio under blocked relief >= {P3_MIN_PERSISTENCE:g}", _p3))
+    f">= {P3_MIN_RISE:g}, distress at act falls, persistence ratio under blocked relief >= {P3_MIN_PERSISTENCE:g}", _p3,
+    key_parameters=("eta_habit", "lam_cue")))
 
 
 # ----------------------------------------------------------------------------- P4
@@ -525,7 +556,8 @@ _register(Target(
     f"share with >= 5 acts in the year before {COMMUNITY_END_AGE:g}, enhanced (2.5) / typical (1.0) reactive inhibition, "
     "strong relief learning (community persons)",
     f">= {P4_MIN_RATIO:g}, and the enhanced-inhibition share at least the community's as drawn; with weak relief "
-    f"learning the ratio is <= {P4_MAX_RATIO_WEAK:g} (inhibition is not inert)", _p4))
+    f"learning the ratio is <= {P4_MAX_RATIO_WEAK:g} (inhibition is not inert)", _p4,
+    key_parameters=("w_act_inhibition", "alpha_relief")))
 
 
 # ----------------------------------------------------------------------------- P5
@@ -552,7 +584,8 @@ _register(Target(
     "P5", "HPA diathesis: higher allostatic sensitivity raises NSSI incidence through a lower distress tolerance",
     ("Kaess2012", "Nock2009"),
     f"ratio of {INCIDENCE}, allostatic sensitivity 3.0 vs 0.5",
-    f"RR >= {P5_MIN_RR:g} and >= {P5_MIN_MEDIATED:.0%} of the excess risk through the lowered threshold", _p5))
+    f"RR >= {P5_MIN_RR:g} and >= {P5_MIN_MEDIATED:.0%} of the excess risk through the lowered threshold", _p5,
+    key_parameters=("k_load_threshold", "k_load_affect")))
 
 
 # ----------------------------------------------------------------------------- P6
@@ -575,7 +608,8 @@ _register(Target(
     "P6", "Fronto-limbic: higher limbic reactivity and lower prefrontal capacity each raise risk",
     ("Auerbach2021", "Schmaal2020"),
     f"smaller of two ratios of {INCIDENCE}: limbic reactivity 1.9 vs 1.0, prefrontal capacity 0.6 vs 1.3",
-    f"both RR >= {P6_MIN_RR:g}", _p6))
+    f"both RR >= {P6_MIN_RR:g}", _p6,
+    key_parameters=("k_pfc_regulation", "k_puberty_limbic")))
 
 
 # ----------------------------------------------------------------------------- P7
@@ -603,7 +637,8 @@ _register(Target(
     ("Poon2019", "Nicolaou2025"),
     f"mean acts in the year before {COMMUNITY_END_AGE:g}, heightened reward (1.5) and blunted punishment learning (0.3) / "
     "symmetric (1.0, 1.0) (community persons)",
-    f">= {P7_MIN_RATIO:g}", _p7))
+    f">= {P7_MIN_RATIO:g}", _p7,
+    key_parameters=("alpha_relief", "alpha_harm")))
 
 
 # ----------------------------------------------------------------------------- P10
@@ -650,7 +685,8 @@ _register(Target(
     "P10", "Rumination and distress reinforce each other and NSSI",
     ("Buelens2019", "Cheung2024"),
     f"ratio of {INCIDENCE}, rumination trait 0.9 vs 0.1, with within-person cross-lagged paths (6-hourly panel)",
-    f"RR >= {P10_MIN_RR:g} and both cross-lagged paths positive with t > {P10_MIN_T:g}", _p10))
+    f"RR >= {P10_MIN_RR:g} and both cross-lagged paths positive with t > {P10_MIN_T:g}", _p10,
+    key_parameters=("k_rumination_gain", "k_rumination_affect")))
 
 
 # ----------------------------------------------------------------------------- P14
@@ -693,7 +729,8 @@ _register(Target(
     ("Ye2022", "Li2025"),
     f"odds ratio of ideation (peak > {IDEATION_CUTOFF}) given any act in the year before {COMMUNITY_END_AGE:g} "
     "(community persons)",
-    f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in outpatient-referred patients", _p14))
+    f"OR >= {P14_MIN_OR:g}; higher with low prefrontal capacity and in outpatient-referred patients", _p14,
+    key_parameters=("w_ideation_pfc", "w_ideation_history")))
 
 # ----------------------------------------------------------------------------- P8
 def _p8(off):
@@ -732,7 +769,8 @@ _register(Target(
     f"smallest of three ratios of {INCIDENCE} vs a low-exposure reference: maltreatment 0.6, parental control 0.7, "
     "peer victimisation 0.6; with mean depressive mood and a day-level trigger ratio",
     f"all RR >= {P8_MIN_RR:g}; mean depressive mood higher under maltreatment and under parental control; in the "
-    f"peer-victimised group P(act | day with a stressful event) / P(act | day without) >= {P8_MIN_TRIGGER:g}", _p8))
+    f"peer-victimised group P(act | day with a stressful event) / P(act | day without) >= {P8_MIN_TRIGGER:g}", _p8,
+    key_parameters=("w_stress_maltreatment", "w_stress_peer")))
 
 
 # ----------------------------------------------------------------------------- P9
@@ -769,7 +807,8 @@ _register(Target(
     f"smallest of three ratios of {INCIDENCE}, protective factor 0.1 vs 0.9 (alexithymia 0.6; self-efficacy at parental "
     "control 0.8), with the parental-control x self-efficacy interaction",
     f"all RR >= {P9_MIN_RR:g}, and the excess risk of parental control 0.8 vs 0.1 smaller at high than at low "
-    "self-efficacy", _p9))
+    "self-efficacy", _p9,
+    key_parameters=("k_resilience_threshold", "k_self_efficacy_control")))
 
 
 # ----------------------------------------------------------------------------- P11
@@ -781,7 +820,7 @@ P11_SUBJECTS = 2048
 def _p11(off):
     """Life course 12 -> 18: who stops by 18 among sporadic vs addictive-profile self-injurers at 15."""
     n = P11_SUBJECTS
-    rng = np.random.default_rng(1111)
+    rng = np.random.default_rng(_seed(1111))
     spread = {
         "limbic_reactivity": rng.uniform(1.0, 2.0, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
         "rumination_trait": rng.uniform(0.2, 0.8, n), "maltreatment": rng.uniform(0.0, 0.5, n),
@@ -823,7 +862,8 @@ _register(Target(
     f"life course {P11_START_AGE} to {P11_END_AGE} (heterogeneous at-risk design): share with no act in the year "
     f"before {P11_END_AGE} among sporadic self-injurers at {P11_CLASSIFY_AGE}",
     f">= {P11_MIN_STOP_SPORADIC:.0%} of sporadic stop, and >= {P11_MIN_PERSIST_ADDICTIVE:.0%} of addictive-profile "
-    "ones still act in that year", _p11))
+    "ones still act in that year", _p11,
+    key_parameters=("eta_habit", "tau_habit")))
 
 
 
@@ -856,7 +896,7 @@ def _trial(arms: dict, control: str, off: tuple[str, ...], *, strata: dict | Non
     strata and the interventions. ``strata``,
     ``eligibility``, ``windows``: replace the design's (``windows`` for analyses of a target, as
     ``tools/p13_ssri_components.py``)."""
-    data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control)
+    data = dict(TRIAL_TARGET_DESIGN, arms=arms, control=control, seed=_seed(TRIAL_TARGET_DESIGN["seed"]))
     if strata:
         data["strata"] = strata
     if eligibility:
@@ -922,7 +962,8 @@ _register(Target(
     "adolescents referred from the community life course by the outpatient rule, every patient in every arm)",
     f"g <= {P12_MAX_G:g} with its 95% interval below 0; NSSI/month skills-only / individual-only <= "
     f"{P12_MAX_SKILLS_RATIO:g}; under DBT-A mean limbic reactivity falls and prefrontal regulation rises (more than "
-    "under supportive therapy)", _p12))
+    "under supportive therapy)", _p12,
+    key_parameters=("skill_relief", "w_act_skill")))
 
 
 #: P13 profiles (illustrative overrides): relief-driven (strong opioid relief, little habit
@@ -978,7 +1019,8 @@ _register(Target(
     "largest drug effect on NSSI acts/month over 6 months (Hedges' g vs placebo) as a share of DBT-A's (same patients)",
     f"<= {P13_MAX_DRUG_SHARE:g}; SSRI/placebo NSSI rate >= {P13_MIN_SSRI_EARLY:g} in months 0-3 and <= "
     f"{P13_MAX_SSRI_LATE:g} in months 3-6; naltrexone's relative reduction larger by >= {P13_MIN_NALTREXONE_GAP:g} in "
-    "relief-driven than in habit-driven persons", _p13))
+    "relief-driven than in habit-driven persons", _p13,
+    key_parameters=("k_relief_opioid", "eta_habit")))
 
 
 # keep the registry in the brief's numbering (P1, P2, ..., P14), whatever the order of definition
@@ -1007,6 +1049,92 @@ def run_targets(ids: Sequence[str] | None = None, mechanisms_off: Iterable[str] 
         it = tqdm(ids, desc="targets", unit="target")
     off = tuple(mechanisms_off)
     return [TARGETS[i].run(off, b) for i in it]
+
+
+#: The robustness check (:func:`stability`): seed replicates (replicate 0 is the shipped run) and the
+#: relative move of each key parameter.
+STABILITY_REPLICATES, STABILITY_PERTURBATION = 3, 0.10
+
+
+@dataclass(frozen=True)
+class Stability:
+    """A target's verdict over the robustness check's conditions: seed replicates of the experiment
+    (new persons and random streams), then each key parameter moved down and up by a fraction."""
+
+    id: str
+    #: (condition, holds, statistic) per condition; the first is the shipped run (replicate 0).
+    runs: tuple[tuple[str, bool, float], ...]
+
+    @property
+    def held(self) -> int:
+        return sum(1 for _, ok, _ in self.runs if ok)
+
+    @property
+    def text(self) -> str:
+        """'held/runs [min, max]': in how many conditions the target holds, and its statistic's range."""
+        st = np.array([v for _, _, v in self.runs], dtype=float)
+        st = st[np.isfinite(st)]
+        rng = f" [{st.min():.3g}, {st.max():.3g}]" if st.size else ""
+        return f"{self.held}/{len(self.runs)}{rng}"
+
+    @property
+    def failed_conditions(self) -> list[str]:
+        return [c for c, ok, _ in self.runs if not ok]
+
+
+def _perturbed_bases(target: Target, base: ParameterBase, fraction: float) -> list[tuple[str, ParameterBase]]:
+    """Each key parameter of ``target`` at (1 -+ fraction) times its value on ``base`` (the base's value,
+    else the calibrated default's, else the table default), clipped to the parameter's bounds."""
+    token = _BASE.set(base)
+    try:
+        values = {k: _param(k) for k in target.key_parameters}
+    finally:
+        _BASE.reset(token)
+    out = []
+    for k, v in values.items():
+        lo, hi = PARAMS[k].low, PARAMS[k].high
+        for f in (1.0 - fraction, 1.0 + fraction):
+            w = float(np.clip(v * f, lo, hi))
+            tag = f"{k} x{f:g}" + (" (at its bound)" if w != v * f else "")
+            out.append((tag, ParameterBase({**base, k: w}, f"{base.label}; {tag}")))
+    return out
+
+
+def stability(target_id: str, mechanisms_off: Iterable[str] = (), base: Mapping[str, float] | None = None, *,
+              replicates: int = STABILITY_REPLICATES, perturbation: float = STABILITY_PERTURBATION,
+              first: TargetResult | None = None) -> Stability:
+    """Robustness of one target's verdict: the experiment in ``replicates`` seed replicates (0 is the
+    shipped run; pass it as ``first`` to reuse it) and with each of its key parameters moved by
+    -+``perturbation`` over ``base`` (replicate 0). Costs 1 + (replicates - 1) + 2 x keys runs."""
+    if target_id not in TARGETS:
+        raise KeyError(f"unknown target '{target_id}': expected one of {', '.join(TARGETS)}")
+    if replicates < 1:
+        raise ValueError(f"replicates: expected >= 1, got {replicates}")
+    if not 0.0 < perturbation < 1.0:
+        raise ValueError(f"perturbation: expected a fraction in (0, 1), got {perturbation}")
+    t, off, b = TARGETS[target_id], tuple(mechanisms_off), check_base(base)
+    r0 = first if first is not None else t.run(off, b)
+    runs = [("seed replicate 0", r0.passed, r0.statistic)]
+    for r in range(1, replicates):
+        res = t.run(off, b, replicate=r)
+        runs.append((f"seed replicate {r}", res.passed, res.statistic))
+    for tag, pb in _perturbed_bases(t, b, perturbation):
+        res = t.run(off, pb)
+        runs.append((tag, res.passed, res.statistic))
+    return Stability(target_id, tuple(runs))
+
+
+def run_stability(results: Sequence[TargetResult], *, replicates: int = STABILITY_REPLICATES,
+                  perturbation: float = STABILITY_PERTURBATION, base: Mapping[str, float] | None = None,
+                  progress: bool = False) -> dict[str, Stability]:
+    """:func:`stability` of every target in ``results`` (their runs are reused as replicate 0)."""
+    it = results
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(results, desc="stability", unit="target")
+    return {r.id: stability(r.id, r.mechanisms_off, base, replicates=replicates, perturbation=perturbation, first=r)
+            for r in it}
 
 
 def run_targets_ensemble(sets: Sequence[Mapping[str, float]], ids: Sequence[str] | None = None, *,
@@ -1077,16 +1205,27 @@ def ablation(ids: Sequence[str] | None = None, mechanisms: Sequence[str] = MECHA
     return df
 
 
-def format_results(results: Sequence[TargetResult]) -> str:
-    """Plain-text table of target results (first line: the parameter base(s) they ran on)."""
+def format_results(results: Sequence[TargetResult], stabilities: Mapping[str, Stability] | None = None) -> str:
+    """Plain-text table of target results (first line: the parameter base(s) they ran on); with
+    ``stabilities`` (:func:`run_stability`) a stability column and the conditions in which a verdict flips."""
     bases = list(dict.fromkeys(r.base for r in results))
-    lines = [f"parameter base: {'; '.join(bases) or CALIBRATED_DEFAULT}",
-             f"{'id':4s} {'holds':5s} {'statistic':>10s}  bar / detail"]
+    stab = stabilities or {}
+    lines = [f"parameter base: {'; '.join(bases) or CALIBRATED_DEFAULT}"]
+    if stab:
+        lines.append("stability: in how many conditions the target holds [statistic's range]; conditions: seed "
+                     "replicates of the experiment, and each key parameter moved down and up")
+    lines.append(f"{'id':4s} {'holds':5s} {'statistic':>10s}  " + (f"{'stability':24s}  " if stab else "") + "bar / detail")
     for r in results:
         t = TARGETS[r.id]
-        lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f}  {t.statistic}; bar: {r.bar}")
+        col = f"{stab[r.id].text:24s}  " if r.id in stab else (f"{'':24s}  " if stab else "")
+        lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f}  {col}{t.statistic}; bar: {r.bar}")
         if r.detail:
             lines.append(f"{'':22s}{r.detail}")
+        if r.id in stab:
+            s = stab[r.id]
+            flips = [c for c, ok, _ in s.runs if ok != r.passed]
+            if flips:
+                lines.append(f"{'':22s}verdict {'fails' if r.passed else 'holds'} with: {', '.join(flips)}")
     return "\n".join(lines)
 
 

@@ -104,12 +104,16 @@ def targets_cmd(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="With --ensemble: write the per-set results (CSV).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON (stdout) instead of a table.")] = False,
+    with_stability: Annotated[bool, typer.Option("--stability", help="Add the robustness check: each target again in 2 more seed replicates (new persons and random streams) and with each of its key parameters at -10 % and +10 %; prints in how many of these conditions it holds, its statistic's range, and the conditions in which the verdict flips (about 7 times the run time).")] = False,
 ) -> None:
     """Run the explanatory targets and print the table (exit 0 unless --strict and one fails)."""
-    from ..targets import format_results, run_targets, TARGETS
+    from ..targets import format_results, run_stability, run_targets, TARGETS
 
     off = _check_mechanisms(mechanisms_off)
     if ensemble is not None:
+        if with_stability:
+            raise _fail("--stability and --ensemble exclude each other (the ensemble already spans parameter "
+                        "uncertainty; run --stability with --base on one set)", 2)
         _targets_ensemble(ensemble, ensemble_sets, ids, off, base, out, overwrite, progress, strict, as_json)
         return
     if ensemble_sets is not None or out is not None:
@@ -119,14 +123,17 @@ def targets_cmd(
         return
     with _quiet_stdout(as_json):
         results = run_targets(ids or None, mechanisms_off=off, progress=progress, base=values)
+        stab = run_stability(results, base=values, progress=progress) if with_stability else {}
     if as_json:
         _print_json({"mechanisms_off": list(off), "targets": [
             {"id": r.id, "holds": bool(r.passed), "statistic": float(r.statistic), "statistic_name": TARGETS[r.id].statistic,
-             "bar": r.bar, "detail": r.detail, "base": r.base} for r in results]})
+             "bar": r.bar, "detail": r.detail, "base": r.base}
+            | ({"stability": [{"condition": c, "holds": bool(ok), "statistic": float(v)} for c, ok, v in stab[r.id].runs]}
+               if r.id in stab else {}) for r in results]})
     else:
         if off:
             typer.echo(f"mechanisms off: {', '.join(off)}")
-        typer.echo(format_results(results))
+        typer.echo(format_results(results, stab))
     failed = [r.id for r in results if not r.passed]
     if strict and failed:
         raise _fail(f"{len(failed)} target(s) do not hold: {', '.join(failed)}", 1)

@@ -380,8 +380,9 @@ def _targets_section() -> str:
     head = _text("targets.md")
     if not TARGETS:
         return head + "\n*No targets are registered yet.*\n"
-    rows = [(t.id, t.phenomenon, t.statistic, t.bar, ", ".join(t.evidence)) for t in TARGETS.values()]
-    return head + "\n" + _table(["id", "phenomenon", "statistic", "bar", "evidence"], rows) + "\n"
+    rows = [(t.id, t.phenomenon, t.statistic, t.bar, ", ".join(f"`{k}`" for k in t.key_parameters), ", ".join(t.evidence))
+            for t in TARGETS.values()]
+    return head + "\n" + _table(["id", "phenomenon", "statistic", "bar", "key parameters", "evidence"], rows) + "\n"
 
 
 def _parameters_section() -> str:
