@@ -5,9 +5,12 @@ Bars live in ``nssisim.targets`` (one constant per threshold) and are rendered i
 phenomenon, not that the bar should move.
 """
 
+from functools import lru_cache
+
+import numpy as np
 import pytest
 
-from nssisim.targets import TARGETS, ablation, format_ablation, format_results, run_targets
+from nssisim.targets import INTERVALS, TARGETS, ablation, format_ablation, format_results, run_targets
 
 
 #: Targets whose designed experiment takes longer than ~20 s on 2 loaded cores: P11 (a 6-year life course)
@@ -44,10 +47,27 @@ def _marks(t):
     return marks
 
 
+@lru_cache(maxsize=None)
+def _result(target_id):
+    """Each target's run on the calibrated default, once per session (the verdict and the interval tests share it)."""
+    return TARGETS[target_id].run()
+
+
 @pytest.mark.parametrize("target_id", [pytest.param(t, marks=_marks(t)) for t in TARGETS])
 def test_target_holds(target_id):
-    result = TARGETS[target_id].run()
+    result = _result(target_id)
     assert result.passed, f"{target_id} does not hold:\n{format_results([result])}"
+
+
+@pytest.mark.parametrize("target_id", [pytest.param(t, marks=[pytest.mark.slow] if t in SLOW_TARGETS else [])
+                                       for t in TARGETS])
+def test_target_reports_an_interval_around_its_statistic(target_id):
+    # held or not, every statistic carries its 95 % interval (INTERVALS says how), and the interval brackets it
+    result = _result(target_id)
+    assert target_id in INTERVALS and result.interval is not None
+    lo, hi = result.interval
+    assert np.isfinite(lo) and np.isfinite(hi) and lo < hi, result.interval
+    assert lo <= result.statistic <= hi, format_results([result])
 
 
 def test_nine_core_targets_registered():

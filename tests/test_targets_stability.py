@@ -132,3 +132,17 @@ def test_cli_stability_is_printed_and_excludes_an_ensemble(monkeypatch):
     assert res.exit_code == 0 and '"condition": "alpha_relief x0.9"' in res.output
     res = runner.invoke(app, ["targets", "--stability", "--ensemble", "community", "--no-progress"])
     assert res.exit_code == 2 and "--stability and --ensemble exclude each other" in res.output
+
+
+def test_an_experiments_interval_reaches_the_result_and_the_table():
+    t = Target("PX", "stand-in", (), "s", "b", lambda off: (True, 1.5, "d", (1.25, 1.75)))
+    r = t.run()
+    assert r.interval == (1.25, 1.75)
+    assert Target("PX", "stand-in", (), "s", "b", lambda off: (True, 1.5, "d")).run().interval is None
+    monkey = dict(TARGETS)
+    try:
+        TARGETS["PX"] = t
+        assert "[1.25, 1.75]" in format_results([r])
+    finally:
+        TARGETS.clear()
+        TARGETS.update(monkey)

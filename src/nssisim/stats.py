@@ -101,5 +101,50 @@ def paired_risk_ratio(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, flo
     return rr, rr * math.exp(-Z95 * se), rr * math.exp(Z95 * se)
 
 
-__all__ = ["Z95", "hedges_g", "odds_ratio", "odds_ratio_cells", "odds_ratio_groups", "paired_difference",
-           "paired_risk_ratio", "risk_difference", "wilson_interval"]
+def bootstrap_weights(n_units: int, replicates: int, seed: int) -> np.ndarray:
+    """Multiplicity weights of a nonparametric bootstrap over ``n_units`` units (persons, or the patients
+    whose events are clustered in them): row ``b`` says how often each unit is drawn in resample ``b``
+    (``replicates x n_units``, each row summing to ``n_units``). A statistic of weighted sums evaluates
+    all resamples at once."""
+    if n_units < 1 or replicates < 1:
+        raise ValueError(f"bootstrap_weights: expected n_units >= 1 and replicates >= 1, got {n_units}, {replicates}")
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=replicates).astype(np.float64)
+
+
+def percentile_interval(values: np.ndarray, *, min_share: float = 0.5) -> tuple[float, float]:
+    """The 2.5 and 97.5 % quantiles of bootstrap ``values`` (the percentile interval), over the finite
+    ones; NaN where fewer than ``min_share`` of the resamples give a finite value."""
+    v = np.asarray(values, np.float64).ravel()
+    ok = v[np.isfinite(v)]
+    if v.size == 0 or ok.size < min_share * v.size:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(ok, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def weighted_means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Means of ``x`` (units along the last axis) under each row of weights ``w`` (``replicates x units``);
+    NaN for a resample that draws no unit of a selection (all its weights zero)."""
+    x = np.asarray(x, np.float64)
+    tot = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w @ x.T) / (tot[:, None] if x.ndim > 1 else tot)
+
+
+def weighted_hedges_g(x1: np.ndarray, x0: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """:func:`hedges_g` of paired groups (``x1[i]``, ``x0[i]`` of the same unit i) under each row of
+    frequency weights ``w``: the g of the resample that draws unit i ``w[b, i]`` times."""
+    n = w.sum(axis=1)
+    m1, m0 = weighted_means(x1, w), weighted_means(x0, w)
+    v1 = (w * (np.asarray(x1, np.float64)[None, :] - m1[:, None]) ** 2).sum(axis=1) / (n - 1)
+    v0 = (w * (np.asarray(x0, np.float64)[None, :] - m0[:, None]) ** 2).sum(axis=1) / (n - 1)
+    s2 = ((n - 1) * v1 + (n - 1) * v0) / (2 * n - 2)
+    j = 1.0 - 3.0 / (4.0 * (2 * n) - 9.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(s2 > 0, j * (m1 - m0) / np.sqrt(s2), np.nan)
+
+
+__all__ = ["Z95", "bootstrap_weights", "hedges_g", "odds_ratio", "odds_ratio_cells", "odds_ratio_groups",
+           "paired_difference", "paired_risk_ratio", "percentile_interval", "risk_difference", "weighted_hedges_g",
+           "weighted_means", "wilson_interval"]

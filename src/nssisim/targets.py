@@ -41,7 +41,8 @@ from .core.parameters import check_value, HOURS_PER_YEAR, PARAMS
 from .core.simulation import simulate_cohort
 from .files import did_you_mean, SpecError, toml_file
 from .population.spec import load_population, POPULATIONS
-from .stats import hedges_g, odds_ratio, paired_risk_ratio
+from .stats import (bootstrap_weights, hedges_g, odds_ratio, paired_risk_ratio, percentile_interval, weighted_hedges_g,
+                    weighted_means, wilson_interval)
 from .trials import DesignError, parse_design, screen_patients, simulate_arms
 
 
@@ -59,6 +60,8 @@ class TargetResult:
     base: str = "the calibrated default (community spec [parameters])"
     #: Seed replicate (0: the experiment's shipped seeds; see :func:`stability`).
     replicate: int = 0
+    #: 95 % interval of the statistic (sampling noise of the experiment; how, per target: ``INTERVALS``).
+    interval: tuple[float, float] | None = None
 
 
 # ----------------------------------------------------------------------------- parameter base
@@ -200,11 +203,14 @@ class Target:
             raise ValueError(f"replicate: expected a whole number >= 0, got {replicate!r}")
         token, token_r = _BASE.set(b), _REPLICATE.set(int(replicate))
         try:
-            passed, statistic, detail = self.experiment(off)
+            out = self.experiment(off)
         finally:
             _REPLICATE.reset(token_r)
             _BASE.reset(token)
-        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off, b.label, int(replicate))
+        passed, statistic, detail = out[:3]
+        interval = tuple(float(v) for v in out[3]) if len(out) > 3 and out[3] is not None else None
+        return TargetResult(self.id, bool(passed), float(statistic), self.bar, detail, off, b.label, int(replicate),
+                            interval)
 
 
 TARGETS: dict[str, Target] = {}
@@ -381,6 +387,32 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else (np.inf if a > 0 else np.nan)
 
 
+#: Resamples and seed of the statistics' bootstrap intervals (:func:`_boot`).
+BOOT_REPLICATES, BOOT_SEED = 1000, 1999
+
+
+def _boot(n_units: int, statistic: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float]:
+    """Percentile 95 % interval of ``statistic`` over :data:`BOOT_REPLICATES` bootstrap resamples of
+    ``n_units`` units (persons; for event statistics the patients the events belong to, a cluster
+    bootstrap): ``statistic`` takes the weight matrix (resamples x units) and returns one value per resample."""
+    if n_units < 2:
+        return float("nan"), float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return percentile_interval(statistic(bootstrap_weights(n_units, BOOT_REPLICATES, _seed(BOOT_SEED))))
+
+
+def _event_mean(x: np.ndarray, pos: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mean of event values ``x`` under each resample of their units (``pos``: each event's unit)."""
+    ww = w[:, pos]
+    return (ww * np.asarray(x, np.float64)[None, :]).sum(axis=1) / ww.sum(axis=1)
+
+
+def _group_means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-group means of ``x`` (groups x persons, the same persons in every group) under each resample:
+    (resamples x groups)."""
+    return weighted_means(np.asarray(x, np.float64), w)
+
+
 def _rr_text(ever: np.ndarray, g1: int, g0: int) -> str:
     """'RR r [lo, hi]': the paired risk ratio of groups ``g1`` / ``g0`` (the same persons) with its 95 % interval."""
     rr, lo, hi = paired_risk_ratio(ever[g1], ever[g0])
@@ -399,13 +431,14 @@ def _p1(off):
     affect = ds["affect"].values
     n_t = affect.shape[1]
     idx = np.rint(ev.time.values).astype(np.int64) - 1  # record index of the event's step (state after it), dt 1 h
-    out = {}
+    out, keep = {}, {}
     for lag_h in P1_LAGS_H:
         j = idx + int(lag_h)
         ok = j < n_t
         drop = ev.distress.values[ok] - affect[ev.pos.values[ok], j[ok]]
         is_act = ev.kind.values[ok] == 1
         out[lag_h] = (_mean(drop[is_act]), _mean(drop[~is_act]), int(is_act.sum()), int((~is_act).sum()))
+        keep[lag_h] = (drop, is_act, ev.pos.values[ok])
     a1, r1, n_act, n_res = out[P1_LAGS_H[0]]
     a2, r2, _, _ = out[P1_LAGS_H[1]]
     ratio = _ratio(a1, r1) if r1 > 0 else (np.inf if a1 > 0 else np.nan)
@@ -413,7 +446,9 @@ def _p1(off):
     passed = enough and np.isfinite(a1) and a1 > 0 and ratio >= P1_MIN_RATIO and a2 > r2
     detail = (f"{ds.sizes['subject']} referred patients, {P1_DAYS} days after referral: affect drop after 1 h: act {a1:.4f} "
               f"vs resisted {r1:.4f}; after 2 h: act {a2:.4f} vs resisted {r2:.4f}; {n_act} acts, {n_res} resisted urges")
-    return passed, ratio, detail
+    d, act, pos = keep[P1_LAGS_H[0]]
+    ci = _boot(ds.sizes["subject"], lambda w: _event_mean(d[act], pos[act], w) / _event_mean(d[~act], pos[~act], w))
+    return passed, ratio, detail, ci
 
 
 P1_MIN_RATIO = 2.0
@@ -465,7 +500,9 @@ def _p2(off):
     passed = n_p >= 20 and relief_ratio <= P2_MAX_RELIEF_RATIO and max(sev_ratio, freq_ratio) >= P2_MIN_ESCALATION
     detail = (f"{n_p} persistent of {len(first)} referred patients; relief fraction late/early {relief_ratio:.3f}, severity "
               f"late/early {sev_ratio:.3f}, frequency late/early {freq_ratio:.3f}")
-    return passed, relief_ratio, detail
+    x_e, x_l = (e.relief / e.distress).to_numpy(), (lt.relief / lt.distress).to_numpy()
+    ci = _boot(len(first), lambda w: _event_mean(x_l, lt.pos.to_numpy(), w) / _event_mean(x_e, e.pos.to_numpy(), w))
+    return passed, relief_ratio, detail, ci
 
 
 P2_MAX_RELIEF_RATIO, P2_MIN_ESCALATION = 0.9, 1.1
@@ -516,7 +553,9 @@ def _p3(off):
     detail = (f"{len(first)} referred patients; habit-triggered share of acts in the first year after onset {share1:.3f} -> "
               f"second year {share2:.3f}; distress at act {dist1:.3f} -> {dist2:.3f}; acts in 6 months with relief "
               f"blocked from referral age, high/low habit {persist:.2f}")
-    return passed, share2 - share1, detail
+    ci = _boot(len(first), lambda w: _event_mean(y2.habitual.to_numpy(), y2.pos.to_numpy(), w)
+               - _event_mean(y1.habitual.to_numpy(), y1.pos.to_numpy(), w))
+    return passed, share2 - share1, detail, ci
 
 
 P3_MIN_RISE, P3_MIN_PERSISTENCE = 0.05, 2.0
@@ -546,7 +585,12 @@ def _p4(off):
     detail = (f"share with >= 5 acts in the year before {COMMUNITY_END_AGE:g}, enhanced vs typical inhibition: strong relief "
               f"learning {rep[1]:.3f} vs {rep[0]:.3f}; weak relief learning {rep[3]:.3f} vs {rep[2]:.3f} (ratio "
               f"{ratio_weak:.2f}); the community as drawn {rep[4]:.3f}")
-    return passed, ratio, detail
+    many = run.acts(COMMUNITY_END_AGE - 1.0) >= 5
+
+    def stat(w):
+        m = _group_means(many, w)
+        return m[:, 1] / m[:, 0]
+    return passed, ratio, detail, _boot(many.shape[1], stat)
 
 
 P4_MIN_RATIO, P4_MAX_RATIO_WEAK = 0.5, 0.75
@@ -574,7 +618,7 @@ def _p5(off):
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)});"
               f" with the threshold path cut {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 3, 2)}); share of the excess risk through the "
               f"threshold {mediated:.2f}")
-    return passed, rr, detail
+    return passed, rr, detail, _boot(ever.shape[1], lambda w: (m := _group_means(ever, w))[:, 1] / m[:, 0])
 
 
 P5_MIN_RR, P5_MIN_MEDIATED = 1.2, 0.25
@@ -598,7 +642,10 @@ def _p6(off):
     passed = min(rr_limbic, rr_pfc) >= P6_MIN_RR
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)}); "
               f"prefrontal 1.3/0.6 {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 3, 2)})")
-    return passed, min(rr_limbic, rr_pfc), detail
+    def stat(w):
+        m = _group_means(ever, w)
+        return np.minimum(m[:, 1] / m[:, 0], m[:, 3] / m[:, 2])
+    return passed, min(rr_limbic, rr_pfc), detail, _boot(ever.shape[1], stat)
 
 
 P6_MIN_RR = 1.2
@@ -626,7 +673,7 @@ def _p7(off):
     passed = ratio >= P7_MIN_RATIO
     detail = (f"mean acts in the year before {COMMUNITY_END_AGE:g}: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
               f"harm expectancy at {COMMUNITY_END_AGE:g} among asymmetric actors {h_asym:.3f}")
-    return passed, ratio, detail
+    return passed, ratio, detail, _boot(last.shape[1], lambda w: (m := _group_means(last, w))[:, 0] / m[:, 1])
 
 
 P7_MIN_RATIO = 1.5
@@ -674,7 +721,7 @@ def _p10(off):
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)}); "
               f"cross-lagged (6 h, {P10_PANEL_PERSONS} persons, the year before {COMMUNITY_END_AGE:g}): rumination->affect b={b_ra:.3f} (t={t_ra:.1f}), "
               f"affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
-    return passed, rr, detail
+    return passed, rr, detail, _boot(ever.shape[1], lambda w: (m := _group_means(ever, w))[:, 1] / m[:, 0])
 
 
 P10_MIN_RR, P10_MIN_T = 1.2, 3.0
@@ -700,7 +747,7 @@ def _p14(off):
     w = run.window(COMMUNITY_END_AGE - 1.0)
     nssi = run.counts["acts"][0][:, w].sum(axis=1) > 0
     si = run.counts["ideation"][0][:, w].max(axis=1) > IDEATION_CUTOFF
-    odds_ratio_ = odds_ratio(nssi, si, correction="always")[0]
+    odds_ratio_, or_lo, or_hi = odds_ratio(nssi, si, correction="always")
     pfc = np.asarray(run.drawn["pfc_adult"])
     low_pfc = pfc < np.median(pfc)
     p_low = _mean(si[nssi & low_pfc])
@@ -718,7 +765,7 @@ def _p14(off):
     detail = (f"P(ideation | NSSI) in the year before {COMMUNITY_END_AGE:g}: low vs high prefrontal capacity {p_low:.3f} vs "
               f"{p_high:.3f}; community {p_comm:.3f} vs referred patients (the year before referral, {n_clin}) "
               f"{p_clin:.3f}; NSSI share {nssi.mean():.3f}, ideation share {si.mean():.3f}")
-    return passed, odds_ratio_, detail
+    return passed, odds_ratio_, detail, (or_lo, or_hi)
 
 
 P14_MIN_OR = 2.0
@@ -755,7 +802,7 @@ def _p8(off):
               f"0.6 {inc[3]:.3f} ({_rr_text(ever, 3, 0)}); mean depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; "
               f"peer-victimised, ages 12-16: act on a day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio "
               f"{trigger:.2f})")
-    return passed, min(rr), detail
+    return passed, min(rr), detail, _boot(ever.shape[1], lambda w: ((m := _group_means(ever, w))[:, 1:] / m[:, :1]).min(axis=1))
 
 
 P8_MIN_RR = 1.3
@@ -791,11 +838,15 @@ def _p9(off):
     excess_lo, excess_hi = inc[5] - inc[4], inc[7] - inc[6]
     stat = min(rr_res, rr_hope, rr_eff)
     passed = stat >= P9_MIN_RR and excess_hi < excess_lo
+
+    def boot_stat(w):
+        m = _group_means(ever, w)
+        return np.minimum.reduce([m[:, 0] / m[:, 1], m[:, 2] / m[:, 3], m[:, 5] / m[:, 7]])
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} "
               f"({_rr_text(ever, 0, 1)}), hope {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 2, 3)}), self-efficacy at "
               f"parental control 0.8 {inc[5]:.3f}/{inc[7]:.3f} ({_rr_text(ever, 5, 7)}); excess risk of parental control 0.8 vs 0.1: {excess_lo:+.3f} at low vs "
               f"{excess_hi:+.3f} at high self-efficacy")
-    return passed, stat, detail
+    return passed, stat, detail, _boot(ever.shape[1], boot_stat)
 
 
 P9_MIN_RR = 1.2
@@ -849,7 +900,7 @@ def _p11(off):
     detail = (f"at {P11_CLASSIFY_AGE}: {int(sporadic.sum())} sporadic (1-4 acts in the past year), {int(addictive.sum())} "
               f"addictive profile; no act in the year before {P11_END_AGE}: sporadic {stop_sporadic:.3f}, addictive "
               f"{1 - persist_addictive:.3f}; maturation tau {_param('tau_maturation') / HOURS_PER_YEAR:.1f} years")
-    return passed, stop_sporadic, detail
+    return passed, stop_sporadic, detail, wilson_interval(float((~last_year[sporadic]).sum()), float(sporadic.sum()))
 
 
 P11_MIN_STOP_SPORADIC = 0.5
@@ -945,7 +996,7 @@ def _p12(off):
               + f"; g DBT-A vs supportive {g:.3f} [{lo:.3f}, {hi:.3f}]; skills-only / individual-only {skills:.3f}; "
               f"change at 6 months under DBT-A: limbic reactivity {limbic:+.3f}, prefrontal regulation {reg:+.3f} "
               f"(supportive {reg_sup:+.3f})")
-    return passed, g, detail
+    return passed, g, detail, (lo, hi)
 
 
 #: The skills-training components of DBT (Linehan2015's skills arm: skills group and coaching).
@@ -1004,7 +1055,14 @@ def _p13(off):
     detail = ("Hedges' g of NSSI/month over 6 months vs placebo: " + ", ".join(f"{n} {v:.3f}" for n, v in g.items())
               + f"; best drug / DBT-A {share:.2f}; SSRI/placebo NSSI rate months 0-3 {early:.3f}, months 3-6 {late:.3f}; "
               f"naltrexone reduction relief-driven {red['relief_driven']:.3f} vs habit-driven {red['habit_driven']:.3f}")
-    return passed, share, detail
+    drugs = [_nssi_6m(out, i[n]) for n in ("ssri", "naltrexone", "antipsychotic")]
+    dbt = _nssi_6m(out, i["dbt_a"])
+
+    def boot_share(w):
+        best = np.minimum.reduce([weighted_hedges_g(x, pl, w) for x in drugs])
+        g_dbt = weighted_hedges_g(dbt, pl, w)
+        return np.where(g_dbt < 0, best / g_dbt, np.inf)
+    return passed, share, detail, _boot(len(pl), boot_share)
 
 
 P13_MAX_DRUG_SHARE = 0.5
@@ -1022,6 +1080,27 @@ _register(Target(
     "relief-driven than in habit-driven persons", _p13,
     key_parameters=("k_relief_opioid", "eta_habit")))
 
+
+#: How each target's 95 % interval is computed (sampling noise of its experiment, with its seeds; the
+#: stability check adds new seeds and moved key parameters). Bootstraps: percentile, BOOT_REPLICATES
+#: resamples of the persons (community designs: every group's outcome of a resampled person together,
+#: the groups being the same persons), or of the patients (clinical designs: their events with them).
+INTERVALS = {
+    "P1": "bootstrap over patients (their events with them)",
+    "P2": "bootstrap over patients (their events with them)",
+    "P3": "bootstrap over patients (their events with them)",
+    "P4": "bootstrap over persons (paired groups)",
+    "P5": "bootstrap over persons (paired groups)",
+    "P6": "bootstrap over persons (paired groups), of the smaller ratio",
+    "P7": "bootstrap over persons (paired groups)",
+    "P8": "bootstrap over persons (paired groups), of the smallest ratio",
+    "P9": "bootstrap over persons (paired groups), of the smallest ratio",
+    "P10": "bootstrap over persons (paired groups)",
+    "P11": "Wilson interval of the share",
+    "P12": "Hedges' g's normal interval",
+    "P13": "bootstrap over patients (every patient in every arm)",
+    "P14": "Woolf interval of the odds ratio (0.5 added to every cell)",
+}
 
 # keep the registry in the brief's numbering (P1, P2, ..., P14), whatever the order of definition
 _ordered = sorted(TARGETS.items(), key=lambda kv: int(kv[0][1:]))
@@ -1214,11 +1293,14 @@ def format_results(results: Sequence[TargetResult], stabilities: Mapping[str, St
     if stab:
         lines.append("stability: in how many conditions the target holds [statistic's range]; conditions: seed "
                      "replicates of the experiment, and each key parameter moved down and up")
-    lines.append(f"{'id':4s} {'holds':5s} {'statistic':>10s}  " + (f"{'stability':24s}  " if stab else "") + "bar / detail")
+    lines.append(f"{'id':4s} {'holds':5s} {'statistic':>10s} {'95 % interval':18s} "
+                 + (f"{'stability':24s}  " if stab else "") + "bar / detail")
     for r in results:
         t = TARGETS[r.id]
         col = f"{stab[r.id].text:24s}  " if r.id in stab else (f"{'':24s}  " if stab else "")
-        lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f}  {col}{t.statistic}; bar: {r.bar}")
+        ci = f"[{r.interval[0]:#.3g}, {r.interval[1]:#.3g}]" if r.interval else ""
+        lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f} {ci:18s} {col}{t.statistic}; "
+                     f"bar: {r.bar}")
         if r.detail:
             lines.append(f"{'':22s}{r.detail}")
         if r.id in stab:

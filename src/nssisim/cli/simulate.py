@@ -107,7 +107,7 @@ def targets_cmd(
     with_stability: Annotated[bool, typer.Option("--stability", help="Add the robustness check: each target again in 2 more seed replicates (new persons and random streams) and with each of its key parameters at -10 % and +10 %; prints in how many of these conditions it holds, its statistic's range, and the conditions in which the verdict flips (about 7 times the run time).")] = False,
 ) -> None:
     """Run the explanatory targets and print the table (exit 0 unless --strict and one fails)."""
-    from ..targets import format_results, run_stability, run_targets, TARGETS
+    from ..targets import format_results, INTERVALS, run_stability, run_targets, TARGETS
 
     off = _check_mechanisms(mechanisms_off)
     if ensemble is not None:
@@ -127,6 +127,7 @@ def targets_cmd(
     if as_json:
         _print_json({"mechanisms_off": list(off), "targets": [
             {"id": r.id, "holds": bool(r.passed), "statistic": float(r.statistic), "statistic_name": TARGETS[r.id].statistic,
+             "interval": list(r.interval) if r.interval else None, "interval_method": INTERVALS.get(r.id),
              "bar": r.bar, "detail": r.detail, "base": r.base}
             | ({"stability": [{"condition": c, "holds": bool(ok), "statistic": float(v)} for c, ok, v in stab[r.id].runs]}
                if r.id in stab else {}) for r in results]})
