@@ -395,6 +395,27 @@ def test_size_estimate_matches_the_records_of_a_run():
     records = sum(v.nbytes for v in ds.data_vars.values() if v.dims == ("subject", "time"))
     assert est["records_bytes"] == records
     assert est["bytes"] >= ds.nbytes and est["person_steps"] == 10 * 30 * 24
+    # the record layout and the event table the caller asked for are what the estimate counts
+    for records, events in (("counts", False), (("affect", "urge_intensity"), True)):
+        ds = simulate_cohort(3, n_subjects=10, horizon_hours=30 * 24.0, dt=1.0, record_every=24, event_capacity=512,
+                             records=records, events=events)
+        est = estimate_run(10, horizon_hours=30 * 24.0, dt=1.0, record_every=24, event_capacity=512, records=records,
+                           events=events)
+        assert est["records_bytes"] == sum(v.nbytes for v in ds.data_vars.values() if v.dims == ("subject", "time"))
+        assert (est["events_bytes"] > 0) == events and est["bytes"] >= ds.nbytes
+
+
+def test_a_counts_only_run_is_not_refused_for_the_states_it_does_not_keep():
+    from nssisim.core import check_run_size, RunTooLargeError
+
+    kw = dict(horizon_hours=24.0 * 365 * 10, dt=1.0, record_every=24, event_capacity=512, warn=False)
+    full = check_run_size(1000, **kw)["bytes"]
+    lean = check_run_size(1000, **kw, records="counts", events=False)["bytes"]
+    with pytest.raises(RunTooLargeError):
+        check_run_size(1000, **kw, available=int((full + lean) / 2))
+    assert check_run_size(1000, **kw, records="counts", events=False, available=int((full + lean) / 2))["bytes"] == lean
+    with pytest.raises(ValueError, match="records must be one of"):
+        check_run_size(10, **kw, records="everything")
 
 
 def test_simulate_cohort_refuses_what_cannot_fit_before_allocating():

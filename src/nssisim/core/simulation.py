@@ -485,7 +485,7 @@ def simulate_cohort(
     _grid(horizon_hours, dt, record_every)
     check_run_size(len(subject_ids) if subject_ids is not None else (1 if n_subjects is None else int(n_subjects)),
                    horizon_hours=horizon_hours, dt=dt, record_every=record_every, event_capacity=max(int(event_capacity), 1),
-                   warn=False)
+                   warn=False, records=records, events=events)
     if subject_ids is None:
         n = 1 if n_subjects is None else int(n_subjects)
         subject_ids = np.arange(n, dtype=np.int64)
@@ -698,21 +698,21 @@ class LongRunWarning(UserWarning):
 
 
 def estimate_run(n_subjects: int, *, horizon_hours: float, dt: float, record_every: int,
-                 event_capacity: int) -> dict[str, float]:
+                 event_capacity: int, records="full", events: bool = True) -> dict[str, float]:
     """Host memory (bytes) and person-steps of :func:`simulate_cohort` with these settings.
 
-    Bytes count the recorded blocks (the state fields, the urge intensity and the per-block counts,
-    float32), the event buffer (``event_capacity`` rows of the event fields per subject, float32)
-    and the parameter table (float64), each held twice at the peak (pieces and their
-    concatenation). Computed from the run settings alone, before anything is allocated.
+    Bytes count the recorded blocks (the per-block counts and the fields ``records`` keeps, float32),
+    the event buffer (``event_capacity`` rows of the event fields per subject, float32; none with
+    ``events=False``) and the parameter table (float64), each held twice at the peak (pieces and
+    their concatenation). Computed from the run settings alone, before anything is allocated.
     """
     n = float(n_subjects)
     n_steps = float(round(float(horizon_hours) / float(dt)))
     n_records = n_steps / max(int(record_every), 1)
-    records = n * n_records * (len(STATE_FIELDS) + 1 + len(COUNT_FIELDS)) * 4.0
-    events = n * float(event_capacity) * len(EVENT_FIELDS) * 4.0
+    record_bytes = n * n_records * (len(_recorded(records)) + len(COUNT_FIELDS)) * 4.0
+    event_bytes = n * float(event_capacity) * len(EVENT_FIELDS) * 4.0 if events else 0.0
     params = n * len(PARAMS) * 8.0
-    return {"bytes": 2.0 * (records + events + params), "records_bytes": records, "events_bytes": events,
+    return {"bytes": 2.0 * (record_bytes + event_bytes + params), "records_bytes": record_bytes, "events_bytes": event_bytes,
             "person_steps": n * n_steps, "n_records": n_records}
 
 
@@ -753,7 +753,8 @@ def format_bytes(b: float) -> str:
 
 
 def check_run_size(n_subjects: int, *, horizon_hours: float, dt: float, record_every: int, event_capacity: int,
-                   field: str = "n_subjects", available: int | None = None, warn: bool = True) -> dict[str, float]:
+                   field: str = "n_subjects", available: int | None = None, warn: bool = True, records="full",
+                   events: bool = True) -> dict[str, float]:
     """Refuse a run whose results cannot fit in memory; warn on one estimated to take hours.
 
     Raises :class:`RunTooLargeError` naming ``field`` (the setting that sets the size, e.g.
@@ -761,12 +762,12 @@ def check_run_size(n_subjects: int, *, horizon_hours: float, dt: float, record_e
     :func:`available_memory` unless ``available`` is given). Returns :func:`estimate_run`'s dict.
     """
     est = estimate_run(n_subjects, horizon_hours=horizon_hours, dt=dt, record_every=record_every,
-                       event_capacity=event_capacity)
+                       event_capacity=event_capacity, records=records, events=events)
     avail = available_memory() if available is None else int(available)
     if avail is not None and est["bytes"] > avail:
         raise RunTooLargeError(
             f"{field} = {int(n_subjects):,}: the results need about {format_bytes(est['bytes'])} of memory "
-            f"({est['n_records']:,.0f} records and {int(event_capacity):,} event rows per subject), more than the "
+            f"({est['n_records']:,.0f} records and {int(event_capacity) if events else 0:,} event rows per subject), more than the "
             f"{format_bytes(avail)} available; use fewer subjects, a larger record_every or a smaller "
             "event_capacity (a population run keeps one chunk in memory)")
     hours = est["person_steps"] / ESTIMATE_PERSON_STEPS_PER_S / 3600.0
