@@ -536,29 +536,42 @@ def _p3(off):
     share1, share2 = _mean(y1.habitual), _mean(y2.habitual)
     dist1, dist2 = _mean(y1.distress), _mean(y2.distress)
     # (b): the referred patients' own traits from their referral age, with a learned history, relief blocked from
-    # time 0, high vs low habit (the same persons in both groups)
+    # time 0, high vs low habit (the same persons in both groups). The learned relief value is the run's starting
+    # expectation (relief_value_prior); M9's stress-induced reinstatement returns extinguished relief towards
+    # relief_reinstatement x relief_value_prior, so the design rescales relief_reinstatement to keep that level the
+    # calibrated population's (before 2026-12-03 it rose with the design's 0.7 to 0.71 x 0.7 = 0.50, three times
+    # what any calibrated person reinstates to, and kept the blocked low-habit patients acting)
     from .population.referral import SCREEN_START_AGE
 
     ids, t0, drawn = _patients(off, CLINICAL_PATIENTS)
-    hist = dict(relief_value_prior=0.7, **RELIEF_BLOCKED)
+    reinstated = _param("relief_reinstatement") * _param("relief_value_prior")
+    hist = dict(relief_value_prior=P3_LEARNED_RELIEF, relief_reinstatement=min(reinstated / P3_LEARNED_RELIEF, 1.0),
+                **RELIEF_BLOCKED)
     groups = [dict(hist, habit_initial=0.6), dict(hist, habit_initial=0.05)]
     n = ids.size
     params = _stack_groups(drawn, groups, n)
-    ds_b = _simulate(CLINICAL_SEED, params, subject_ids=np.tile(ids, 2), horizon_hours=182 * 24.0,
+    # the verdict reads the first P3_BLOCKED_DAYS; the run goes on as long again, for the detail only (the first
+    # half of a longer run is the shorter run: the same streams)
+    ds_b = _simulate(CLINICAL_SEED, params, subject_ids=np.tile(ids, 2), horizon_hours=2 * P3_BLOCKED_DAYS * 24.0,
                      start_age_years=np.tile(SCREEN_START_AGE + t0 / 365.25, 2), mechanisms_off=off,
-                     records="counts", events=False)
-    a_b = ds_b["acts"].values.sum(axis=1).reshape(2, n)
+                     record_every=24, records="counts", events=False)
+    daily = ds_b["acts"].values.reshape(2, n, -1)
+    a_b, a_next = daily[:, :, :P3_BLOCKED_DAYS].sum(axis=2), daily[:, :, P3_BLOCKED_DAYS:].sum(axis=2)
     persist = _ratio(a_b[0].mean(), a_b[1].mean())
     passed = len(y1) >= 50 and share2 - share1 >= P3_MIN_RISE and dist2 < dist1 and persist >= P3_MIN_PERSISTENCE
     detail = (f"{len(first)} referred patients; habit-triggered share of acts in the first year after onset {share1:.3f} -> "
               f"second year {share2:.3f}; distress at act {dist1:.3f} -> {dist2:.3f}; acts in 6 months with relief "
-              f"blocked from referral age, high/low habit {persist:.2f}")
+              f"blocked from referral age, high/low habit {persist:.2f} ({a_b[0].mean():.2f} vs {a_b[1].mean():.2f} a "
+              f"patient; the next 6 months, not judged: {_ratio(a_next[0].mean(), a_next[1].mean()):.2f}, "
+              f"{a_next[0].mean():.2f} vs {a_next[1].mean():.2f})")
     ci = _boot(len(first), lambda w: _event_mean(y2.habitual.to_numpy(), y2.pos.to_numpy(), w)
                - _event_mean(y1.habitual.to_numpy(), y1.pos.to_numpy(), w))
     return passed, share2 - share1, detail, ci
 
 
 P3_MIN_RISE, P3_MIN_PERSISTENCE = 0.05, 2.0
+P3_BLOCKED_DAYS = 182  # the blocked-relief window judged (6 months)
+P3_LEARNED_RELIEF = 0.7  # the learned relief value the blocked-relief persons start with
 
 
 _register(Target(
