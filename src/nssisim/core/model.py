@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .parameters import HOURS_PER_YEAR, MECHANISMS
+from .parameters import HOURS_PER_YEAR, IDEATION_MOOD_REFERENCE, MECHANISMS
 
 N_MECHANISMS = len(MECHANISMS)
 MECHANISM_IDS = tuple(MECHANISMS)  # ("M1", ..., "M13"), index i <-> switch on[i]
@@ -339,8 +339,10 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
     w_recent = p["w_history_recent"]
     history = ((1.0 - w_recent) * (1.0 - jnp.exp(-s.n_acts / p["n_history_scale"]))
                + w_recent * (1.0 - jnp.exp(-s.recent_acts / p["n_history_scale"])))
+    # mood counts relative to the distress-tolerance threshold (IDEATION_MOOD_REFERENCE: face value at 0.4)
+    mood_scale = IDEATION_MOOD_REFERENCE / p["distress_threshold"]
     ideation_target = jax.nn.sigmoid(
-        p["ideation_bias"] + p["w_ideation_mood"] * m4 * s.mood + p["w_ideation_burden"] * p["burdensomeness"]
+        p["ideation_bias"] + p["w_ideation_mood"] * m4 * s.mood * mood_scale + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
     h_attempt = m13 * p["lam_attempt"] * s.ideation ** p["attempt_ideation_power"]

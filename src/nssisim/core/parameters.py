@@ -31,6 +31,13 @@ import numpy as np
 
 HOURS_PER_DAY = 24.0
 HOURS_PER_YEAR = 24.0 * 365.25
+#: M13: depressive mood enters ideation relative to the distress-tolerance threshold, scaled by
+#: ``IDEATION_MOOD_REFERENCE / distress_threshold``: at the table's threshold (0.4) mood counts at face
+#: value, the scale the illustrative ideation weights were set on. A calibration that moves the arousal
+#: scale together with the threshold (the joint calibration of 2026-12-02 fitted 0.90, and community
+#: arousal rose from 0.23 to 0.43) then leaves ideation where the weights put it, instead of at a
+#: ceiling (docs/calibration_trials/ideation_level_probe_2026-12-03.txt).
+IDEATION_MOOD_REFERENCE = 0.4
 
 MECHANISMS: dict[str, str] = {
     "M1": "stressors",
@@ -310,7 +317,7 @@ _TABLE: list[Param] = [
        "M13", ("Li2025", "Ye2022")),
     _p("ideation_bias", -2.5, -8.0, 0.0, "logit", "log-odds of ideation target at zero mood, burden and history",
        "M13", ("Ye2022",)),
-    _p("w_ideation_mood", 6.0, 0.0, 10.0, "logit", "ideation log-odds per unit depressive mood",
+    _p("w_ideation_mood", 6.0, 0.0, 10.0, "logit", "ideation log-odds per unit depressive mood (relative to the distress threshold: mood x 0.4 / distress_threshold)",
        "M13", ("Li2025", "Ye2022")),
     _p("w_ideation_burden", 2.0, 0.0, 6.0, "logit", "ideation log-odds per unit burdensomeness",
        "M13", ("Li2024",)),
@@ -357,4 +364,5 @@ def check_value(name: str, value: float, where: str = "parameters") -> float:
     return v
 
 
-__all__ = ["check_value", "defaults", "HOURS_PER_DAY", "HOURS_PER_YEAR", "MECHANISMS", "Param", "PARAMS", "TRAITS"]
+__all__ = ["check_value", "defaults", "HOURS_PER_DAY", "HOURS_PER_YEAR", "IDEATION_MOOD_REFERENCE", "MECHANISMS", "Param",
+           "PARAMS", "TRAITS"]

@@ -32,7 +32,7 @@ import numbers
 import random
 from collections.abc import Iterable, Mapping, Sequence
 
-from .parameters import HOURS_PER_YEAR, MECHANISMS, defaults
+from .parameters import HOURS_PER_YEAR, IDEATION_MOOD_REFERENCE, MECHANISMS, defaults
 
 N_MECHANISMS = len(MECHANISMS)
 #: Uniforms per person-step: stressor, attempt and period switch; urge and act (as in ``core/model.py``).
@@ -248,8 +248,10 @@ def reference_step(
     w_recent = p["w_history_recent"]
     history = ((1.0 - w_recent) * (1.0 - math.exp(-s["n_acts"] / p["n_history_scale"]))
                + w_recent * (1.0 - math.exp(-s["recent_acts"] / p["n_history_scale"])))
+    # mood counts relative to the distress-tolerance threshold (IDEATION_MOOD_REFERENCE: face value at 0.4)
+    mood_scale = IDEATION_MOOD_REFERENCE / p["distress_threshold"]
     ideation_target = _sigmoid(
-        p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] + p["w_ideation_burden"] * p["burdensomeness"]
+        p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] * mood_scale + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
     h_attempt = m13 * p["lam_attempt"] * s["ideation"] ** p["attempt_ideation_power"]
