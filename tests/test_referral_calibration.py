@@ -197,8 +197,18 @@ def test_calibrate_referral_command(tmp_path):
     assert r.exit_code == 2 and "none.toml" in r.output
 
 
+#: Shipped setups whose best grid point misses the fit's bar (strict: the test fails once one meets it).
+FIT_MISSES = {
+    "outpatient": "since M13's ideation follows the injury history on the calibrated scale (2026-12-03) attempts "
+                  "concentrate in frequent self-injurers: at the grid's floor 0.0025 the referred sample has 0.366 "
+                  "with NSSI and an attempt (published 0.26, I 3.2; diary acts 2.0, I 2.0), I_max 3.16 "
+                  "(docs/calibration_trials/referral_outpatient_2026-12-03.txt)",
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SETUPS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=FIT_MISSES[n])]
+                                               if n in FIT_MISSES else []) for n in SETUPS])
 def test_shipped_rule_carries_its_calibrated_probabilities(name):
     """Re-run a shipped setup: the chosen probabilities are the ones in configs/referral/<rule>.toml."""
     from nssisim.population.referral import load_rule

@@ -5,8 +5,8 @@ target, which lam_attempt should leave where the joint calibration put them. A o
 joint calibration: the other calibrated values are kept.
 
 Run from the repository root: ``python tools/attempt_refit.py [value ...]`` (about 20 s a value on 2 cores);
-the record of 2026-12-03 is docs/calibration_trials/attempt_refit_2026-12-03.txt. ``--write VALUE`` ships a
-value: it sets ``lam_attempt`` in the community spec and in its calibration record (which says so in
+the record of 2026-12-03 is docs/calibration_trials/attempt_refit_2026-12-03.txt. ``--write name=value ... --
+NOTE`` ships values: it sets them in the community spec and in its calibration record (which says so in
 ``[method] refit``) and re-measures the record's targets on the confirmation cohort. A research instrument.
 """
 
@@ -25,19 +25,27 @@ from nssisim.population.spec import population_path
 
 GRID = (3.66e-5, 1e-4, 2e-4, 3e-4, 4.5e-4, 7e-4, 1e-3)
 
-def write(value: float, note: str) -> None:
-    """Ship ``value``: the spec's lam_attempt line, the record's parameter, its refit note and re-measured targets."""
+def write(values: dict[str, float], note: str) -> None:
+    """Ship ``values`` (M13 attempt parameters): the spec's [parameters] lines, the record's parameters, its refit
+    note and its targets re-measured on the confirmation cohort."""
     setup = load_setup("community")
     path = Path(str(population_path(setup.population)))
     text = path.read_text()
-    text, n = re.subn(r"(?m)^lam_attempt = .*$", f"lam_attempt = {value!r}  # {note}", text, count=1)
-    if n != 1:
-        raise SystemExit(f"{path}: no lam_attempt line")
+    for k, v in values.items():
+        text, n = re.subn(rf"(?m)^{k} = .*$", f"{k} = {v!r}  # refitted 2026-12-03, see calibration_community.toml "
+                          "[method] refit", text, count=1)
+        if n != 1:  # not in the spec yet: after the lam_attempt line
+            text, n = re.subn(r"(?m)^(lam_attempt = .*)$", lambda mm: mm.group(1) + f"\n{k} = {v!r}  # refitted "
+                              "2026-12-03, see calibration_community.toml [method] refit", text, count=1)
+        if n != 1:
+            raise SystemExit(f"{path}: no line for {k} and no lam_attempt line to put it after")
     atomic_write_text(path, text)
     spec = load_population(setup.population)
     entries = load_targets(setup.targets_file, required=setup.fit)
     record = load_record(setup.population)
-    record["parameters"]["lam_attempt"] = value
+    record["parameters"].update(values)
+    for k in values:  # a parameter the joint calibration did not fit: its range is the refit's (the note says which)
+        record["ranges"].setdefault(k, [float(values[k]), float(values[k]), "linear"])
     record["method"]["refit"] = note
     m, _ = evaluate(spec, {}, setup.method["confirm_subjects"], setup.method["seed"] + 2, setup.course, entries)
     record["targets"] = {t.id: _target_record(t, entries.get(t.id), m, t.id in setup.fit) for t in TARGETS}
@@ -46,8 +54,11 @@ def write(value: float, note: str) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--write"]:
-        write(float(sys.argv[2]), " ".join(sys.argv[3:]) or "refitted by tools/attempt_refit.py")
+    if sys.argv[1:2] == ["--write"]:  # --write name=value [name=value ...] -- note
+        args = sys.argv[2:]
+        cut = args.index("--") if "--" in args else len(args)
+        values = {a.split("=")[0]: float(a.split("=")[1]) for a in args[:cut]}
+        write(values, " ".join(args[cut + 1:]) or "refitted by tools/attempt_refit.py")
         raise SystemExit(0)
     grid = [float(v) for v in sys.argv[1:]] or list(GRID)
     setup = load_setup("community")
