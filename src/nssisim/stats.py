@@ -139,7 +139,7 @@ def weighted_hedges_g(x1: np.ndarray, x0: np.ndarray, w: np.ndarray) -> np.ndarr
     m1, m0 = weighted_means(x1, w), weighted_means(x0, w)
     v1 = (w * (np.asarray(x1, np.float64)[None, :] - m1[:, None]) ** 2).sum(axis=1) / (n - 1)
     v0 = (w * (np.asarray(x0, np.float64)[None, :] - m0[:, None]) ** 2).sum(axis=1) / (n - 1)
-    s2 = ((n - 1) * v1 + (n - 1) * v0) / (2 * n - 2)
+    s2 = 0.5 * (v1 + v0)  # the pooled variance of two groups of the same size n
     j = 1.0 - 3.0 / (4.0 * (2 * n) - 9.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(s2 > 0, j * (m1 - m0) / np.sqrt(s2), np.nan)

@@ -407,12 +407,6 @@ def _event_mean(x: np.ndarray, pos: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (ww * np.asarray(x, np.float64)[None, :]).sum(axis=1) / ww.sum(axis=1)
 
 
-def _group_means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per-group means of ``x`` (groups x persons, the same persons in every group) under each resample:
-    (resamples x groups)."""
-    return weighted_means(np.asarray(x, np.float64), w)
-
-
 def _rr_text(ever: np.ndarray, g1: int, g0: int) -> str:
     """'RR r [lo, hi]': the paired risk ratio of groups ``g1`` / ``g0`` (the same persons) with its 95 % interval."""
     rr, lo, hi = paired_risk_ratio(ever[g1], ever[g0])
@@ -601,7 +595,7 @@ def _p4(off):
     many = run.acts(COMMUNITY_END_AGE - 1.0) >= 5
 
     def stat(w):
-        m = _group_means(many, w)
+        m = weighted_means(many, w)
         return m[:, 1] / m[:, 0]
     return passed, ratio, detail, _boot(many.shape[1], stat)
 
@@ -631,7 +625,7 @@ def _p5(off):
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high sensitivity {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)});"
               f" with the threshold path cut {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 3, 2)}); share of the excess risk through the "
               f"threshold {mediated:.2f}")
-    return passed, rr, detail, _boot(ever.shape[1], lambda w: (m := _group_means(ever, w))[:, 1] / m[:, 0])
+    return passed, rr, detail, _boot(ever.shape[1], lambda w: (m := weighted_means(ever, w))[:, 1] / m[:, 0])
 
 
 P5_MIN_RR, P5_MIN_MEDIATED = 1.2, 0.25
@@ -656,7 +650,7 @@ def _p6(off):
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: limbic 1.0/1.9 {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)}); "
               f"prefrontal 1.3/0.6 {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 3, 2)})")
     def stat(w):
-        m = _group_means(ever, w)
+        m = weighted_means(ever, w)
         return np.minimum(m[:, 1] / m[:, 0], m[:, 3] / m[:, 2])
     return passed, min(rr_limbic, rr_pfc), detail, _boot(ever.shape[1], stat)
 
@@ -686,7 +680,7 @@ def _p7(off):
     passed = ratio >= P7_MIN_RATIO
     detail = (f"mean acts in the year before {COMMUNITY_END_AGE:g}: asymmetric {a_asym:.2f}, symmetric {a_sym:.2f}; "
               f"harm expectancy at {COMMUNITY_END_AGE:g} among asymmetric actors {h_asym:.3f}")
-    return passed, ratio, detail, _boot(last.shape[1], lambda w: (m := _group_means(last, w))[:, 0] / m[:, 1])
+    return passed, ratio, detail, _boot(last.shape[1], lambda w: (m := weighted_means(last, w))[:, 0] / m[:, 1])
 
 
 P7_MIN_RATIO = 1.5
@@ -734,7 +728,7 @@ def _p10(off):
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, rumination 0.1/0.9 {inc[0]:.3f}/{inc[1]:.3f} ({_rr_text(ever, 1, 0)}); "
               f"cross-lagged (6 h, {P10_PANEL_PERSONS} persons, the year before {COMMUNITY_END_AGE:g}): rumination->affect b={b_ra:.3f} (t={t_ra:.1f}), "
               f"affect->rumination b={b_ar:.3f} (t={t_ar:.1f})")
-    return passed, rr, detail, _boot(ever.shape[1], lambda w: (m := _group_means(ever, w))[:, 1] / m[:, 0])
+    return passed, rr, detail, _boot(ever.shape[1], lambda w: (m := weighted_means(ever, w))[:, 1] / m[:, 0])
 
 
 P10_MIN_RR, P10_MIN_T = 1.2, 3.0
@@ -815,7 +809,7 @@ def _p8(off):
               f"0.6 {inc[3]:.3f} ({_rr_text(ever, 3, 0)}); mean depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; "
               f"peer-victimised, ages 12-16: act on a day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio "
               f"{trigger:.2f})")
-    return passed, min(rr), detail, _boot(ever.shape[1], lambda w: ((m := _group_means(ever, w))[:, 1:] / m[:, :1]).min(axis=1))
+    return passed, min(rr), detail, _boot(ever.shape[1], lambda w: ((m := weighted_means(ever, w))[:, 1:] / m[:, :1]).min(axis=1))
 
 
 P8_MIN_RR = 1.3
@@ -853,7 +847,7 @@ def _p9(off):
     passed = stat >= P9_MIN_RR and excess_hi < excess_lo
 
     def boot_stat(w):
-        m = _group_means(ever, w)
+        m = weighted_means(ever, w)
         return np.minimum.reduce([m[:, 0] / m[:, 1], m[:, 2] / m[:, 3], m[:, 5] / m[:, 7]])
     detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}, low/high: resilience {inc[0]:.3f}/{inc[1]:.3f} "
               f"({_rr_text(ever, 0, 1)}), hope {inc[2]:.3f}/{inc[3]:.3f} ({_rr_text(ever, 2, 3)}), self-efficacy at "
