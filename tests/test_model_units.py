@@ -248,6 +248,26 @@ def test_step_uniforms_are_uniform_and_uncorrelated(uniforms):
     assert np.abs(off).max() < 4 / math.sqrt(n), np.round(r, 4)
 
 
+@pytest.mark.parametrize("floor, ideation", [(0.0, 0.6), (0.3, 0.6), (0.3, 0.25)])
+def test_attempt_hazard_is_a_power_of_ideation_above_its_floor(floor, ideation):
+    """M13: h = lam_attempt ((I - I0)+ / (1 - I0))^n. Over 400,000 draws of one state the attempt share is
+    1 - exp(-h dt) (binomial z-score below 5); below the floor there is no attempt at all."""
+    n = 400_000
+    p = {k: jnp.asarray(v[0]) for k, v in stack_params(dict(AT_RISK, lam_attempt=0.01, attempt_ideation_power=2.0,
+                                                             attempt_ideation_floor=floor), 1).items()}
+    s = initial_state(p)._replace(ideation=jnp.float32(ideation))
+    on, dt = jnp.asarray(mechanism_switches()), jnp.float32(1.0)
+    u = jax.random.uniform(jax.random.PRNGKey(1), (n, N_UNIFORMS), jnp.float32)
+    _, ev = jax.jit(jax.vmap(lambda u_: step(u_, s, p, on, dt)))(u)
+    att = np.asarray(ev.attempt)
+    h = 0.01 * (max(ideation - floor, 0.0) / (1.0 - floor)) ** 2.0
+    want = -math.expm1(-h * 1.0)
+    if want == 0.0:
+        assert not att.any()
+    else:
+        assert abs(att.mean() - want) / math.sqrt(want * (1 - want) / n) < 5, (att.mean(), want)
+
+
 def test_rescaled_uniforms_keep_events_and_marks_independent():
     """Two uniforms per step serve six decisions by rescaling (model.step): the attempt must not
     depend on the stressor, the interpersonal mark not on habit, and the severity noise must stay

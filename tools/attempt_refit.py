@@ -10,6 +10,7 @@ NOTE`` ships values: it sets them in the community spec and in its calibration r
 ``[method] refit``) and re-measures the record's targets on the confirmation cohort. A research instrument.
 """
 
+import datetime
 import re
 import sys
 import time
@@ -23,6 +24,7 @@ from nssisim.population.calibration import (_target_record, TARGETS, TARGET_IDS,
                                             load_targets, record_path, record_toml)
 from nssisim.population.spec import population_path
 
+TODAY = datetime.date.today().isoformat()
 GRID = (3.66e-5, 1e-4, 2e-4, 3e-4, 4.5e-4, 7e-4, 1e-3)
 
 def write(values: dict[str, float], note: str) -> None:
@@ -32,11 +34,11 @@ def write(values: dict[str, float], note: str) -> None:
     path = Path(str(population_path(setup.population)))
     text = path.read_text()
     for k, v in values.items():
-        text, n = re.subn(rf"(?m)^{k} = .*$", f"{k} = {v!r}  # refitted 2026-12-03, see calibration_community.toml "
+        text, n = re.subn(rf"(?m)^{k} = .*$", f"{k} = {v!r}  # refitted {TODAY}, see calibration_community.toml "
                           "[method] refit", text, count=1)
         if n != 1:  # not in the spec yet: after the lam_attempt line
             text, n = re.subn(r"(?m)^(lam_attempt = .*)$", lambda mm: mm.group(1) + f"\n{k} = {v!r}  # refitted "
-                              "2026-12-03, see calibration_community.toml [method] refit", text, count=1)
+                              f"{TODAY}, see calibration_community.toml [method] refit", text, count=1)
         if n != 1:
             raise SystemExit(f"{path}: no line for {k} and no lam_attempt line to put it after")
     atomic_write_text(path, text)

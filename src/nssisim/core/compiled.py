@@ -216,7 +216,8 @@ def compiled_step(u_event, u_urge, s, p, on, dt, age, new):
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s["mood"] * mood_scale + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
-    h_attempt = m13 * p["lam_attempt"] * s["ideation"] ** p["attempt_ideation_power"]
+    floor = p["attempt_ideation_floor"]  # the hazard: a power of ideation above a floor (0: of ideation itself)
+    h_attempt = m13 * p["lam_attempt"] * (max(s["ideation"] - floor, 0.0) / (1.0 - floor)) ** p["attempt_ideation_power"]
 
     # ---- 1. the slower relaxations over dt -----------------------------------------------------
     cort_gain = max(p["hpa_reactivity"] * (1.0 - p["hpa_blunting"] * load), 0.0)

@@ -345,7 +345,9 @@ def step(u: jax.Array, s: State, p: dict[str, jax.Array], on: jax.Array, dt: flo
         p["ideation_bias"] + p["w_ideation_mood"] * m4 * s.mood * mood_scale + p["w_ideation_burden"] * p["burdensomeness"]
         - p["w_ideation_pfc"] * pfc + p["w_ideation_history"] * history
     )
-    h_attempt = m13 * p["lam_attempt"] * s.ideation ** p["attempt_ideation_power"]
+    # the hazard rises as a power of ideation above a floor (0: of ideation itself), scaled to reach lam_attempt at 1
+    floor = p["attempt_ideation_floor"]
+    h_attempt = m13 * p["lam_attempt"] * (jnp.maximum(s.ideation - floor, 0.0) / (1.0 - floor)) ** p["attempt_ideation_power"]
 
     # ---- 1. the slower relaxations over dt -----------------------------------------------------
     # M2: acute cortisol tracks stress with a gain that chronic load blunts (or amplifies)

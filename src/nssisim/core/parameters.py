@@ -336,6 +336,10 @@ _TABLE: list[Param] = [
        "M13", ("Ye2022",)),
     _p("attempt_ideation_power", 4.0, 1.0, 8.0, "exponent", "steepness of attempt hazard in ideation",
        "M13", ("Ye2022",)),
+    _p("attempt_ideation_floor", 0.0, 0.0, 0.9, "ideation",
+       "ideation below which the attempt hazard is zero (an assumption: an attempt presupposes suicidal ideation; "
+       "above it the hazard rises as a power of the excess); 0 = the power of ideation itself",
+       "M13", ("Ye2022", "Voss2020")),
 ]
 
 PARAMS: MappingProxyType[str, Param] = MappingProxyType({p.name: p for p in _TABLE})

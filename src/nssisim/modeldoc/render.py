@@ -169,6 +169,7 @@ SYMBOLS: dict[str, str] = {
     "tau_history_recent": r"\tau_{N,\mathrm{rec}}",
     "lam_attempt": r"\lambda_{\mathrm{att}}",
     "attempt_ideation_power": r"n_{\mathrm{att}}",
+    "attempt_ideation_floor": r"I_0",
 }
 
 
