@@ -23,6 +23,11 @@ from nssisim.trials.run import run_trial
 DESIGN = "src/nssisim/configs/trials/dbt_vs_supportive.toml"
 SCREENED = 8192
 
+
+def settings(text: str) -> dict[str, float]:
+    """``name=value,name=value`` as model-parameter overrides (empty items skipped)."""
+    return {k: float(v) for k, v in (item.split("=", 1) for item in text.split(",") if item)}
+
 if __name__ == "__main__":
     setup = load_setup("community")
     spec0 = load_population(setup.population)
@@ -32,7 +37,7 @@ if __name__ == "__main__":
     design0 = load_design(DESIGN)
     for arg in sys.argv[1:]:
         pars, lams = arg.split(";")
-        ov = {kv.split("=")[0]: float(kv.split("=")[1]) for kv in pars.split(",") if kv}
+        ov = settings(pars)
         t = time.perf_counter()
         base = {**spec0.parameters, **ov}
         rows = []
