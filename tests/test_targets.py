@@ -87,6 +87,39 @@ def test_relief_is_needed_for_negative_reinforcement():
     assert not res.passed, format_results([res])
 
 
+def test_p1_contrasts_follow_the_sign_of_a_known_effect_of_acts():
+    """P1's two analyses on synthetic affect with a known effect of an act: relief (affect falls for two
+    hours), none, and reversed (affect rises). The matched difference in differences at 1 h and the EMA
+    multilevel coefficient must find each sign, so the target's bar can come out the other way."""
+    from nssisim import targets
+
+    rng = np.random.default_rng(7)
+    n_sub, n_t = 40, targets.P1_DAYS * 24
+    t0 = np.zeros(n_sub, np.int64)
+    base = np.empty((n_sub, n_t))
+    level = rng.uniform(0.3, 0.6, n_sub)
+    base[:, 0] = level
+    for t in range(1, n_t):  # AR(1) affect around each person's level, hourly
+        base[:, t] = level + 0.7 * (base[:, t - 1] - level) + rng.normal(0.0, 0.08, n_sub)
+    pos = np.repeat(np.arange(n_sub), 120)
+    idx = rng.integers(0, n_t - 8, pos.size)
+    is_act = rng.random(pos.size) < 0.25
+    pre = base[pos, idx]
+    verdicts = {}
+    for effect in (0.1, 0.0, -0.1):
+        affect = base.copy()
+        for lag, share in enumerate((1.0, 0.6, 0.3)):  # the act's effect at its step, 1 h and 2 h after
+            np.subtract.at(affect, (pos[is_act], idx[is_act] + lag), effect * share)
+        change = pre - affect[pos, idx + targets.P1_MAIN_LAG_H]
+        did, (lo, hi), matched = targets._matched_did(change, is_act, pos, pre, n_sub)
+        ema, (elo, ehi), _, _ = targets._p1_ema(affect, t0, idx, pos, is_act)
+        assert matched > 0.8 * is_act.sum()
+        verdicts[effect] = (lo > 0, hi < 0, ehi < 0, elo > 0)
+    assert verdicts[0.1] == (True, False, True, False), verdicts
+    assert verdicts[0.0] == (False, False, False, False), verdicts
+    assert verdicts[-0.1] == (False, True, False, True), verdicts
+
+
 def test_ablation_table_shape():
     df = ablation(["P7"], mechanisms=["M9"])
     assert list(df.columns) == ["full", "M9"] and list(df.index) == ["P7"]
