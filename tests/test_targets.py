@@ -127,6 +127,21 @@ def test_ablation_table_shape():
     assert "P7" in format_ablation(df)
 
 
+def test_ablation_marks_cells_without_data_apart():
+    # a failure with no statistic (no acts, nobody referred) is a trivial cell, not evidence for the mechanism
+    import pandas as pd
+
+    from nssisim.targets import ablation_cells, ablation_markdown
+
+    df = pd.DataFrame({"full": [True, True], "M1": [False, False], "M7": [False, True]}, index=["P1", "P5"])
+    df.attrs["statistics"] = pd.DataFrame({"full": [0.02, 4.1], "M1": [float("nan"), float("nan")],
+                                           "M7": [-0.001, 4.0]}, index=["P1", "P5"])
+    cells = ablation_cells(df)
+    assert list(cells.loc["P1"]) == ["holds", "no data", "fails"] and list(cells.loc["P5"]) == ["holds", "no data", "holds"]
+    assert "| P1 | + | 0 | **-** |" in ablation_markdown(df)
+    assert format_ablation(df).splitlines()[1].split() == ["P1", "+", "0", "-"]
+
+
 def test_unknown_target_is_a_clear_error():
     with pytest.raises(KeyError, match="unknown target 'P99'"):
         run_targets(["P99"])

@@ -39,7 +39,6 @@ from .run import (
     screen_patients,
     DBT_TARGET_D,
     effects_table,
-    neural_proxies,
     randomise,
     run_trial,
     screen,
@@ -54,7 +53,7 @@ __all__ = ["Arm", "Component", "INTERVENTIONS", "Intervention", "InterventionErr
            "load_intervention", "mapping_markdown", "mapping_rows", "parse_intervention", "propensities",
            "DBT_TARGET_D", "BINARY_OUTCOMES", "CONTINUOUS_OUTCOMES", "DESIGNS", "Design", "DesignError", "OUTCOMES",
            "REMISSION_DAYS", "arm_summary", "calibrate_strength", "effects_table", "eligible", "load_design",
-           "neural_proxies", "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve",
+           "parse_design", "randomise", "run_trial", "screen", "simulate_arms", "strength_curve",
            "summary_table", "completion_check", "completion_to_dropout", "day_outcomes", "eligible_history",
            "screen_patients", "SOURCES", "TRIAL_FILES", "plot_forest", "plot_trajectories", "trial_markdown", "write_trial",
            "ENSEMBLE_FILES", "design_for_set", "ensemble_summary", "pick_sets", "PICKS", "run_trial_ensemble"]

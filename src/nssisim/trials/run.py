@@ -26,8 +26,9 @@ The design is a :class:`nssisim.trials.design.Design`. Data flow of :func:`run_t
    days, remission (no NSSI in the last ``remission_days`` of the window), response (>= 50 %
    fewer NSSI days than the baseline period), relapse (NSSI after ``remission_days`` act-free
    days), treatment completion (:func:`completion_check` against the DBT-A target), and the neural
-   proxies (limbic reactivity, prefrontal regulation; :func:`neural_proxies`) as change from
-   randomisation to the end of the window.
+   proxies as change from randomisation to the end of the window, measured by a standard stress
+   probe (:func:`nssisim.core.probe.stress_probe`: the rise of affect after one fixed stressor,
+   limbic reactivity, and the return from an affect challenge, regulation), not read off the parameters.
 5. **Effects** per contrast (arm vs control), outcome and window with 95% intervals: risk
    difference and odds ratio for shares, Hedges' g for frequencies and proxies, and the
    paired mean difference. Over ``replicates`` trials: power (share of trials whose interval
@@ -52,9 +53,10 @@ import pandas as pd
 import xarray as xr
 
 from .._version import __version__
-from ..core.model import limbic_gain, regulation_capacity
+from ..core.model import STATE_FIELDS
 from ..core.parameters import HOURS_PER_DAY
-from ..core.simulation import config_hash, effective_params, simulate_cohort, stack_params
+from ..core.probe import stress_probe
+from ..core.simulation import config_hash, effective_params, mechanism_switches, simulate_cohort, stack_params
 from ..population.criteria import history_of
 from ..population.referral import referral_days
 from ..population.spec import FACTOR_PREFIX, load_population, params_of, sample_population
@@ -172,23 +174,6 @@ def screen(design: Design, stratum: Mapping[str, float], needed: int,
     return ids, screened
 
 
-def neural_proxies(params: Mapping[str, np.ndarray], pfc: np.ndarray, load: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Limbic reactivity and prefrontal regulation proxies of each person.
-
-    limbic: the model's limbic gain (:func:`nssisim.core.model.limbic_gain`, the rate at which
-    unit stress drives arousal); regulation: the extra recovery gain from prefrontal control at
-    rest, ``k_pfc_regulation`` times the regulation capacity without acute stress
-    (:func:`nssisim.core.model.regulation_capacity`). Both with every mechanism on, the
-    parameters in force (intervention included) and, for regulation, the states ``pfc`` and
-    allostatic ``load``.
-    """
-    limbic = limbic_gain(params, xp=np)
-    # the capacity is linear in pfc: scaling pfc by k_pfc_regulation first gives k times the
-    # capacity with the rounding of the trial outcomes as recorded
-    regulation = regulation_capacity(params, params["k_pfc_regulation"] * pfc, load)
-    return np.asarray(limbic, dtype=np.float64), np.asarray(regulation, dtype=np.float64)
-
-
 def day_outcomes(acts: np.ndarray, attempts: np.ndarray, baseline_days: int, windows: Sequence, remission_days: int
                  ) -> dict[str, np.ndarray]:
     """Outcomes of each window from daily records aligned on randomisation.
@@ -277,17 +262,22 @@ def simulate_arms(design: Design, stratum: Mapping[str, float], ids: np.ndarray,
     if design.patients_from == "referral":
         ref0, _ = referral_days(design.rule, hist0, design.seed, ids)
         still &= ref0 == t0
-    pfc = ds["pfc"].values.reshape(k, n, -1)
-    load = ds["allostatic_load"].values.reshape(k, n, -1)
+    states = {f: ds[f].values.reshape(k, n, -1) for f in STATE_FIELDS}
     stacked = stack_params(params, n * k)
     rows = np.arange(n)
+    on = mechanism_switches(mechanisms_off)
 
     def proxies(day: int):
+        """The stress probe (:func:`nssisim.core.probe.stress_probe`) ``day`` days after randomisation, from
+        the state recorded at the end of the day before, with the parameters then in force: limbic
+        reactivity (the peak rise of affect after a stressor) and regulation (the return from an affect
+        challenge), each ``(arm, patient)``."""
         t = ((t0_all + day) * HOURS_PER_DAY).astype(np.float64)[:, None]
         eff, _ = effective_params(stacked, sched, t)
         col = t0 + day - 1
-        li, re = neural_proxies(eff, pfc[:, rows, col].ravel(), load[:, rows, col].ravel())
-        return li.reshape(k, n), re.reshape(k, n)
+        r = stress_probe(eff, {f: v[:, rows, col].ravel() for f, v in states.items()},
+                         design.start_age_years + (t0_all + day) / 365.25, on)
+        return r["reactivity"].reshape(k, n), r["regulation"].reshape(k, n)
 
     idx = t0[:, None] + np.arange(-bl, follow)[None, :]  # aligned on randomisation
     aligned = np.take_along_axis(acts, np.broadcast_to(idx, (k,) + idx.shape), axis=2)
@@ -646,5 +636,5 @@ def completion_check(ds: xr.Dataset, arm: str = "dbt_a", target: tuple[str, str]
 
 __all__ = ["COMPLETION_TARGET", "completion_check", "day_outcomes", "screen_patients",
            "DBT_TARGET_D", "DBT_TARGET_INTERVAL", "GROUP_SUBJECTS", "REMISSION_DAYS", "arm_summary",
-           "calibrate_strength", "effects_table", "neural_proxies", "randomise", "run_trial", "screen",
+           "calibrate_strength", "effects_table", "randomise", "run_trial", "screen",
            "simulate_arms", "strength_arms", "strength_curve", "summary_table"]
