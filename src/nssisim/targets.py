@@ -975,10 +975,10 @@ P11_START_AGE, P11_CLASSIFY_AGE, P11_END_AGE = 12, 15, 18
 P11_SUBJECTS = 2048
 
 
-def _p11(off):
-    """Life course 12 -> 18: who stops by 18 among sporadic vs addictive-profile self-injurers at 15."""
+def _p11_batch(off, rng, batch: int):
+    """One batch of :data:`P11_SUBJECTS` at-risk persons, 12 -> 18: (sporadic at 15, addictive profile at 15,
+    an act in the year before 18), each per person."""
     n = P11_SUBJECTS
-    rng = np.random.default_rng(_seed(1111))
     spread = {
         "limbic_reactivity": rng.uniform(1.0, 2.0, n), "pfc_adult": rng.uniform(0.6, 1.3, n),
         "rumination_trait": rng.uniform(0.2, 0.8, n), "maltreatment": rng.uniform(0.0, 0.5, n),
@@ -986,30 +986,48 @@ def _p11(off):
         "reward_sensitivity": rng.uniform(0.6, 1.6, n), "alexithymia": rng.uniform(0.1, 0.6, n),
     }
     days = int((P11_END_AGE - P11_START_AGE) * 365)
-    ds = _simulate(1111, spread, n_subjects=n, horizon_hours=days * 24.0, dt=1.0, record_every=24,
-                         mechanisms_off=off, event_capacity=2048, start_age_years=float(P11_START_AGE))
+    ds = _simulate(1111, spread, subject_ids=np.arange(batch * n, (batch + 1) * n), horizon_hours=days * 24.0,
+                   dt=1.0, record_every=24, mechanisms_off=off, event_capacity=2048,
+                   start_age_years=float(P11_START_AGE))
     k = (P11_CLASSIFY_AGE - P11_START_AGE) * 365
     end_k = float(ds["time"].values[k - 1])
     head = ds.isel(time=slice(0, k), event=np.asarray(ds["event_time"].values) <= end_k + 1e-9)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # event overflow: profiles become lower bounds
         at15 = measure(head)
-    acts = ds["acts"].values
-    last_year = acts[:, -365:].sum(axis=1) > 0
+    last_year = ds["acts"].values[:, -365:].sum(axis=1) > 0
     sporadic = (at15["n_acts_12m"].to_numpy() >= 1) & ~at15["five_plus_12m"].to_numpy()
-    addictive = at15["addictive"].to_numpy()
-    stop_sporadic = _mean(~last_year[sporadic])
-    persist_addictive = _mean(last_year[addictive])
-    passed = (sporadic.sum() >= 20 and addictive.sum() >= 20 and stop_sporadic >= P11_MIN_STOP_SPORADIC
-              and persist_addictive >= P11_MIN_PERSIST_ADDICTIVE)
-    detail = (f"at {P11_CLASSIFY_AGE}: {int(sporadic.sum())} sporadic (1-4 acts in the past year), {int(addictive.sum())} "
-              f"addictive profile; no act in the year before {P11_END_AGE}: sporadic {stop_sporadic:.3f}, addictive "
-              f"{1 - persist_addictive:.3f}; maturation tau {_param('tau_maturation') / HOURS_PER_YEAR:.1f} years")
-    return passed, stop_sporadic, detail, wilson_interval(float((~last_year[sporadic]).sum()), float(sporadic.sum()))
+    return sporadic, at15["addictive"].to_numpy(), last_year
 
 
+def _p11(off):
+    """Life course 12 -> 18: who stops by 18 among sporadic vs addictive-profile self-injurers at 15.
+
+    Fixed group sizes: batches of persons are simulated until there are :data:`P11_SPORADIC` sporadic and
+    :data:`P11_ADDICTIVE` addictive-profile self-injurers at 15 (oversampling the rarer addictive profile),
+    at most :data:`P11_MAX_BATCHES`; each group is its first persons in subject order."""
+    rng = np.random.default_rng(_seed(1111))
+    spor, addi = [], []
+    batches = 0
+    while batches < P11_MAX_BATCHES and (sum(map(len, spor)) < P11_SPORADIC or sum(map(len, addi)) < P11_ADDICTIVE):
+        sporadic, addictive, last_year = _p11_batch(off, rng, batches)
+        spor.append(last_year[sporadic])
+        addi.append(last_year[addictive])
+        batches += 1
+    s_last, a_last = np.concatenate(spor)[:P11_SPORADIC], np.concatenate(addi)[:P11_ADDICTIVE]
+    enough = s_last.size == P11_SPORADIC and a_last.size == P11_ADDICTIVE
+    stop_sporadic = _mean(~s_last)
+    persist_addictive = _mean(a_last)
+    passed = bool(enough and stop_sporadic >= P11_MIN_STOP_SPORADIC and persist_addictive >= P11_MIN_PERSIST_ADDICTIVE)
+    detail = (f"{batches} batch(es) of {P11_SUBJECTS} persons; at {P11_CLASSIFY_AGE}: {s_last.size} sporadic (1-4 acts in "
+              f"the past year; {P11_SPORADIC} asked), {a_last.size} addictive profile ({P11_ADDICTIVE} asked); no act in "
+              f"the year before {P11_END_AGE}: sporadic {stop_sporadic:.3f}, addictive {1 - persist_addictive:.3f}; "
+              f"maturation tau {_param('tau_maturation') / HOURS_PER_YEAR:.1f} years")
+    return passed, stop_sporadic, detail, wilson_interval(float((~s_last).sum()), float(s_last.size))
+
+
+#: P11's fixed group sizes, and the most batches of P11_SUBJECTS persons simulated to fill them.
+P11_SPORADIC, P11_ADDICTIVE, P11_MAX_BATCHES = 300, 60, 8
 P11_MIN_STOP_SPORADIC = 0.5
 P11_MIN_PERSIST_ADDICTIVE = 0.5
 
@@ -1018,7 +1036,8 @@ _register(Target(
     "P11", "Maturing out: most sporadic self-injurers stop by late adolescence; addictive-profile ones persist",
     ("ChenZhuo2026",),
     f"life course {P11_START_AGE} to {P11_END_AGE} (heterogeneous at-risk design): share with no act in the year "
-    f"before {P11_END_AGE} among sporadic self-injurers at {P11_CLASSIFY_AGE}",
+    f"before {P11_END_AGE} among sporadic self-injurers at {P11_CLASSIFY_AGE} (fixed groups: {P11_SPORADIC} sporadic "
+    f"and {P11_ADDICTIVE} addictive-profile persons, batches simulated until both are filled)",
     f">= {P11_MIN_STOP_SPORADIC:.0%} of sporadic stop, and >= {P11_MIN_PERSIST_ADDICTIVE:.0%} of addictive-profile "
     "ones still act in that year", _p11,
     key_parameters=("eta_habit", "tau_habit")))
