@@ -28,6 +28,12 @@ KNOWN_NOT_HOLDING = {
           "the calibrated default, and faster tolerance or a larger opioid share of relief does not give both (relief "
           "0.89-0.94 with frequency 0.71-0.96: less relief per act means less learned relief and fewer acts; "
           "tools/tolerance_probe.py)",
+    "P8": "the two-sided band (2026-12-04): in a survey of the natural community at 12-18 (4,096 persons, the "
+          "calibration's measures) the odds ratio of lifetime NSSI is 4.41 [3.65, 5.32] for maltreatment (published "
+          "3.42 [2.74, 4.26], Liu2018) and 3.25 [2.68, 3.94] for bullying victimisation (published 2.46 [2.14, 2.83], "
+          "Huang2022SciRep): the calibrated diathesis is too strong, the joint calibration's own misses (maltreatment_or "
+          "I 1.83, bullying_or I 3.26; lowering w_stress_maltreatment or w_stress_peer lowers the lifetime prevalence, "
+          "already 0.172 against 0.221). The direction clauses hold (smallest RR 2.28, trigger ratio 4.67)",
     "P13": "on the calibrated default the best drug (naltrexone) has 0.59 of DBT-A's effect (bar <= 0.5) and the SSRI "
            "raises NSSI in months 0-3 by less than the bar (1.031, bar >= 1.05; its antidepressant component reaches "
            "these mood-driven patients within weeks); months 3-6 0.770 and naltrexone's specificity (0.575 vs 0.043) "

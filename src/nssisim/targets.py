@@ -903,8 +903,13 @@ def _p8(off):
     acts, stress_day = day.counts["acts"][0][:, wd] > 0, day.counts["stressors"][0][:, wd] > 0
     p_s, p_n = _mean(acts[stress_day]), _mean(acts[~stress_day])
     trigger = _ratio(p_s, p_n)
-    passed = (min(rr) >= P8_MIN_RR and mood[1] > mood[0] and mood[2] > mood[0] and trigger >= P8_MIN_TRIGGER)
-    detail = (f"lifetime NSSI by {COMMUNITY_END_AGE:g}: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} "
+    band = _p8_band(off)
+    in_band = all(lo <= v <= hi for v, _, _, lo, hi in band.values())
+    passed = (min(rr) >= P8_MIN_RR and mood[1] > mood[0] and mood[2] > mood[0] and trigger >= P8_MIN_TRIGGER
+              and in_band)
+    bands = "; ".join(f"{k} {v:.2f} [{a:.2f}, {b:.2f}] (published [{lo:g}, {hi:g}])" for k, (v, a, b, lo, hi) in band.items())
+    detail = (f"survey of the natural community (calibration measures, {P8_BAND_SUBJECTS} persons, 12-18): {bands}; "
+              f"lifetime NSSI by {COMMUNITY_END_AGE:g}: reference {inc[0]:.3f}, maltreatment 0.6 {inc[1]:.3f} "
               f"({_rr_text(ever, 1, 0)}), parental control 0.7 {inc[2]:.3f} ({_rr_text(ever, 2, 0)}), peer victimisation "
               f"0.6 {inc[3]:.3f} ({_rr_text(ever, 3, 0)}); mean depressive mood {mood[0]:.3f} / {mood[1]:.3f} / {mood[2]:.3f} / {mood[3]:.3f}; "
               f"peer-victimised, ages 12-16: act on a day with a stressful event {p_s:.4f} vs without {p_n:.4f} (ratio "
@@ -914,6 +919,33 @@ def _p8(off):
 
 P8_MIN_RR = 1.3
 P8_MIN_TRIGGER = 1.5
+#: The band clause's survey: persons of the natural community (the spec's own exposures), and the
+#: calibration's measures whose published 95 % intervals are the band (data/calibration_targets.toml).
+P8_BAND_SUBJECTS = 4096
+P8_BAND_TARGETS = ("maltreatment_or", "bullying_or")
+
+
+def _p8_band(off) -> dict[str, tuple[float, float, float, float, float]]:
+    """The odds ratios of lifetime NSSI for maltreatment and bullying exposure in a survey of the natural
+    community at 12-18, measured as the calibration measures them (``population.survey``), beside the
+    published intervals: ``{target id: (OR, its low, its high, published low, published high)}``."""
+    from .population.calibration import TARGETS as CALIBRATION_TARGETS, load_targets, published
+    from .population.lifecourse import LifeCourse, simulate_chunk
+    from .population.survey import simulated_measures
+
+    spec = _population_spec()
+    course = LifeCourse(start_age=COMMUNITY_START_AGE, end_age=18.0)
+    table = pd.concat([simulate_chunk(spec, np.arange(a, min(a + SCREEN_BATCH, P8_BAND_SUBJECTS)), _seed(808), course,
+                                      with_events=False, mechanisms_off=off)
+                       for a in range(0, P8_BAND_SUBJECTS, SCREEN_BATCH)], ignore_index=True)
+    m = simulated_measures(table)
+    entries = load_targets(required=P8_BAND_TARGETS)
+    out = {}
+    for t in CALIBRATION_TARGETS:
+        if t.id in P8_BAND_TARGETS:
+            _, lo, hi = published(t, entries[t.id])
+            out[t.id] = (m[t.measure], m[t.measure + "_low"], m[t.measure + "_high"], lo, hi)
+    return out
 
 
 _register(Target(
@@ -923,7 +955,10 @@ _register(Target(
     f"smallest of three ratios of {INCIDENCE} vs a low-exposure reference: maltreatment 0.6, parental control 0.7, "
     "peer victimisation 0.6; with mean depressive mood and a day-level trigger ratio",
     f"all RR >= {P8_MIN_RR:g}; mean depressive mood higher under maltreatment and under parental control; in the "
-    f"peer-victimised group P(act | day with a stressful event) / P(act | day without) >= {P8_MIN_TRIGGER:g}", _p8,
+    f"peer-victimised group P(act | day with a stressful event) / P(act | day without) >= {P8_MIN_TRIGGER:g}; and a "
+    "two-sided band: in a survey of the natural community the odds ratios of lifetime NSSI for maltreatment and for "
+    "bullying victimisation (the calibration's measures) inside their published 95 % intervals (Liu2018, Huang2022SciRep)",
+    _p8,
     key_parameters=("w_stress_maltreatment", "w_stress_peer")))
 
 
