@@ -135,6 +135,29 @@ def test_ablation_table_shape():
     assert "P7" in format_ablation(df)
 
 
+def test_p10_panel_path_finds_the_sign_of_a_known_cross_lag():
+    """P10's cross-lagged panel estimator on synthetic waves with a known x -> later y effect (positive, none,
+    negative): its interval excludes 0 on the right side only when there is an effect, and a constant measure
+    (its mechanism off) gives no path."""
+    from nssisim import targets
+
+    rng = np.random.default_rng(11)
+    n, k = 2000, 5
+    x = rng.normal(size=(n, k))
+    for t in range(1, k):
+        x[:, t] += 0.5 * x[:, t - 1]
+    found = {}
+    for effect in (0.2, 0.0, -0.2):
+        y = rng.normal(size=(n, k))
+        for t in range(1, k):
+            y[:, t] += 0.5 * y[:, t - 1] + effect * x[:, t - 1]
+        b, (lo, hi) = targets._clpm_path(y, x)
+        found[effect] = (lo > 0, hi < 0)
+    assert found == {0.2: (True, False), 0.0: (False, False), -0.2: (False, True)}, found
+    b, (lo, hi) = targets._clpm_path(np.zeros((n, k)), x)
+    assert np.isnan(b) and np.isnan(lo)
+
+
 def test_ablation_marks_cells_without_data_apart():
     # a failure with no statistic (no acts, nobody referred) is a trivial cell, not evidence for the mechanism
     import pandas as pd
