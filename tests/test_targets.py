@@ -73,6 +73,14 @@ def test_target_reports_an_interval_around_its_statistic(target_id):
     assert lo <= result.statistic <= hi, format_results([result])
 
 
+def test_every_target_says_what_its_bar_size_rests_on():
+    from nssisim.targets import BAR_SIZES, bar_kind
+
+    assert set(BAR_SIZES) == set(TARGETS)
+    assert all(v.split(":")[0].split()[0] in ("band", "direction") for v in BAR_SIZES.values())
+    assert bar_kind("P8") == "band" and bar_kind("P1") == "direction"
+
+
 def test_nine_core_targets_registered():
     assert set(TARGETS) >= {"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P10", "P14"}
 

@@ -1295,6 +1295,42 @@ INTERVALS = {
     "P14": "Woolf interval of the odds ratio (0.5 added to every cell)",
 }
 
+#: What each bar's size rests on: "band" where the calibration file gives a published interval the
+#: statistic must lie in (two-sided), "direction" where the cited evidence gives only a direction, with why
+#: the bar's size is what it is. Shown by ``nssisim targets`` (kind) and in docs/model.md section 5.
+BAR_SIZES = {
+    "P1": "direction: the cited EMA studies report that negative affect falls after acts, not a size on this model's "
+          "0-1 affect scale; the bar asks for an interval above 0",
+    "P2": "direction: the review says relief falls while frequency or severity rises; 10 % is this model's reading of "
+          "a change, not a published size (the calibration file cautions against strong escalation, Franklin2013)",
+    "P3": "direction: the habit share rises and habitual persons persist under blocked relief; 0.05 and 2 are this "
+          "model's readings, not published sizes",
+    "P4": "direction: enhanced inhibition fails to prevent repetition under strong relief learning (Mirabella2024); "
+          "0.5 is this model's reading of 'does not prevent'",
+    "P5": "direction: the cited studies report the risk factor, not a risk ratio for this design's contrast; RR 1.2 "
+          "asks for an effect clearly beyond the design's sampling noise",
+    "P6": "direction: as P5, for limbic reactivity and prefrontal capacity",
+    "P7": "direction: the asymmetry sustains acts; 1.5 is this model's reading, not a published size",
+    "P8": "band for the community survey's odds ratios (maltreatment: Liu2018 [2.74, 4.26]; bullying: "
+          "Huang2022SciRep [2.14, 2.83], from the calibration file); direction for the designed-group ratios and the "
+          "day-level trigger",
+    "P9": "direction: the buffers are reported as moderators, not with sizes for this contrast",
+    "P10": "direction: Buelens2019 report bidirectional paths, Cheung2024 a positive correlation; the calibration file "
+           "gives no sizes",
+    "P11": "direction: 'most' sporadic self-injurers stop (a majority) and addictive-profile ones persist",
+    "P12": "direction for g: DBT's strength is fitted to DeCou2019's effect in the treatment calibration, so only the "
+           "direction tests the model; the component and probe clauses are directions",
+    "P13": "direction: the drug trials give no pooled effect on this scale; the shares are this model's readings",
+    "P14": "direction: the calibration file has no interval for the co-occurrence of NSSI and ideation (Ye2022's "
+           "shares concern attempts)",
+}
+
+
+def bar_kind(target_id: str) -> str:
+    """'band' or 'direction' (:data:`BAR_SIZES`; a target registered without an entry, e.g. by a user, is a direction)."""
+    return "band" if BAR_SIZES.get(target_id, "").startswith("band") else "direction"
+
+
 # keep the registry in the brief's numbering (P1, P2, ..., P14), whatever the order of definition
 _ordered = sorted(TARGETS.items(), key=lambda kv: int(kv[0][1:]))
 TARGETS.clear()
@@ -1486,14 +1522,14 @@ def format_results(results: Sequence[TargetResult], stabilities: Mapping[str, St
     if stab:
         lines.append("stability: in how many conditions the target holds [statistic's range]; conditions: seed "
                      "replicates of the experiment, and each key parameter moved down and up")
-    lines.append(f"{'id':4s} {'holds':5s} {'statistic':>10s} {'95 % interval':18s} "
+    lines.append(f"{'id':4s} {'holds':5s} {'statistic':>10s} {'95 % interval':18s} {'bar kind':9s} "
                  + (f"{'stability':24s}  " if stab else "") + "bar / detail")
     for r in results:
         t = TARGETS[r.id]
         col = f"{stab[r.id].text:24s}  " if r.id in stab else (f"{'':24s}  " if stab else "")
         ci = f"[{r.interval[0]:#.3g}, {r.interval[1]:#.3g}]" if r.interval else ""
-        lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f} {ci:18s} {col}{t.statistic}; "
-                     f"bar: {r.bar}")
+        lines.append(f"{r.id:4s} {'yes' if r.passed else 'NO':5s} {r.statistic:10.3f} {ci:18s} {bar_kind(r.id):9s} "
+                     f"{col}{t.statistic}; bar: {r.bar}")
         if r.detail:
             lines.append(f"{'':22s}{r.detail}")
         if r.id in stab:
@@ -1568,7 +1604,7 @@ def format_ablation(df: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["TARGETS", "ABLATION_MARKS", "CALIBRATED_DEFAULT", "ParameterBase", "Target", "TargetResult", "ablation",
-           "ablation_cells", "ablation_markdown",
+__all__ = ["TARGETS", "ABLATION_MARKS", "BAR_SIZES", "CALIBRATED_DEFAULT", "ParameterBase", "Target", "TargetResult", "ablation",
+           "ablation_cells", "ablation_markdown", "bar_kind",
            "check_base", "community_base", "current_base", "format_ablation", "format_results", "load_base",
            "model_parameters", "run_targets", "run_targets_ensemble"]

@@ -27,7 +27,7 @@ from ..core import model
 from ..core.model import PFC_NEUTRAL
 from ..core.parameters import HOURS_PER_DAY, HOURS_PER_YEAR, MECHANISMS, PARAMS
 from ..files import resource, toml_file
-from ..targets import TARGETS
+from ..targets import BAR_SIZES, TARGETS
 
 REFERENCES_PATH = resource("data", "references.toml")
 DOCS_COMMAND = "nssisim docs --out docs/model.md"
@@ -381,9 +381,10 @@ def _targets_section() -> str:
     head = _text("targets.md")
     if not TARGETS:
         return head + "\n*No targets are registered yet.*\n"
-    rows = [(t.id, t.phenomenon, t.statistic, t.bar, ", ".join(f"`{k}`" for k in t.key_parameters), ", ".join(t.evidence))
-            for t in TARGETS.values()]
-    return head + "\n" + _table(["id", "phenomenon", "statistic", "bar", "key parameters", "evidence"], rows) + "\n"
+    rows = [(t.id, t.phenomenon, t.statistic, t.bar, BAR_SIZES.get(t.id, ""), ", ".join(f"`{k}`" for k in t.key_parameters),
+             ", ".join(t.evidence)) for t in TARGETS.values()]
+    return head + "\n" + _table(["id", "phenomenon", "statistic", "bar", "the bar's size", "key parameters", "evidence"],
+                                 rows) + "\n"
 
 
 def _parameters_section() -> str:
