@@ -198,3 +198,95 @@ def test_trial_targets_without_eligible_patients_do_not_hold(monkeypatch):
         passed, stat, detail = fn(("M1",))
         assert passed is False and math.isnan(stat)
         assert detail.startswith("no trial:") and "eligible" in detail
+
+
+def _fake_p11_batches(persist_sporadic: float, persist_addictive: float, addictive_per_batch: int):
+    """Synthetic P11 batches: 200 sporadic and ``addictive_per_batch`` addictive-profile persons a batch (the rest
+    neither), with the given shares still acting in the year before 18 (the first ones in subject order)."""
+    def batch(off, rng, b):
+        n = 1000
+        sporadic = np.zeros(n, bool)
+        sporadic[:200] = True
+        addictive = np.zeros(n, bool)
+        addictive[200:200 + addictive_per_batch] = True
+        last_year = np.zeros(n, bool)
+        last_year[:int(round(200 * persist_sporadic))] = True
+        last_year[200:200 + int(round(addictive_per_batch * persist_addictive))] = True
+        return sporadic, addictive, last_year
+    return batch
+
+
+def test_p11_fills_fixed_groups_and_its_verdict_can_come_out_the_other_way(monkeypatch):
+    """P11's fixed groups (P11_SPORADIC, P11_ADDICTIVE) are filled by batches and truncated to their size, and the
+    verdict follows the two shares: it fails when sporadic self-injurers persist, when addictive-profile ones stop,
+    and when the batch cap leaves the addictive group unfilled."""
+    from nssisim import targets
+
+    cases = {  # (sporadic still acting, addictive still acting, addictive per batch) -> holds
+        "maturing out": ((0.2, 0.9, 25), True),
+        "sporadic persist": ((0.7, 0.9, 25), False),
+        "addictive stop": ((0.2, 0.3, 25), False),
+        "too few addictive": ((0.2, 0.9, 5), False),
+    }
+    for name, ((ps, pa, k), holds) in cases.items():
+        monkeypatch.setattr(targets, "_p11_batch", _fake_p11_batches(ps, pa, k))
+        passed, stat, detail, (lo, hi) = targets._p11(())
+        assert passed is holds, (name, detail)
+        assert lo <= stat <= hi
+        if k == 25:  # 3 batches fill 60 addictive; the sporadic group is its first 300 persons
+            assert detail.startswith("3 batch(es)") and f"{targets.P11_SPORADIC} sporadic" in detail, detail
+            m = round(200 * ps)  # persisting at the front of each batch: all of the first, the first 100 of the second's
+            assert stat == pytest.approx(1 - (m + min(m, 100)) / targets.P11_SPORADIC), (name, stat)
+        else:
+            assert detail.startswith(f"{targets.P11_MAX_BATCHES} batch(es)"), detail
+
+
+@pytest.mark.slow
+def test_p12_fails_when_dbt_a_is_replaced_by_supportive_therapy(monkeypatch):
+    """The effect removed: with supportive therapy in DBT-A's arm the same patients get the same treatment in both
+    arms, so g is 0 with an interval around it and the stress probe changes alike; P12 must fail, on every clause
+    that compares DBT-A with supportive therapy."""
+    from nssisim import targets
+
+    real = targets._trial
+
+    def null_trial(arms, control, off, **kw):
+        return real({**arms, "dbt_a": {"intervention": "supportive"}}, control, off, **kw)
+
+    monkeypatch.setattr(targets, "_trial", null_trial)
+    passed, g, detail, (lo, hi) = targets._p12(())
+    assert passed is False, detail
+    assert abs(g) < 1e-9 and lo < 0 < hi, detail
+    import re
+
+    limbic, limbic_sup = map(float, re.search(r"limbic reactivity ([+-][\d.]+) \(supportive ([+-][\d.]+)\)",
+                                              detail).groups())
+    assert limbic == pytest.approx(limbic_sup, abs=1e-4), detail
+
+
+def test_p8_band_decides_the_verdict(monkeypatch):
+    """P8's two-sided band is a clause that decides: the same direction results hold with odds ratios inside the
+    published intervals and fail with one above its interval (the calibrated default's case) or below it."""
+    from nssisim import targets
+
+    published = {"maltreatment_or": (2.74, 4.26), "bullying_or": (2.14, 2.83)}
+
+    def band(values):
+        return lambda off: {k: (v, v - 0.3, v + 0.3, *published[k]) for k, v in values.items()}
+
+    runs, real = {}, targets._community
+
+    def community(groups, off, **kw):  # the direction clauses' runs, once for the three bands
+        key = repr((groups, off, sorted(kw.items())))
+        if key not in runs:
+            runs[key] = real(groups, off, **kw)
+        return runs[key]
+
+    monkeypatch.setattr(targets, "_community", community)
+    verdicts = {}
+    for name, values in {"inside": {"maltreatment_or": 3.4, "bullying_or": 2.5},
+                         "above": {"maltreatment_or": 3.4, "bullying_or": 3.3},
+                         "below": {"maltreatment_or": 2.0, "bullying_or": 2.5}}.items():
+        monkeypatch.setattr(targets, "_p8_band", band(values))
+        verdicts[name] = targets._p8(())[0]
+    assert verdicts == {"inside": True, "above": False, "below": False}, verdicts
