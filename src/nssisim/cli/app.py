@@ -8,7 +8,7 @@ This module creates the Typer app and registers the commands, which live in one 
 domain: ``simulate.py`` (simulate, targets, ablate, bench, docs, params), ``demo.py``,
 ``ema.py`` (the ``ema`` sub-app, fit, recover), ``sweeps.py`` (sensitivity, sweep),
 ``population.py`` (population, calibrate, calibration-report), ``trial.py``, ``clinical.py``
-(clinical-profile), ``explore.py`` and ``completion.py``; their shared
+(clinical-profile), ``phenotype.py`` (regimes), ``explore.py`` and ``completion.py``; their shared
 helpers are in ``common.py``. The command modules never import this one.
 
 Option names follow one convention (``--out/-o``, ``--seed``, ``--overwrite``, ``--resume``,
@@ -25,7 +25,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__, CITATION_HINT, MODEL_CARD_NOTE
-from . import clinical, completion, demo, ema, explore, population, simulate, sweeps, trial
+from . import clinical, completion, demo, ema, explore, phenotype, population, simulate, sweeps, trial
 
 app = typer.Typer(
     name="nssisim",
@@ -78,6 +78,7 @@ app.command()(population.population)
 app.command()(population.calibrate)
 app.command("calibration-report")(population.calibration_report)
 app.command()(trial.trial)
+app.command()(phenotype.regimes)
 app.command("calibrate-treatment")(trial.calibrate_treatment_cmd)
 app.command("clinical-profile")(clinical.clinical_profile)
 app.command("calibrate-referral")(clinical.calibrate_referral_cmd)

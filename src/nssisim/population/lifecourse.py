@@ -315,8 +315,8 @@ def simulate_chunk(spec: PopulationSpec, subject_ids: np.ndarray, seed: int, cou
     ids = np.asarray(subject_ids, dtype=np.int64)
     pop = sample_population(spec, ids.size, seed, subject_ids=ids)
     params = params_of(pop)
-    for k, v in (overrides or {}).items():
-        params[k] = np.full(ids.size, float(v))
+    for k, v in (overrides or {}).items():  # a value for everyone, or one per subject
+        params[k] = np.broadcast_to(np.asarray(v, dtype=np.float64), ids.shape).copy()
     ds = simulate_cohort(seed, params, subject_ids=ids, horizon_hours=course.horizon_hours, dt=course.dt,
                          record_every=course.record_every, event_capacity=event_capacity,
                          start_age_years=course.sim_start_age, chunk_size=max(ids.size, 1), mechanisms_off=mechanisms_off,
