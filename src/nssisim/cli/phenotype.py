@@ -56,8 +56,8 @@ def regimes(
     addictive profile (core.measures) by --end-age, with its 95 % interval. Cells whose interval contains
     --level lie on the boundary; each row's crossing is interpolated. Then the same persons at a boundary point
     live twice, with and without a passing rise of stressful periods (lam_period 3x from 12 to 14): a lasting
-    difference at --end-age means history moves persons across the boundary (docs/regimes.md). Cost: about
-    1,500 person-years a second on 2 cores (the default 5 x 5 map with 256 persons a cell: about 4 min).
+    difference at --end-age means history moves persons across the boundary (docs/regimes.md). Cost: the
+    default 5 x 5 map with 256 persons a cell and the check took 82 s on 2 cores shared with another job.
     An interrupted map with --out resumes from its finished rows.
     """
     from ..phenotype.regimes import (RegimeError, boundary, boundary_point, format_hysteresis, format_map, hysteresis,

@@ -374,16 +374,21 @@ def plot_map(ds: xr.Dataset, path) -> object:
     mesh = ax.pcolormesh(xv, yv, p.T, shading="nearest", cmap="magma_r", vmin=0.0, vmax=max(float(p.max()), 1e-3))
     fig.colorbar(mesh, ax=ax, label=f"P(addictive profile by {ds.attrs['end_age']:g})")
     level = float(ds.attrs["level"])
-    if xv.size > 1 and yv.size > 1:
-        for key, ls in (("p_addictive", "-"), ("p_addictive_low", ":"), ("p_addictive_high", ":")):
-            z = ds[key].values.T
-            if z.min() < level < z.max():
-                ax.contour(xv, yv, z, levels=[level], colors="#1b6ca8", linestyles=ls, linewidths=1.2)
+    labelled = set()
+    for key, ls in (("p_addictive", "-"), ("p_addictive_low", ":"), ("p_addictive_high", ":")):
+        z = ds[key].values.T
+        if xv.size > 1 and yv.size > 1 and z.min() < level < z.max():
+            ax.contour(xv, yv, z, levels=[level], colors="#1b6ca8", linestyles=ls, linewidths=1.2)
+            if ls not in labelled:  # one legend entry for the crossing, one for its band
+                labelled.add(ls)
+                ax.plot([], [], color="#1b6ca8", ls=ls, lw=1.2,
+                        label=f"boundary: P = {level:g}" if ls == "-" else "its 95 % band")
     _, sides = boundary(ds)
     ii, jj = np.nonzero(sides == "boundary")
     if ii.size:
-        ax.scatter(xv[ii], yv[jj], s=10, c="#1b6ca8", marker="o", label=f"interval contains {level:g}")
-        ax.legend(loc="best", fontsize=7, frameon=False)
+        ax.scatter(xv[ii], yv[jj], s=10, c="#1b6ca8", marker="o", label=f"cell's interval contains {level:g}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=7, frameon=False)
     ax.set_xlabel(ds.attrs["x_parameter"])
     ax.set_ylabel(ds.attrs["y_parameter"])
     ax.set_title(f"Regime map: {ds.attrs['n_persons']} persons a cell, ages {ds.attrs['start_age']:g}-{ds.attrs['end_age']:g}",
