@@ -22,6 +22,7 @@ TINY = {
     "single_simulation.py": (["--days", "10"], "acts"),
     "tiny_trial.py": (["--patients", "8", "--replicates", "1", "--days", "14"], "Hedges' g"),
     "population_age_curve.py": (["--subjects", "16", "--start-age", "10", "--end-age", "11"], "lifetime NSSI"),
+    "forecast_transition.py": (["--subjects", "2048"], "AUC observable"),
     "regime_map.py": (["--subjects", "8", "--points", "2", "--end-age", "12"], "P(addictive profile)"),
 }
 

@@ -110,3 +110,62 @@ def test_regimes_command_writes_its_files_and_refuses_to_overwrite(tmp_path):
     assert again.exit_code == 1 and "refusing to overwrite" in again.output
     bad = runner.invoke(app, ["regimes", "--x", "nope"])
     assert bad.exit_code == 2 and "unknown model parameter 'nope'" in bad.output
+
+
+# ----------------------------------------------------------------------------- the forecast of the transition
+def _synthetic_cohort(n=2000, seed=5):
+    """A cohort whose outcome a planted feature predicts (logit 3 x), beside pure noise."""
+    from nssisim.phenotype import OBSERVABLE, ORACLE, WARNING_SIGNS
+
+    rng = np.random.default_rng(seed)
+    import pandas as pd
+
+    cols = {c: rng.normal(size=n) for c in (*OBSERVABLE, *ORACLE, *WARNING_SIGNS)}
+    signal = rng.normal(size=n)
+    cols["log_acts_12m"] = signal
+    enters = rng.random(n) < 1 / (1 + np.exp(-(3 * signal - 2)))
+    return pd.DataFrame({"subject": np.arange(n), **cols, "enters": enters,
+                         "months_to_entry": np.where(enters, rng.integers(1, 13, n), np.nan)})
+
+
+def test_forecast_evaluation_finds_a_planted_predictor_and_not_noise():
+    from nssisim.phenotype import evaluate
+
+    table = _synthetic_cohort()
+    metrics, reliability = evaluate(table)
+    m = metrics.set_index("features")
+    assert m.loc["frequency", "auc_low"] > 0.85 and m.loc["observable", "auc_low"] > 0.85
+    assert m.loc["frequency", "brier"] < m.loc["frequency", "brier_reference"]
+    assert abs(m.loc["frequency", "calibration_slope"] - 1) < 0.3 and abs(m.loc["frequency", "calibration_intercept"]) < 0.3
+    # the early-warning indicators are noise here: their intervals contain 0.5
+    for w in ("variance_rise", "autocorrelation_rise"):
+        assert m.loc[w, "auc_low"] < 0.5 < m.loc[w, "auc_high"], m.loc[w]
+    assert m["n_test"].iloc[0] == 1000 and set(reliability["fifth"]) == {1, 2, 3, 4, 5}
+    rel = reliability[reliability["features"] == "frequency"].sort_values("fifth")
+    assert rel["observed"].is_monotonic_increasing
+
+
+def test_forecast_cohort_holds_sporadic_self_injurers_followed_a_year_and_resumes(tmp_path):
+    from nssisim.phenotype import forecast_cohort, lead_time
+
+    kw = dict(n_persons=1024 + 64, seed=2, index_age=12.0, overrides={"limbic_reactivity": 2.4, "pfc_adult": 0.5})
+    table = forecast_cohort(checkpoint=tmp_path / "part", **kw)
+    assert len(table) > 50 and (table["log_acts_12m"] > 0).all()
+    assert (table["enters"] == table["months_to_entry"].between(1, 12)).all()
+    assert table["enters"].sum() > 5
+    assert np.allclose(table["limbic_reactivity"], 2.4) and table[["habit", "relief_value", "affect_sd"]].notna().all().all()
+    assert 1 <= lead_time(table)["median"] <= 12
+    parts = sorted((tmp_path / "part").glob("chunk-*.parquet"))
+    assert len(parts) == 2
+    parts[0].unlink()
+    again = forecast_cohort(checkpoint=tmp_path / "part", **kw)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_forecast_command_says_when_there_are_too_few_transitions(tmp_path):
+    res = runner.invoke(app, ["forecast", "-n", "64", "--index-age", "11", "--no-progress", "--out", str(tmp_path / "f")])
+    assert res.exit_code == 2 and "transitions" in res.output, res.output
+    bad = runner.invoke(app, ["forecast", "--set", "nope=1"])
+    assert bad.exit_code == 2 and "unknown model parameter 'nope'" in bad.output

@@ -27,6 +27,7 @@ FIGURES = {
     "tiny_trial.png": ("tiny_trial.py", ["--patients", "32", "--replicates", "2", "--days", "60"]),
     "population_age_curve.png": ("population_age_curve.py", ["--subjects", "256"]),
     "regimes_limbic_pfc.png": ("regime_map.py", ["--subjects", "256"]),
+    "forecast_transition.png": ("forecast_transition.py", ["--subjects", "16384"]),
 }
 
 #: screenshot name -> the test that takes it (it copies its screenshot to $NSSISIM_EXPLORE_SCREENSHOT)

@@ -8,7 +8,7 @@ This module creates the Typer app and registers the commands, which live in one 
 domain: ``simulate.py`` (simulate, targets, ablate, bench, docs, params), ``demo.py``,
 ``ema.py`` (the ``ema`` sub-app, fit, recover), ``sweeps.py`` (sensitivity, sweep),
 ``population.py`` (population, calibrate, calibration-report), ``trial.py``, ``clinical.py``
-(clinical-profile), ``phenotype.py`` (regimes), ``explore.py`` and ``completion.py``; their shared
+(clinical-profile), ``phenotype.py`` (regimes, forecast), ``explore.py`` and ``completion.py``; their shared
 helpers are in ``common.py``. The command modules never import this one.
 
 Option names follow one convention (``--out/-o``, ``--seed``, ``--overwrite``, ``--resume``,
@@ -79,6 +79,7 @@ app.command()(population.calibrate)
 app.command("calibration-report")(population.calibration_report)
 app.command()(trial.trial)
 app.command()(phenotype.regimes)
+app.command()(phenotype.forecast)
 app.command("calibrate-treatment")(trial.calibrate_treatment_cmd)
 app.command("clinical-profile")(clinical.clinical_profile)
 app.command("calibrate-referral")(clinical.calibrate_referral_cmd)

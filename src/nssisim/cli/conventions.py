@@ -38,6 +38,7 @@ RESUMES_BY_ITSELF = {
     "trial": "finished groups of replicates in OUT/.trial_partial/ are reused by the same command",
     "clinical-profile": "finished screening chunks in OUT/.referral_partial/ are reused by the same command",
     "regimes": "finished rows of the map in OUT/.regimes_partial/ are reused by the same command",
+    "forecast": "finished chunks of the cohort in OUT/.forecast_partial/ are reused by the same command",
 }
 
 #: Commands whose seed is set elsewhere than ``--seed``.
@@ -51,7 +52,7 @@ SEED_ELSEWHERE = {
 
 #: Commands that print a table or summary and have ``--json``.
 JSON_COMMANDS = ("targets", "ablate", "bench", "params", "recover", "sensitivity", "population", "calibration-report",
-                 "trial", "calibrate-treatment", "clinical-profile", "calibrate-referral", "ema validate", "regimes")
+                 "trial", "calibrate-treatment", "clinical-profile", "calibrate-referral", "ema validate", "regimes", "forecast")
 
 #: Commands that print a table but have no ``--json`` yet, and why.
 JSON_NOT_YET = {
